@@ -1,0 +1,73 @@
+"""Command-line tasks, each one unit of work against the configured database."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.audit import service as audit
+from market.audit.service import VerifyReport
+from market.auth import service as auth_service
+from market.auth.models import Role
+from market.config import Settings
+from market.db import create_engine, create_sessionmaker
+from market.errors import AppError
+from market.municipalities import repository as municipality_repository
+
+
+class TaskError(Exception):
+    pass
+
+
+@asynccontextmanager
+async def unit_of_work(settings: Settings) -> AsyncIterator[AsyncSession]:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+    finally:
+        await engine.dispose()
+
+
+async def create_user(settings: Settings, *, email: str, full_name: str, role: str, password: str,
+                      municipality_code: str | None, provider_cvr: str | None) -> int:
+    from sqlalchemy import select
+
+    from providers.models import Provider
+
+    try:
+        role_value = Role(role)
+    except ValueError as exc:
+        raise TaskError(f"unknown role {role!r}") from exc
+    async with unit_of_work(settings) as session:
+        municipality_id = provider_id = None
+        if municipality_code:
+            municipality = await municipality_repository.get_by_code(session, municipality_code)
+            if municipality is None:
+                raise TaskError(f"no municipality with code {municipality_code}")
+            municipality_id = municipality.id
+        if provider_cvr:
+            provider = (await session.execute(
+                select(Provider).where(Provider.cvr == provider_cvr))).scalar_one_or_none()
+            if provider is None:
+                raise TaskError(f"no provider with CVR {provider_cvr}")
+            provider_id = provider.id
+        try:
+            user = await auth_service.create_user(
+                session, actor=None, email=email, full_name=full_name, password=password,
+                role=role_value, municipality_id=municipality_id, provider_id=provider_id,
+            )
+        except AppError as exc:
+            raise TaskError(str(exc)) from exc
+        assert user.id is not None
+        return user.id
+
+
+async def verify_audit(settings: Settings) -> VerifyReport:
+    async with unit_of_work(settings) as session:
+        return await audit.verify(session)

@@ -1,0 +1,76 @@
+"""create_app(settings): the one place that sees every package."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from market import errors, pages
+from market.audit import pages as audit_pages
+from market.audit import router as audit_router
+from market.auth import pages as auth_pages
+from market.auth.middleware import CsrfCookieMiddleware
+from market.config import Settings, get_settings
+from market.db import (
+    SessionProvider,
+    UnitOfWorkMiddleware,
+    create_engine,
+    create_sessionmaker,
+    sessions_from,
+)
+from market.i18n import LanguageMiddleware
+from providers import pages as provider_pages
+from providers import router as provider_router
+from vouchers import pages as voucher_pages
+from vouchers import router as voucher_router
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(settings: Settings | None = None, session_provider: SessionProvider | None = None
+               ) -> FastAPI:
+    """``session_provider`` lets tests run every request inside one rolled-back
+    transaction; normally sessions come from the app's own engine."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if app.state.engine is not None:
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Velfærdsmarked",
+        version="0.1.0",
+        description="Voucher marketplace for municipal welfare services. JSON API under /api/v1.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = None
+    if session_provider is None:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        session_provider = sessions_from(create_sessionmaker(engine))
+    app.state.session_provider = session_provider
+
+    errors.install_handlers(app)
+    # Added innermost first: the unit of work runs inside the language and CSRF layers.
+    app.add_middleware(UnitOfWorkMiddleware, provider=lambda: app.state.session_provider)
+    app.add_middleware(CsrfCookieMiddleware, secure=settings.cookie_secure)
+    app.add_middleware(LanguageMiddleware, default=settings.default_language)
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    for router in (
+        pages.router,
+        auth_pages.router,
+        audit_pages.router,
+        audit_router.router,
+        provider_pages.router,
+        provider_router.router,
+        voucher_pages.router,
+        voucher_router.router,
+    ):
+        app.include_router(router)
+    return app

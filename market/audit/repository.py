@@ -1,0 +1,70 @@
+from collections.abc import AsyncIterator, Sequence
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+
+
+async def advance_head(session: AsyncSession, chain: str) -> tuple[int, str]:
+    """Takes the next sequence number of a chain and returns it with the previous hash.
+    The UPDATE holds the head's row lock until commit, so appends never interleave."""
+    result = await session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.chain == chain)
+        .values(seq=AuditChainHead.seq + 1)
+        .returning(AuditChainHead.seq, AuditChainHead.hash)
+    )
+    row = result.one_or_none()
+    if row is None:
+        await session.execute(insert(AuditChainHead).values(chain=chain, seq=1, hash=GENESIS_HASH))
+        return 1, GENESIS_HASH
+    return row.seq, row.hash
+
+
+async def append(session: AsyncSession, values: dict[str, object]) -> None:
+    await session.execute(insert(AuditEvent).values(**values))
+    await session.execute(
+        update(AuditChainHead)
+        .where(AuditChainHead.chain == values["chain"])
+        .values(hash=values["hash"])
+    )
+
+
+async def chains(session: AsyncSession) -> Sequence[AuditChainHead]:
+    result = await session.execute(select(AuditChainHead).order_by(AuditChainHead.chain))
+    return result.scalars().all()
+
+
+async def head(session: AsyncSession, chain: str) -> AuditChainHead | None:
+    return await session.get(AuditChainHead, chain)
+
+
+async def stream_chain(session: AsyncSession, chain: str) -> AsyncIterator[AuditEvent]:
+    result = await session.stream_scalars(
+        select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
+    )
+    async for event in result:
+        yield event
+
+
+async def recent(
+    session: AsyncSession, *, municipality_id: int | None, limit: int, entity_type: str | None = None,
+    entity_id: str | None = None,
+) -> Sequence[AuditEvent]:
+    query = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    if municipality_id is not None:
+        query = query.where(AuditEvent.municipality_id == municipality_id)
+    if entity_type is not None:
+        query = query.where(AuditEvent.entity_type == entity_type)
+    if entity_id is not None:
+        query = query.where(AuditEvent.entity_id == entity_id)
+    result = await session.execute(query.limit(limit))
+    return result.scalars().all()
+
+
+async def count(session: AsyncSession, *, action: str | None = None) -> int:
+    query = select(func.count()).select_from(AuditEvent)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    return (await session.execute(query)).scalar_one()

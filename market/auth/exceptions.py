@@ -1,0 +1,40 @@
+from market.errors import N_, Conflict, InvalidInput, NotAuthenticated, TooManyRequests
+
+
+class LoginFailed(NotAuthenticated):
+    keeps_changes = True
+
+    def __init__(self) -> None:
+        super().__init__(N_("The e-mail address or the password is wrong."))
+
+
+class LoginBackedOff(TooManyRequests):
+    def __init__(self, seconds: int) -> None:
+        super().__init__(
+            N_("Too many failed attempts. Please wait {seconds} seconds and try again."),
+            seconds=seconds,
+        )
+
+
+class SecondFactorWrong(NotAuthenticated):
+    keeps_changes = True
+
+    def __init__(self) -> None:
+        super().__init__(N_("The code from your authenticator app is wrong or too old."))
+
+
+class EmailTaken(Conflict):
+    def __init__(self, email: str) -> None:
+        super().__init__(N_("A user with the e-mail address {email} already exists."), email=email)
+
+
+class WeakPassword(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(N_("The password must be at least 10 characters long."))
+
+
+class InvalidRoleScope(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            N_("A municipal role needs a municipality and a provider role needs a provider.")
+        )

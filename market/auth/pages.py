@@ -1,0 +1,196 @@
+import secrets
+from typing import Annotated
+from urllib.parse import urlparse
+
+import segno
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from market.auth import service
+from market.auth.dependencies import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    Session,
+    csrf_token,
+    public,
+    require,
+    signed_in_session,
+)
+from market.auth.models import User, UserSession
+from market.auth.permissions import Actor, Permission
+from market.auth.security import totp_uri
+from market.config import Settings
+from market.errors import AppError
+from market.i18n import LANGUAGE_COOKIE, LANGUAGES, gettext
+from market.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _safe_next(next_url: str | None) -> str:
+    """Only local paths: never send a person to another site after login."""
+    if not next_url:
+        return "/"
+    parsed = urlparse(next_url)
+    if parsed.scheme or parsed.netloc or not next_url.startswith("/") or next_url.startswith("//"):
+        return "/"
+    return next_url
+
+
+def _set_cookie(response: Response, request: Request, name: str, value: str, *,
+                max_age: int | None = None, samesite: str = "lax") -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite=samesite,  # type: ignore[arg-type]
+        secure=_settings(request).cookie_secure, path="/",
+    )
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, _: Annotated[Actor | None, Depends(public)],
+                     next: str | None = None) -> Response:
+    return render(request, "auth/login.html", {"next": _safe_next(next), "email": ""})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login_submit(
+    request: Request,
+    session: Session,
+    _: Annotated[Actor | None, Depends(public)],
+    email: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    try:
+        result = await service.login(
+            session, settings=_settings(request), email=email, password=password
+        )
+    except AppError as exc:
+        if exc.keeps_changes:
+            request.state.commit_despite_error = True
+        message = gettext(exc.message).format(**exc.params)
+        return render(request, "auth/login.html",
+                      {"next": _safe_next(next), "email": email, "error": message},
+                      status_code=exc.status_code)
+    target = "/login/second-factor" if result.second_factor_pending else _safe_next(next)
+    response = RedirectResponse(target, status_code=303)
+    hours = _settings(request).session_lifetime_hours
+    _set_cookie(response, request, SESSION_COOKIE, result.token, max_age=hours * 3600)
+    # A new CSRF token with the new session, so a token seen before login is worthless after.
+    _set_cookie(response, request, CSRF_COOKIE, secrets.token_urlsafe(32), samesite="strict")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, session: Session,
+                 _: Annotated[Actor | None, Depends(public)]) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await service.logout(session, token=token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+@router.get("/login/second-factor", response_class=HTMLResponse)
+async def second_factor_form(
+    request: Request, session: Session,
+    signed_in: Annotated[tuple[UserSession, User], Depends(signed_in_session)],
+) -> Response:
+    user_session, user = signed_in
+    if not user_session.second_factor_pending:
+        return RedirectResponse("/", status_code=303)
+    if not user.totp_enabled:
+        return RedirectResponse("/account/second-factor", status_code=303)
+    return render(request, "auth/second_factor.html", {})
+
+
+@router.post("/login/second-factor", response_class=HTMLResponse)
+async def second_factor_submit(
+    request: Request, session: Session,
+    signed_in: Annotated[tuple[UserSession, User], Depends(signed_in_session)],
+    code: Annotated[str, Form()],
+) -> Response:
+    user_session, user = signed_in
+    await service.complete_second_factor(
+        session, settings=_settings(request), user_session=user_session, user=user, code=code
+    )
+    return RedirectResponse("/", status_code=303)
+
+
+@router.get("/account/second-factor", response_class=HTMLResponse)
+async def totp_setup_form(
+    request: Request, session: Session,
+    signed_in: Annotated[tuple[UserSession, User], Depends(signed_in_session)],
+) -> Response:
+    _, user = signed_in
+    if user.totp_enabled:
+        return render(request, "auth/totp_setup.html", {"enabled": True})
+    secret = service.pending_totp_secret(_settings(request), user)
+    if secret is None:
+        secret = await service.begin_totp_setup(session, settings=_settings(request), user=user)
+    uri = totp_uri(secret, user.email)
+    qr_svg = segno.make(uri).svg_inline(scale=5, title=gettext("QR code for your authenticator app"))
+    return render(request, "auth/totp_setup.html",
+                  {"enabled": False, "secret": secret, "qr_svg": qr_svg})
+
+
+@router.post("/account/second-factor", response_class=HTMLResponse)
+async def totp_setup_confirm(
+    request: Request, session: Session,
+    signed_in: Annotated[tuple[UserSession, User], Depends(signed_in_session)],
+    code: Annotated[str, Form()],
+) -> Response:
+    user_session, user = signed_in
+    await service.confirm_totp_setup(
+        session, settings=_settings(request), user=user, user_session=user_session, code=code
+    )
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/language")
+async def switch_language(
+    request: Request, _: Annotated[Actor | None, Depends(public)],
+    language: Annotated[str, Form()], next: Annotated[str, Form()] = "/",
+) -> Response:
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    if language in LANGUAGES:
+        _set_cookie(response, request, LANGUAGE_COOKIE, language, max_age=365 * 24 * 3600)
+    return response
+
+
+@router.get("/account/api-tokens", response_class=HTMLResponse)
+async def api_tokens(
+    request: Request, session: Session,
+    actor: Annotated[Actor, Depends(require(Permission.API_TOKEN_MANAGE))],
+) -> Response:
+    tokens = await service.list_api_tokens(session, actor=actor)
+    return render(request, "auth/api_tokens.html", {"tokens": tokens})
+
+
+@router.post("/account/api-tokens", response_class=HTMLResponse)
+async def create_api_token(
+    request: Request, session: Session,
+    actor: Annotated[Actor, Depends(require(Permission.API_TOKEN_MANAGE))],
+    name: Annotated[str, Form()],
+) -> Response:
+    issued = await service.create_api_token(session, actor=actor, name=name)
+    tokens = await service.list_api_tokens(session, actor=actor)
+    return render(request, "auth/api_tokens.html", {"tokens": tokens, "issued": issued},
+                  status_code=201)
+
+
+@router.post("/account/api-tokens/{token_id}/revoke")
+async def revoke_api_token(
+    request: Request, session: Session, token_id: int,
+    actor: Annotated[Actor, Depends(require(Permission.API_TOKEN_MANAGE))],
+) -> Response:
+    await service.revoke_api_token(session, actor=actor, token_id=token_id)
+    return RedirectResponse("/account/api-tokens", status_code=303)
+
+
+__all__ = ["router", "csrf_token"]

@@ -1,0 +1,90 @@
+"""Every permission rule lives here: which role may do what. Scoping (which
+municipality or provider) is checked by the services against the Actor.
+Every route declares exactly one rule through ``require(...)`` or ``public``;
+a test walks all routes and fails when one has none."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from market.auth.models import Role
+
+
+class Permission(StrEnum):
+    ACCOUNT_SELF = "account.self"
+    USER_MANAGE = "user.manage"
+    API_TOKEN_MANAGE = "api_token.manage"
+    AUDIT_VIEW = "audit.view"
+    AUDIT_VERIFY = "audit.verify"
+    # providers
+    STANDARD_VIEW = "standard.view"
+    STANDARD_EDIT = "standard.edit"
+    PROVIDER_PROFILE_EDIT = "provider.profile.edit"
+    APPLICATION_SUBMIT = "application.submit"
+    APPLICATION_REVIEW = "application.review"
+    APPROVAL_MANAGE = "approval.manage"
+    PROVIDER_DIRECTORY_VIEW = "provider.directory.view"
+    EVIDENCE_VIEW = "evidence.view"
+    # vouchers
+    CITIZEN_VIEW = "citizen.view"
+    CITIZEN_EDIT = "citizen.edit"
+    GRANT_MANAGE = "grant.manage"
+    PROXY_MANAGE = "proxy.manage"
+    VOUCHER_VIEW_OWN = "voucher.view_own"
+
+
+P = Permission
+_MUNICIPAL_READ = {P.PROVIDER_DIRECTORY_VIEW, P.STANDARD_VIEW, P.EVIDENCE_VIEW}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.CITIZEN: frozenset({P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN}),
+    Role.PROXY: frozenset({P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN}),
+    Role.CASE_WORKER: frozenset(
+        {P.ACCOUNT_SELF, P.PROVIDER_DIRECTORY_VIEW, P.STANDARD_VIEW, P.CITIZEN_VIEW,
+         P.CITIZEN_EDIT, P.GRANT_MANAGE, P.PROXY_MANAGE}
+    ),
+    Role.MUNICIPAL_ADMIN: frozenset(
+        {P.ACCOUNT_SELF, P.STANDARD_EDIT, P.APPLICATION_REVIEW, P.APPROVAL_MANAGE, P.AUDIT_VIEW,
+         P.CITIZEN_VIEW, *_MUNICIPAL_READ}
+    ),
+    Role.AUDITOR: frozenset(
+        {P.ACCOUNT_SELF, P.AUDIT_VIEW, P.AUDIT_VERIFY, P.CITIZEN_VIEW, *_MUNICIPAL_READ}
+    ),
+    Role.PROVIDER_STAFF: frozenset({P.ACCOUNT_SELF, P.STANDARD_VIEW, P.EVIDENCE_VIEW}),
+    Role.PROVIDER_ADMIN: frozenset(
+        {P.ACCOUNT_SELF, P.STANDARD_VIEW, P.EVIDENCE_VIEW, P.PROVIDER_PROFILE_EDIT,
+         P.APPLICATION_SUBMIT, P.API_TOKEN_MANAGE}
+    ),
+    Role.PLATFORM_ADMIN: frozenset(
+        {P.ACCOUNT_SELF, P.USER_MANAGE, P.AUDIT_VIEW, P.AUDIT_VERIFY, P.STANDARD_VIEW}
+    ),
+}
+
+
+def allows(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person (or provider system) behind a request."""
+
+    user_id: int
+    role: Role
+    full_name: str
+    municipality_id: int | None = None
+    provider_id: int | None = None
+    on_behalf_of_user_id: int | None = None
+    via_api_token: bool = False
+
+    def can(self, permission: Permission) -> bool:
+        return allows(self.role, permission)
+
+
+RouteRule = Callable[..., Awaitable[Actor | None]]
+RULE_ATTRIBUTE = "__permission_rule__"
+
+
+def mark_rule(func: RouteRule, rule: str) -> RouteRule:
+    setattr(func, RULE_ATTRIBUTE, rule)
+    return func

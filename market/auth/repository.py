@@ -1,0 +1,141 @@
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.auth.models import ApiToken, Role, User, UserSession
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    result = await session.execute(select(User).where(User.email == email))
+    return result.scalar_one_or_none()
+
+
+async def add_user(session: AsyncSession, user: User) -> User:
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def list_users(
+    session: AsyncSession, *, municipality_id: int | None = None, provider_id: int | None = None,
+    role: Role | None = None,
+) -> list[User]:
+    query = select(User).order_by(User.full_name)
+    if municipality_id is not None:
+        query = query.where(User.municipality_id == municipality_id)
+    if provider_id is not None:
+        query = query.where(User.provider_id == provider_id)
+    if role is not None:
+        query = query.where(User.role == role)
+    return list((await session.execute(query)).scalars().all())
+
+
+async def record_failed_login(session: AsyncSession, user_id: int) -> int:
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(failed_login_count=User.failed_login_count + 1)
+        .returning(User.failed_login_count)
+    )
+    return result.scalar_one()
+
+
+async def set_locked_until(session: AsyncSession, user_id: int, until: datetime | None) -> None:
+    await session.execute(update(User).where(User.id == user_id).values(locked_until=until))
+
+
+async def reset_failed_logins(session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(User).where(User.id == user_id).values(failed_login_count=0, locked_until=None)
+    )
+
+
+async def add_session(session: AsyncSession, user_session: UserSession) -> UserSession:
+    session.add(user_session)
+    await session.flush()
+    return user_session
+
+
+async def get_session_by_hash(
+    session: AsyncSession, token_hash: str
+) -> tuple[UserSession, User] | None:
+    result = await session.execute(
+        select(UserSession, User)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == token_hash)
+    )
+    row = result.one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def delete_session(session: AsyncSession, token_hash: str) -> None:
+    await session.execute(delete(UserSession).where(UserSession.token_hash == token_hash))
+
+
+async def delete_sessions_of(session: AsyncSession, user_id: int) -> None:
+    await session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+
+
+async def clear_second_factor_pending(session: AsyncSession, session_id: int) -> None:
+    await session.execute(
+        update(UserSession).where(UserSession.id == session_id).values(second_factor_pending=False)
+    )
+
+
+async def add_api_token(session: AsyncSession, token: ApiToken) -> ApiToken:
+    session.add(token)
+    await session.flush()
+    return token
+
+
+async def get_api_token_by_hash(
+    session: AsyncSession, token_hash: str
+) -> tuple[ApiToken, User] | None:
+    result = await session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+    )
+    row = result.one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def touch_api_token(session: AsyncSession, token_id: int, when: datetime) -> None:
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=when))
+
+
+async def list_api_tokens(session: AsyncSession, *, provider_id: int) -> list[ApiToken]:
+    result = await session.execute(
+        select(ApiToken)
+        .join(User, User.id == ApiToken.user_id)
+        .where(User.provider_id == provider_id)
+        .order_by(ApiToken.created_at.desc())
+    )
+    return list(result.scalars().all())
+
+
+async def get_api_token(session: AsyncSession, token_id: int) -> tuple[ApiToken, User] | None:
+    result = await session.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.id == token_id)
+    )
+    row = result.one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def revoke_api_token(session: AsyncSession, token_id: int, when: datetime) -> None:
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(revoked_at=when))
+
+
+async def set_totp(
+    session: AsyncSession, user_id: int, *, secret_encrypted: str | None, enabled: bool
+) -> None:
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(totp_secret_encrypted=secret_encrypted, totp_enabled=enabled)
+    )

@@ -1,0 +1,109 @@
+"""The `market` command."""
+
+import asyncio
+import os
+from typing import Annotated
+
+import typer
+
+from market.config import get_settings
+
+app = typer.Typer(help="Velfærdsmarked: voucher marketplace for municipal welfare services.",
+                  no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the Alembic migrations to the configured database."""
+    from market.migrations import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    typer.echo(f"Database at revision {revision}.")
+
+
+def serve_app(host: str, port: int, reload: bool = False) -> None:
+    import uvicorn
+
+    uvicorn.run("market.asgi:app", host=host, port=port, reload=reload, proxy_headers=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+) -> None:
+    """Serve the web app and the JSON API."""
+    serve_app(host, port)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+    reset: Annotated[bool, typer.Option(help="Delete the SQLite demo database first.")] = True,
+) -> None:
+    """Migrate, seed two municipalities with data in every state, print logins, serve."""
+    from market import demo as demo_data
+    from market.migrations import upgrade
+
+    settings = get_settings()
+    if reset and settings.is_sqlite:
+        demo_data.remove_sqlite_file(settings.database_url)
+    upgrade(settings.database_url)
+    logins = asyncio.run(demo_data.seed(settings))
+    typer.echo("\nDemo logins (password for all: " + demo_data.DEMO_PASSWORD + "):")
+    width = max(len(role) for role, _ in logins)
+    for role, email in logins:
+        typer.echo(f"  {role.ljust(width)}  {email}")
+    typer.echo(f"\nOpen http://{host}:{port}/ in a browser.\n")
+    if serve_after:
+        os.environ.setdefault("MARKET_RUN_PERIODIC", "1")
+        serve_app(host, port)
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    full_name: Annotated[str, typer.Option(prompt=True)],
+    role: Annotated[str, typer.Option(help="citizen, proxy, case_worker, municipal_admin, "
+                                      "auditor, provider_staff, provider_admin, platform_admin")],
+    municipality_code: Annotated[str | None, typer.Option()] = None,
+    provider_cvr: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
+                                          confirmation_prompt=True)] = "",
+) -> None:
+    """Create a user (for the first platform admin, or support)."""
+    from market import admin_tasks
+
+    try:
+        user_id = asyncio.run(admin_tasks.create_user(
+            get_settings(), email=email, full_name=full_name, role=role, password=password,
+            municipality_code=municipality_code, provider_cvr=provider_cvr,
+        ))
+    except admin_tasks.TaskError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"Created user {user_id} <{email}> as {role}.")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every audit chain; names the first broken link and exits 1 if any."""
+    from market import admin_tasks
+
+    report = asyncio.run(admin_tasks.verify_audit(get_settings()))
+    for chain in report.chains:
+        if chain.ok:
+            typer.echo(f"ok      {chain.chain}: {chain.events} events")
+        else:
+            typer.echo(f"BROKEN  {chain.chain} at event {chain.broken_at_seq}: {chain.problem}")
+    if not report.ok:
+        raise typer.Exit(1)
+    typer.echo("The audit chain is intact.")

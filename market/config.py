@@ -1,0 +1,49 @@
+"""Settings from the environment (prefix MARKET_), one object per process."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me-development-only-secret-key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MARKET_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///var/market.db"
+    secret_key: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    upload_dir: Path = Path("var/uploads")
+    max_upload_bytes: int = 5 * 1024 * 1024
+    session_lifetime_hours: int = 12
+    cookie_secure: bool = False
+    # After this many failed logins in a row the account backs off exponentially.
+    login_backoff_after: int = 5
+    login_backoff_base_seconds: int = 30
+    login_backoff_max_seconds: int = 15 * 60
+    default_language: Literal["da", "en"] = "da"
+    sqlite_busy_timeout_ms: int = 30_000
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> "Settings":
+        secret = self.secret_key.get_secret_value()
+        if self.environment != "development" and (
+            secret == PLACEHOLDER_SECRET or len(secret) < 32
+        ):
+            raise ValueError(
+                "MARKET_SECRET_KEY must be set to a random value of at least 32 characters "
+                f"when MARKET_ENVIRONMENT is {self.environment!r}."
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

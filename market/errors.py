@@ -1,0 +1,125 @@
+"""One error hierarchy. Services raise these; handlers turn them into JSON for
+/api and into a page for people. Messages are English msgids translated at the
+edge, with {placeholders} filled from ``params``."""
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+
+
+def N_(message: str) -> str:
+    """Marks a message for translation where it is defined; it is translated when shown."""
+    return message
+
+
+class AppError(Exception):
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    # True where the refusal itself must be stored, e.g. a counted failed login.
+    keeps_changes: ClassVar[bool] = False
+
+    def __init__(self, message: str, /, **params: Any) -> None:
+        super().__init__(message.format(**params) if params else message)
+        self.message = message
+        self.params = params
+
+
+class InvalidInput(AppError):
+    status_code = 422
+    code = "invalid_input"
+
+
+class NotAuthenticated(AppError):
+    status_code = 401
+    code = "not_authenticated"
+
+
+class PermissionDenied(AppError):
+    status_code = 403
+    code = "permission_denied"
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    """Also the error for an illegal state transition."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class TooManyRequests(AppError):
+    status_code = 429
+    code = "too_many_requests"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+
+def install_handlers(app: "FastAPI") -> None:
+    """JSON for /api and webhooks, a page for people; a sentence either way."""
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.responses import JSONResponse, RedirectResponse, Response
+
+    from market.i18n import gettext
+    from market.templating import render
+
+    def wants_json(request: "Request") -> bool:
+        path = request.url.path
+        return path.startswith(("/api/", "/webhooks/")) or "application/json" in request.headers.get(
+            "accept", ""
+        ).split(",")[0]
+
+    def respond(request: "Request", status: int, code: str, message: str) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": code, "detail": message}, status_code=status)
+        return render(request, "shared/error.html", {"status": status, "message": message},
+                      status_code=status)
+
+    async def on_app_error(request: "Request", exc: AppError) -> Response:
+        if exc.keeps_changes:
+            request.state.commit_despite_error = True
+        if isinstance(exc, NotAuthenticated) and not wants_json(request):
+            if request.method == "GET":
+                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        message = gettext(exc.message)
+        if exc.params:
+            message = message.format(**exc.params)
+        return respond(request, exc.status_code, exc.code, message)
+
+    async def on_validation_error(request: "Request", exc: RequestValidationError) -> Response:
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ())[1:]) or "input"
+            problems.append(f"{where}: {error.get('msg', 'invalid')}")
+        message = gettext("Some of the input is missing or not valid") + " — " + "; ".join(problems)
+        return respond(request, 422, "invalid_input", message)
+
+    async def on_http_error(request: "Request", exc: StarletteHTTPException) -> Response:
+        messages = {
+            404: "That page does not exist.",
+            405: "That action is not possible here.",
+            413: "The upload is too large.",
+        }
+        message = gettext(messages.get(exc.status_code, str(exc.detail)))
+        return respond(request, exc.status_code, "http_error", message)
+
+    app.add_exception_handler(AppError, on_app_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]

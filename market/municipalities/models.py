@@ -1,0 +1,25 @@
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from market.db import UTCDateTime, utcnow
+
+
+class Municipality(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=4, unique=True, description="Danish municipality code, e.g. 0751")
+    name: str = Field(max_length=120)
+    # When true, staff (not citizens) must set up a second factor before working.
+    require_staff_totp: bool = False
+    oncall_email: str | None = Field(default=None, max_length=254)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MunicipalityPostalCode(SQLModel, table=True):
+    """The postal codes a municipality serves: the only valid service-area codes."""
+
+    __tablename__ = "municipality_postal_code"
+
+    municipality_id: int = Field(foreign_key="municipality.id", primary_key=True)
+    postal_code: str = Field(max_length=4, primary_key=True)
+    city: str = Field(max_length=80)

@@ -1,0 +1,40 @@
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.municipalities.models import Municipality, MunicipalityPostalCode
+
+
+async def get(session: AsyncSession, municipality_id: int) -> Municipality | None:
+    return await session.get(Municipality, municipality_id)
+
+
+async def get_by_code(session: AsyncSession, code: str) -> Municipality | None:
+    result = await session.execute(select(Municipality).where(Municipality.code == code))
+    return result.scalar_one_or_none()
+
+
+async def list_all(session: AsyncSession) -> Sequence[Municipality]:
+    result = await session.execute(select(Municipality).order_by(Municipality.name))
+    return result.scalars().all()
+
+
+async def postal_codes(session: AsyncSession, municipality_id: int) -> Sequence[MunicipalityPostalCode]:
+    result = await session.execute(
+        select(MunicipalityPostalCode)
+        .where(MunicipalityPostalCode.municipality_id == municipality_id)
+        .order_by(MunicipalityPostalCode.postal_code)
+    )
+    return result.scalars().all()
+
+
+async def add(session: AsyncSession, municipality: Municipality) -> Municipality:
+    session.add(municipality)
+    await session.flush()
+    return municipality
+
+
+async def add_postal_codes(session: AsyncSession, rows: list[MunicipalityPostalCode]) -> None:
+    session.add_all(rows)
+    await session.flush()
