@@ -34,8 +34,16 @@ async def unit_of_work(settings: Settings) -> AsyncIterator[AsyncSession]:
         await engine.dispose()
 
 
-async def create_user(settings: Settings, *, email: str, full_name: str, role: str, password: str,
-                      municipality_code: str | None, provider_cvr: str | None) -> int:
+async def create_user(
+    settings: Settings,
+    *,
+    email: str,
+    full_name: str,
+    role: str,
+    password: str,
+    municipality_code: str | None,
+    provider_cvr: str | None,
+) -> int:
     from sqlalchemy import select
 
     from providers.models import Provider
@@ -52,15 +60,22 @@ async def create_user(settings: Settings, *, email: str, full_name: str, role: s
                 raise TaskError(f"no municipality with code {municipality_code}")
             municipality_id = municipality.id
         if provider_cvr:
-            provider = (await session.execute(
-                select(Provider).where(Provider.cvr == provider_cvr))).scalar_one_or_none()
+            provider = (
+                await session.execute(select(Provider).where(Provider.cvr == provider_cvr))
+            ).scalar_one_or_none()
             if provider is None:
                 raise TaskError(f"no provider with CVR {provider_cvr}")
             provider_id = provider.id
         try:
             user = await auth_service.create_user(
-                session, actor=None, email=email, full_name=full_name, password=password,
-                role=role_value, municipality_id=municipality_id, provider_id=provider_id,
+                session,
+                actor=None,
+                email=email,
+                full_name=full_name,
+                password=password,
+                role=role_value,
+                municipality_id=municipality_id,
+                provider_id=provider_id,
             )
         except AppError as exc:
             raise TaskError(str(exc)) from exc

@@ -29,8 +29,9 @@ from vouchers import router as voucher_router
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
-def create_app(settings: Settings | None = None, session_provider: SessionProvider | None = None
-               ) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, session_provider: SessionProvider | None = None
+) -> FastAPI:
     """``session_provider`` lets tests run every request inside one rolled-back
     transaction; normally sessions come from the app's own engine."""
     settings = settings or get_settings()

@@ -8,8 +8,9 @@ import typer
 
 from market.config import get_settings
 
-app = typer.Typer(help="Velfærdsmarked: voucher marketplace for municipal welfare services.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Velfærdsmarked: voucher marketplace for municipal welfare services.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
@@ -72,21 +73,34 @@ def demo(
 def users_create(
     email: str,
     full_name: Annotated[str, typer.Option(prompt=True)],
-    role: Annotated[str, typer.Option(help="citizen, proxy, case_worker, municipal_admin, "
-                                      "auditor, provider_staff, provider_admin, platform_admin")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="citizen, proxy, case_worker, municipal_admin, "
+            "auditor, provider_staff, provider_admin, platform_admin"
+        ),
+    ],
     municipality_code: Annotated[str | None, typer.Option()] = None,
     provider_cvr: Annotated[str | None, typer.Option()] = None,
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True,
-                                          confirmation_prompt=True)] = "",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
 ) -> None:
     """Create a user (for the first platform admin, or support)."""
     from market import admin_tasks
 
     try:
-        user_id = asyncio.run(admin_tasks.create_user(
-            get_settings(), email=email, full_name=full_name, role=role, password=password,
-            municipality_code=municipality_code, provider_cvr=provider_cvr,
-        ))
+        user_id = asyncio.run(
+            admin_tasks.create_user(
+                get_settings(),
+                email=email,
+                full_name=full_name,
+                role=role,
+                password=password,
+                municipality_code=municipality_code,
+                provider_cvr=provider_cvr,
+            )
+        )
     except admin_tasks.TaskError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -14,12 +14,23 @@ from market.municipalities import service as municipalities
 DEMO_PASSWORD = "demo-password-2026"
 
 AARHUS_POSTAL_CODES = {
-    "8000": "Aarhus C", "8200": "Aarhus N", "8210": "Aarhus V", "8220": "Brabrand",
-    "8230": "Åbyhøj", "8240": "Risskov", "8260": "Viby J", "8270": "Højbjerg",
+    "8000": "Aarhus C",
+    "8200": "Aarhus N",
+    "8210": "Aarhus V",
+    "8220": "Brabrand",
+    "8230": "Åbyhøj",
+    "8240": "Risskov",
+    "8260": "Viby J",
+    "8270": "Højbjerg",
 }
 ODENSE_POSTAL_CODES = {
-    "5000": "Odense C", "5200": "Odense V", "5210": "Odense NV", "5220": "Odense SØ",
-    "5230": "Odense M", "5240": "Odense NØ", "5250": "Odense SV",
+    "5000": "Odense C",
+    "5200": "Odense V",
+    "5210": "Odense NV",
+    "5220": "Odense SØ",
+    "5230": "Odense M",
+    "5240": "Odense NØ",
+    "5250": "Odense SV",
 }
 
 
@@ -38,31 +49,94 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
     logins: list[tuple[str, str]] = []
     async with unit_of_work(settings) as session:
         aarhus = await municipalities.create(
-            session, code="0751", name="Aarhus Kommune", postal_codes=AARHUS_POSTAL_CODES,
+            session,
+            code="0751",
+            name="Aarhus Kommune",
+            postal_codes=AARHUS_POSTAL_CODES,
             oncall_email="vagt@aarhus.example",
         )
         odense = await municipalities.create(
-            session, code="0461", name="Odense Kommune", postal_codes=ODENSE_POSTAL_CODES,
+            session,
+            code="0461",
+            name="Odense Kommune",
+            postal_codes=ODENSE_POSTAL_CODES,
             oncall_email="vagt@odense.example",
         )
         staff = [
-            ("platform admin", "platform@velfaerd.example", "Pia Platform", Role.PLATFORM_ADMIN, None),
-            ("municipal admin, Aarhus", "admin@aarhus.example", "Anders Admin", Role.MUNICIPAL_ADMIN, aarhus.id),
-            ("second admin (four eyes), Aarhus", "admin2@aarhus.example", "Bente Bech", Role.MUNICIPAL_ADMIN, aarhus.id),
-            ("case worker, Aarhus", "sagsbehandler@aarhus.example", "Susanne Sagsbehandler", Role.CASE_WORKER, aarhus.id),
-            ("auditor, Aarhus", "revisor@aarhus.example", "Rasmus Revisor", Role.AUDITOR, aarhus.id),
-            ("municipal admin, Odense", "admin@odense.example", "Ole Odense", Role.MUNICIPAL_ADMIN, odense.id),
-            ("case worker, Odense", "sagsbehandler@odense.example", "Olga Omsorg", Role.CASE_WORKER, odense.id),
+            (
+                "platform admin",
+                "platform@velfaerd.example",
+                "Pia Platform",
+                Role.PLATFORM_ADMIN,
+                None,
+            ),
+            (
+                "municipal admin, Aarhus",
+                "admin@aarhus.example",
+                "Anders Admin",
+                Role.MUNICIPAL_ADMIN,
+                aarhus.id,
+            ),
+            (
+                "second admin (four eyes), Aarhus",
+                "admin2@aarhus.example",
+                "Bente Bech",
+                Role.MUNICIPAL_ADMIN,
+                aarhus.id,
+            ),
+            (
+                "case worker, Aarhus",
+                "sagsbehandler@aarhus.example",
+                "Susanne Sagsbehandler",
+                Role.CASE_WORKER,
+                aarhus.id,
+            ),
+            (
+                "auditor, Aarhus",
+                "revisor@aarhus.example",
+                "Rasmus Revisor",
+                Role.AUDITOR,
+                aarhus.id,
+            ),
+            (
+                "municipal admin, Odense",
+                "admin@odense.example",
+                "Ole Odense",
+                Role.MUNICIPAL_ADMIN,
+                odense.id,
+            ),
+            (
+                "case worker, Odense",
+                "sagsbehandler@odense.example",
+                "Olga Omsorg",
+                Role.CASE_WORKER,
+                odense.id,
+            ),
         ]
         users = {}
         for who, email, name, role, municipality_id in staff:
             users[email] = await auth_service.create_user(
-                session, actor=None, email=email, full_name=name, password=DEMO_PASSWORD,
-                role=role, municipality_id=municipality_id,
+                session,
+                actor=None,
+                email=email,
+                full_name=name,
+                password=DEMO_PASSWORD,
+                role=role,
+                municipality_id=municipality_id,
             )
             logins.append((who, email))
-        logins += await provider_demo.seed(session, municipalities=[aarhus, odense], users=users,
-                                           password=DEMO_PASSWORD, settings=settings)
-        logins += await voucher_demo.seed(session, municipalities=[aarhus, odense], users=users,
-                                          password=DEMO_PASSWORD, settings=settings)
+        logins += await provider_demo.seed(
+            session,
+            municipalities=[aarhus, odense],
+            users=users,
+            password=DEMO_PASSWORD,
+            settings=settings,
+        )
+        logins += await voucher_demo.seed(
+            session,
+            municipalities=[aarhus, odense],
+            users=users,
+            password=DEMO_PASSWORD,
+            settings=settings,
+        )
     return logins

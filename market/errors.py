@@ -82,15 +82,17 @@ def install_handlers(app: "FastAPI") -> None:
 
     def wants_json(request: "Request") -> bool:
         path = request.url.path
-        return path.startswith(("/api/", "/webhooks/")) or "application/json" in request.headers.get(
-            "accept", ""
-        ).split(",")[0]
+        return (
+            path.startswith(("/api/", "/webhooks/"))
+            or "application/json" in request.headers.get("accept", "").split(",")[0]
+        )
 
     def respond(request: "Request", status: int, code: str, message: str) -> Response:
         if wants_json(request):
             return JSONResponse({"error": code, "detail": message}, status_code=status)
-        return render(request, "shared/error.html", {"status": status, "message": message},
-                      status_code=status)
+        return render(
+            request, "shared/error.html", {"status": status, "message": message}, status_code=status
+        )
 
     async def on_app_error(request: "Request", exc: AppError) -> Response:
         if exc.keeps_changes:

@@ -102,7 +102,9 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     async with engine.connect() as connection:
         transaction = await connection.begin()
         db_session = AsyncSession(
-            bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False,
+            bind=connection,
+            join_transaction_mode="create_savepoint",
+            expire_on_commit=False,
             autoflush=False,
         )
         try:

@@ -7,6 +7,12 @@ from market.config import Settings
 from market.municipalities.models import Municipality
 
 
-async def seed(session: AsyncSession, *, municipalities: list[Municipality],
-               users: dict[str, User], password: str, settings: Settings) -> list[tuple[str, str]]:
+async def seed(
+    session: AsyncSession,
+    *,
+    municipalities: list[Municipality],
+    users: dict[str, User],
+    password: str,
+    settings: Settings,
+) -> list[tuple[str, str]]:
     return []

@@ -18,7 +18,8 @@ def _scope(actor: Actor) -> tuple[int | None, bool]:
 
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_log(
-    request: Request, session: Session,
+    request: Request,
+    session: Session,
     actor: Annotated[Actor, Depends(require(Permission.AUDIT_VIEW))],
 ) -> Response:
     municipality_id, _ = _scope(actor)
@@ -28,7 +29,8 @@ async def audit_log(
 
 @router.post("/audit/verify", response_class=HTMLResponse)
 async def verify(
-    request: Request, session: Session,
+    request: Request,
+    session: Session,
     actor: Annotated[Actor, Depends(require(Permission.AUDIT_VERIFY))],
 ) -> Response:
     municipality_id, all_chains = _scope(actor)

@@ -49,7 +49,11 @@ async def stream_chain(session: AsyncSession, chain: str) -> AsyncIterator[Audit
 
 
 async def recent(
-    session: AsyncSession, *, municipality_id: int | None, limit: int, entity_type: str | None = None,
+    session: AsyncSession,
+    *,
+    municipality_id: int | None,
+    limit: int,
+    entity_type: str | None = None,
     entity_id: str | None = None,
 ) -> Sequence[AuditEvent]:
     query = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())

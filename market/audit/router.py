@@ -15,14 +15,20 @@ async def verify(
     session: Session, actor: Annotated[Actor, Depends(require(Permission.AUDIT_VERIFY))]
 ) -> VerifyResult:
     report = await service.verify(
-        session, municipality_id=actor.municipality_id,
+        session,
+        municipality_id=actor.municipality_id,
         all_chains=actor.municipality_id is None,
     )
     return VerifyResult(
         ok=report.ok,
         chains=[
-            ChainResult(chain=c.chain, events=c.events, ok=c.ok, broken_at_seq=c.broken_at_seq,
-                        problem=c.problem)
+            ChainResult(
+                chain=c.chain,
+                events=c.events,
+                ok=c.ok,
+                broken_at_seq=c.broken_at_seq,
+                problem=c.problem,
+            )
             for c in report.chains
         ],
     )

@@ -38,8 +38,9 @@ def _default(value: Any) -> Any:
 
 
 def canonical_json(data: dict[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_default)
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default
+    )
 
 
 def event_hash(values: dict[str, Any]) -> str:
@@ -138,33 +139,40 @@ async def verify_chain(session: AsyncSession, *, chain: str) -> ChainReport:
     expected_seq, expected_prev = 1, GENESIS_HASH
     async for event in repository.stream_chain(session, chain):
         if event.seq != expected_seq:
-            report.broken_at_seq, report.problem = expected_seq, (
-                f"event {expected_seq} is missing (next stored event is {event.seq})"
+            report.broken_at_seq, report.problem = (
+                expected_seq,
+                (f"event {expected_seq} is missing (next stored event is {event.seq})"),
             )
             return report
         if event.prev_hash != expected_prev:
-            report.broken_at_seq, report.problem = event.seq, (
-                f"event {event.seq} does not link to the hash of event {event.seq - 1}"
+            report.broken_at_seq, report.problem = (
+                event.seq,
+                (f"event {event.seq} does not link to the hash of event {event.seq - 1}"),
             )
             return report
         if event_hash(_row_values(event)) != event.hash:
-            report.broken_at_seq, report.problem = event.seq, (
-                f"event {event.seq} was changed after it was written (hash mismatch)"
+            report.broken_at_seq, report.problem = (
+                event.seq,
+                (f"event {event.seq} was changed after it was written (hash mismatch)"),
             )
             return report
         report.events += 1
         expected_seq, expected_prev = event.seq + 1, event.hash
     head = await repository.head(session, chain)
     if head is not None and (head.seq != expected_seq - 1 or head.hash != expected_prev):
-        report.broken_at_seq, report.problem = expected_seq, (
-            f"the chain ends at event {expected_seq - 1} but its head says {head.seq}: "
-            "events at the end were deleted"
+        report.broken_at_seq, report.problem = (
+            expected_seq,
+            (
+                f"the chain ends at event {expected_seq - 1} but its head says {head.seq}: "
+                "events at the end were deleted"
+            ),
         )
     return report
 
 
-async def verify(session: AsyncSession, *, municipality_id: int | None = None,
-                 all_chains: bool = True) -> VerifyReport:
+async def verify(
+    session: AsyncSession, *, municipality_id: int | None = None, all_chains: bool = True
+) -> VerifyReport:
     report = VerifyReport()
     if not all_chains:
         report.chains.append(await verify_chain(session, chain=chain_for(municipality_id)))
@@ -175,10 +183,17 @@ async def verify(session: AsyncSession, *, municipality_id: int | None = None,
 
 
 async def recent(
-    session: AsyncSession, *, municipality_id: int | None, limit: int = 100,
-    entity_type: str | None = None, entity_id: str | None = None,
+    session: AsyncSession,
+    *,
+    municipality_id: int | None,
+    limit: int = 100,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
 ) -> Sequence[AuditEvent]:
     return await repository.recent(
-        session, municipality_id=municipality_id, limit=limit, entity_type=entity_type,
+        session,
+        municipality_id=municipality_id,
+        limit=limit,
+        entity_type=entity_type,
         entity_id=entity_id,
     )

@@ -25,9 +25,7 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 def csrf_token(request: Request) -> str:
     """The double-submit token for this browser: set as a cookie by the CSRF
     middleware and echoed in every form."""
-    token = request.scope.get("state", {}).get("new_csrf_token") or request.cookies.get(
-        CSRF_COOKIE
-    )
+    token = request.scope.get("state", {}).get("new_csrf_token") or request.cookies.get(CSRF_COOKIE)
     return token or ""
 
 
@@ -44,7 +42,9 @@ async def _check_csrf(request: Request) -> None:
         submitted = value if isinstance(value, str) else None
     if not expected or not submitted or not hmac.compare_digest(expected, submitted):
         raise PermissionDenied(
-            N_("This form has expired or was sent from elsewhere. Please reload the page and try again.")
+            N_(
+                "This form has expired or was sent from elsewhere. Please reload the page and try again."
+            )
         )
 
 

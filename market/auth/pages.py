@@ -41,17 +41,30 @@ def _safe_next(next_url: str | None) -> str:
     return next_url
 
 
-def _set_cookie(response: Response, request: Request, name: str, value: str, *,
-                max_age: int | None = None, samesite: str = "lax") -> None:
+def _set_cookie(
+    response: Response,
+    request: Request,
+    name: str,
+    value: str,
+    *,
+    max_age: int | None = None,
+    samesite: str = "lax",
+) -> None:
     response.set_cookie(
-        name, value, max_age=max_age, httponly=True, samesite=samesite,  # type: ignore[arg-type]
-        secure=_settings(request).cookie_secure, path="/",
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite=samesite,  # type: ignore[arg-type]
+        secure=_settings(request).cookie_secure,
+        path="/",
     )
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, _: Annotated[Actor | None, Depends(public)],
-                     next: str | None = None) -> Response:
+async def login_form(
+    request: Request, _: Annotated[Actor | None, Depends(public)], next: str | None = None
+) -> Response:
     return render(request, "auth/login.html", {"next": _safe_next(next), "email": ""})
 
 
@@ -72,9 +85,12 @@ async def login_submit(
         if exc.keeps_changes:
             request.state.commit_despite_error = True
         message = gettext(exc.message).format(**exc.params)
-        return render(request, "auth/login.html",
-                      {"next": _safe_next(next), "email": email, "error": message},
-                      status_code=exc.status_code)
+        return render(
+            request,
+            "auth/login.html",
+            {"next": _safe_next(next), "email": email, "error": message},
+            status_code=exc.status_code,
+        )
     target = "/login/second-factor" if result.second_factor_pending else _safe_next(next)
     response = RedirectResponse(target, status_code=303)
     hours = _settings(request).session_lifetime_hours
@@ -85,8 +101,9 @@ async def login_submit(
 
 
 @router.post("/logout")
-async def logout(request: Request, session: Session,
-                 _: Annotated[Actor | None, Depends(public)]) -> Response:
+async def logout(
+    request: Request, session: Session, _: Annotated[Actor | None, Depends(public)]
+) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await service.logout(session, token=token)
@@ -98,7 +115,8 @@ async def logout(request: Request, session: Session,
 
 @router.get("/login/second-factor", response_class=HTMLResponse)
 async def second_factor_form(
-    request: Request, session: Session,
+    request: Request,
+    session: Session,
     signed_in: Annotated[tuple[UserSession, User], Depends(signed_in_session)],
 ) -> Response:
     user_session, user = signed_in
@@ -111,7 +129,8 @@ async def second_factor_form(
 
 @router.post("/login/second-factor", response_class=HTMLResponse)
 async def second_factor_submit(
-    request: Request, session: Session,
+    request: Request,
+    session: Session,
     signed_in: Annotated[tuple[UserSession, User], Depends(signed_in_session)],
     code: Annotated[str, Form()],
 ) -> Response:
@@ -124,7 +143,8 @@ async def second_factor_submit(
 
 @router.get("/account/second-factor", response_class=HTMLResponse)
 async def totp_setup_form(
-    request: Request, session: Session,
+    request: Request,
+    session: Session,
     signed_in: Annotated[tuple[UserSession, User], Depends(signed_in_session)],
 ) -> Response:
     _, user = signed_in
@@ -134,14 +154,18 @@ async def totp_setup_form(
     if secret is None:
         secret = await service.begin_totp_setup(session, settings=_settings(request), user=user)
     uri = totp_uri(secret, user.email)
-    qr_svg = segno.make(uri).svg_inline(scale=5, title=gettext("QR code for your authenticator app"))
-    return render(request, "auth/totp_setup.html",
-                  {"enabled": False, "secret": secret, "qr_svg": qr_svg})
+    qr_svg = segno.make(uri).svg_inline(
+        scale=5, title=gettext("QR code for your authenticator app")
+    )
+    return render(
+        request, "auth/totp_setup.html", {"enabled": False, "secret": secret, "qr_svg": qr_svg}
+    )
 
 
 @router.post("/account/second-factor", response_class=HTMLResponse)
 async def totp_setup_confirm(
-    request: Request, session: Session,
+    request: Request,
+    session: Session,
     signed_in: Annotated[tuple[UserSession, User], Depends(signed_in_session)],
     code: Annotated[str, Form()],
 ) -> Response:
@@ -154,8 +178,10 @@ async def totp_setup_confirm(
 
 @router.post("/language")
 async def switch_language(
-    request: Request, _: Annotated[Actor | None, Depends(public)],
-    language: Annotated[str, Form()], next: Annotated[str, Form()] = "/",
+    request: Request,
+    _: Annotated[Actor | None, Depends(public)],
+    language: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
 ) -> Response:
     response = RedirectResponse(_safe_next(next), status_code=303)
     if language in LANGUAGES:
@@ -165,7 +191,8 @@ async def switch_language(
 
 @router.get("/account/api-tokens", response_class=HTMLResponse)
 async def api_tokens(
-    request: Request, session: Session,
+    request: Request,
+    session: Session,
     actor: Annotated[Actor, Depends(require(Permission.API_TOKEN_MANAGE))],
 ) -> Response:
     tokens = await service.list_api_tokens(session, actor=actor)
@@ -174,19 +201,23 @@ async def api_tokens(
 
 @router.post("/account/api-tokens", response_class=HTMLResponse)
 async def create_api_token(
-    request: Request, session: Session,
+    request: Request,
+    session: Session,
     actor: Annotated[Actor, Depends(require(Permission.API_TOKEN_MANAGE))],
     name: Annotated[str, Form()],
 ) -> Response:
     issued = await service.create_api_token(session, actor=actor, name=name)
     tokens = await service.list_api_tokens(session, actor=actor)
-    return render(request, "auth/api_tokens.html", {"tokens": tokens, "issued": issued},
-                  status_code=201)
+    return render(
+        request, "auth/api_tokens.html", {"tokens": tokens, "issued": issued}, status_code=201
+    )
 
 
 @router.post("/account/api-tokens/{token_id}/revoke")
 async def revoke_api_token(
-    request: Request, session: Session, token_id: int,
+    request: Request,
+    session: Session,
+    token_id: int,
     actor: Annotated[Actor, Depends(require(Permission.API_TOKEN_MANAGE))],
 ) -> Response:
     await service.revoke_api_token(session, actor=actor, token_id=token_id)

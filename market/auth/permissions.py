@@ -40,20 +40,40 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CITIZEN: frozenset({P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN}),
     Role.PROXY: frozenset({P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN}),
     Role.CASE_WORKER: frozenset(
-        {P.ACCOUNT_SELF, P.PROVIDER_DIRECTORY_VIEW, P.STANDARD_VIEW, P.CITIZEN_VIEW,
-         P.CITIZEN_EDIT, P.GRANT_MANAGE, P.PROXY_MANAGE}
+        {
+            P.ACCOUNT_SELF,
+            P.PROVIDER_DIRECTORY_VIEW,
+            P.STANDARD_VIEW,
+            P.CITIZEN_VIEW,
+            P.CITIZEN_EDIT,
+            P.GRANT_MANAGE,
+            P.PROXY_MANAGE,
+        }
     ),
     Role.MUNICIPAL_ADMIN: frozenset(
-        {P.ACCOUNT_SELF, P.STANDARD_EDIT, P.APPLICATION_REVIEW, P.APPROVAL_MANAGE, P.AUDIT_VIEW,
-         P.CITIZEN_VIEW, *_MUNICIPAL_READ}
+        {
+            P.ACCOUNT_SELF,
+            P.STANDARD_EDIT,
+            P.APPLICATION_REVIEW,
+            P.APPROVAL_MANAGE,
+            P.AUDIT_VIEW,
+            P.CITIZEN_VIEW,
+            *_MUNICIPAL_READ,
+        }
     ),
     Role.AUDITOR: frozenset(
         {P.ACCOUNT_SELF, P.AUDIT_VIEW, P.AUDIT_VERIFY, P.CITIZEN_VIEW, *_MUNICIPAL_READ}
     ),
     Role.PROVIDER_STAFF: frozenset({P.ACCOUNT_SELF, P.STANDARD_VIEW, P.EVIDENCE_VIEW}),
     Role.PROVIDER_ADMIN: frozenset(
-        {P.ACCOUNT_SELF, P.STANDARD_VIEW, P.EVIDENCE_VIEW, P.PROVIDER_PROFILE_EDIT,
-         P.APPLICATION_SUBMIT, P.API_TOKEN_MANAGE}
+        {
+            P.ACCOUNT_SELF,
+            P.STANDARD_VIEW,
+            P.EVIDENCE_VIEW,
+            P.PROVIDER_PROFILE_EDIT,
+            P.APPLICATION_SUBMIT,
+            P.API_TOKEN_MANAGE,
+        }
     ),
     Role.PLATFORM_ADMIN: frozenset(
         {P.ACCOUNT_SELF, P.USER_MANAGE, P.AUDIT_VIEW, P.AUDIT_VERIFY, P.STANDARD_VIEW}

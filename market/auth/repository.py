@@ -22,7 +22,10 @@ async def add_user(session: AsyncSession, user: User) -> User:
 
 
 async def list_users(
-    session: AsyncSession, *, municipality_id: int | None = None, provider_id: int | None = None,
+    session: AsyncSession,
+    *,
+    municipality_id: int | None = None,
+    provider_id: int | None = None,
     role: Role | None = None,
 ) -> list[User]:
     query = select(User).order_by(User.full_name)
@@ -121,7 +124,9 @@ async def list_api_tokens(session: AsyncSession, *, provider_id: int) -> list[Ap
 
 async def get_api_token(session: AsyncSession, token_id: int) -> tuple[ApiToken, User] | None:
     result = await session.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.id == token_id)
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.id == token_id)
     )
     row = result.one_or_none()
     return None if row is None else (row[0], row[1])

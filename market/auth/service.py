@@ -71,9 +71,9 @@ async def create_user(
         raise WeakPassword()
     if not full_name.strip():
         raise InvalidInput(N_("Please give the person's full name."))
-    if (role in MUNICIPAL_ROLES) != (municipality_id is not None) or (
-        role in PROVIDER_ROLES
-    ) != (provider_id is not None):
+    if (role in MUNICIPAL_ROLES) != (municipality_id is not None) or (role in PROVIDER_ROLES) != (
+        provider_id is not None
+    ):
         raise InvalidRoleScope()
     if await repository.get_user_by_email(session, email) is not None:
         raise EmailTaken(email)
@@ -139,8 +139,12 @@ async def login(
             if wait:
                 await repository.set_locked_until(session, user.id, now + timedelta(seconds=wait))
             await audit.record(
-                session, actor=None, action="auth.login_failed", entity_type="user",
-                entity_id=user.id, municipality_id=user.municipality_id,
+                session,
+                actor=None,
+                action="auth.login_failed",
+                entity_type="user",
+                entity_id=user.id,
+                municipality_id=user.municipality_id,
                 data={"failures": failures},
             )
         raise LoginFailed()
@@ -149,8 +153,12 @@ async def login(
     pending = await second_factor_required(session, user=user)
     token = await _open_session(session, settings=settings, user=user, pending=pending)
     await audit.record(
-        session, actor=actor_for(user), action="auth.login", entity_type="user",
-        entity_id=user.id, municipality_id=user.municipality_id,
+        session,
+        actor=actor_for(user),
+        action="auth.login",
+        entity_type="user",
+        entity_id=user.id,
+        municipality_id=user.municipality_id,
         data={"second_factor_pending": pending},
     )
     return LoginResult(user=user, token=token, second_factor_pending=pending)
@@ -208,8 +216,12 @@ async def complete_second_factor(
         raise SecondFactorWrong()
     await repository.clear_second_factor_pending(session, user_session.id)
     await audit.record(
-        session, actor=actor_for(user), action="auth.second_factor", entity_type="user",
-        entity_id=user.id, municipality_id=user.municipality_id,
+        session,
+        actor=actor_for(user),
+        action="auth.second_factor",
+        entity_type="user",
+        entity_id=user.id,
+        municipality_id=user.municipality_id,
     )
 
 
@@ -220,7 +232,8 @@ async def begin_totp_setup(session: AsyncSession, *, settings: Settings, user: U
         raise InvalidInput(N_("Your second factor is already set up."))
     secret = new_totp_secret()
     await repository.set_totp(
-        session, user.id,
+        session,
+        user.id,
         secret_encrypted=crypto.encrypt(settings.secret_key.get_secret_value(), secret),
         enabled=False,
     )
@@ -242,12 +255,17 @@ async def confirm_totp_setup(
         raise InvalidInput(N_("Start the set-up of your authenticator app first."))
     if not verify_totp(secret, code):
         raise SecondFactorWrong()
-    await repository.set_totp(session, user.id, secret_encrypted=user.totp_secret_encrypted,
-                              enabled=True)
+    await repository.set_totp(
+        session, user.id, secret_encrypted=user.totp_secret_encrypted, enabled=True
+    )
     await repository.clear_second_factor_pending(session, user_session.id)
     await audit.record(
-        session, actor=actor_for(user), action="auth.totp_enabled", entity_type="user",
-        entity_id=user.id, municipality_id=user.municipality_id,
+        session,
+        actor=actor_for(user),
+        action="auth.totp_enabled",
+        entity_type="user",
+        entity_id=user.id,
+        municipality_id=user.municipality_id,
     )
 
 
@@ -266,12 +284,20 @@ async def create_api_token(session: AsyncSession, *, actor: Actor, name: str) ->
     secret = crypto.new_token(API_TOKEN_PREFIX)
     token = await repository.add_api_token(
         session,
-        ApiToken(user_id=actor.user_id, name=name, prefix=secret[:10],
-                 token_hash=crypto.token_hash(secret)),
+        ApiToken(
+            user_id=actor.user_id,
+            name=name,
+            prefix=secret[:10],
+            token_hash=crypto.token_hash(secret),
+        ),
     )
     await audit.record(
-        session, actor=actor, action="api_token.created", entity_type="api_token",
-        entity_id=token.id or 0, municipality_id=None,
+        session,
+        actor=actor,
+        action="api_token.created",
+        entity_type="api_token",
+        entity_id=token.id or 0,
+        municipality_id=None,
         data={"name": name, "provider_id": actor.provider_id},
     )
     return IssuedToken(token=token, secret=secret)
@@ -290,8 +316,12 @@ async def revoke_api_token(session: AsyncSession, *, actor: Actor, token_id: int
     if found[0].revoked_at is None:
         await repository.revoke_api_token(session, token_id, utcnow())
         await audit.record(
-            session, actor=actor, action="api_token.revoked", entity_type="api_token",
-            entity_id=token_id, municipality_id=None,
+            session,
+            actor=actor,
+            action="api_token.revoked",
+            entity_type="api_token",
+            entity_id=token_id,
+            municipality_id=None,
         )
 
 

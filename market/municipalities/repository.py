@@ -20,7 +20,9 @@ async def list_all(session: AsyncSession) -> Sequence[Municipality]:
     return result.scalars().all()
 
 
-async def postal_codes(session: AsyncSession, municipality_id: int) -> Sequence[MunicipalityPostalCode]:
+async def postal_codes(
+    session: AsyncSession, municipality_id: int
+) -> Sequence[MunicipalityPostalCode]:
     result = await session.execute(
         select(MunicipalityPostalCode)
         .where(MunicipalityPostalCode.municipality_id == municipality_id)

@@ -17,9 +17,18 @@ async def test_login_rotates_session_and_logout_ends_it(client, world, session):
 
     await post_form(client, "/logout")
     assert "market_session" not in client.cookies
-    remaining = (await session.execute(
-        select(UserSession).where(UserSession.user_id == world.user("admin").id))).scalars().all()
-    assert len(remaining) == 1  # the first session of this test's two logins; logout ended the other
+    remaining = (
+        (
+            await session.execute(
+                select(UserSession).where(UserSession.user_id == world.user("admin").id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert (
+        len(remaining) == 1
+    )  # the first session of this test's two logins; logout ended the other
     assert (await client.get("/", follow_redirects=False)).headers["location"] == "/login"
 
 
@@ -42,8 +51,9 @@ async def test_back_off_after_repeated_failures(client, world, session):
 
 async def test_form_without_csrf_token_is_refused(client, world):
     await client.get("/login")
-    response = await client.post("/login", data={"email": "admin@aarhus.dk",
-                                                 "password": "correct-horse-battery"})
+    response = await client.post(
+        "/login", data={"email": "admin@aarhus.dk", "password": "correct-horse-battery"}
+    )
     assert response.status_code == 403
     assert "form has expired" in response.text
     assert "market_session" not in client.cookies
@@ -51,7 +61,13 @@ async def test_form_without_csrf_token_is_refused(client, world):
 
 async def test_open_redirect_after_login_is_refused(client, world):
     token = (await client.get("/login")) and client.cookies["market_csrf"]
-    response = await client.post("/login", data={"email": "admin@aarhus.dk",
-                                                 "password": "correct-horse-battery",
-                                                 "next": "//evil.example", "csrf_token": token})
+    response = await client.post(
+        "/login",
+        data={
+            "email": "admin@aarhus.dk",
+            "password": "correct-horse-battery",
+            "next": "//evil.example",
+            "csrf_token": token,
+        },
+    )
     assert response.headers["location"] == "/"
