@@ -92,10 +92,15 @@ async def login_submit(
             status_code=exc.status_code,
         )
     target = "/login/second-factor" if result.second_factor_pending else _safe_next(next)
-    response = RedirectResponse(target, status_code=303)
+    return signed_in_redirect(request, result.token, target)
+
+
+def signed_in_redirect(request: Request, token: str, target: str) -> RedirectResponse:
+    """Sets the new session cookie (and a new CSRF token with it, so a token seen
+    before signing in is worthless after) and sends the person on."""
+    response = RedirectResponse(_safe_next(target), status_code=303)
     hours = _settings(request).session_lifetime_hours
-    _set_cookie(response, request, SESSION_COOKIE, result.token, max_age=hours * 3600)
-    # A new CSRF token with the new session, so a token seen before login is worthless after.
+    _set_cookie(response, request, SESSION_COOKIE, token, max_age=hours * 3600)
     _set_cookie(response, request, CSRF_COOKIE, secrets.token_urlsafe(32), samesite="strict")
     return response
 

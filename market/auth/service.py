@@ -151,7 +151,7 @@ async def login(
     assert user.id is not None
     await repository.reset_failed_logins(session, user.id)
     pending = await second_factor_required(session, user=user)
-    token = await _open_session(session, settings=settings, user=user, pending=pending)
+    token = await open_session(session, settings=settings, user=user, pending=pending)
     await audit.record(
         session,
         actor=actor_for(user),
@@ -164,9 +164,11 @@ async def login(
     return LoginResult(user=user, token=token, second_factor_pending=pending)
 
 
-async def _open_session(
-    session: AsyncSession, *, settings: Settings, user: User, pending: bool
+async def open_session(
+    session: AsyncSession, *, settings: Settings, user: User, pending: bool = False
 ) -> str:
+    """A new server-side session for ``user``; returns the cookie token. Used by
+    password login and by other ways of signing in (e.g. a citizen's letter code)."""
     assert user.id is not None
     token = crypto.new_token()
     await repository.add_session(
