@@ -23,7 +23,8 @@ async def test_start_page_shows_only_what_the_role_may_do(client, world):
 
 async def test_openapi_document_is_clean(client):
     document = (await client.get("/openapi.json")).json()
-    operation_ids = [op["operationId"] for path in document["paths"].values()
-                     for op in path.values()]
+    operation_ids = [
+        op["operationId"] for path in document["paths"].values() for op in path.values()
+    ]
     assert len(operation_ids) == len(set(operation_ids))
     assert all(path.startswith("/api/v1/") for path in document["paths"])

@@ -5,7 +5,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Mount
 
 from market.auth.models import Role
-from market.auth.permissions import RULE_ATTRIBUTE, ROLE_PERMISSIONS, Permission
+from market.auth.permissions import ROLE_PERMISSIONS, RULE_ATTRIBUTE, Permission
 
 
 def _rules(dependant) -> list[str]:

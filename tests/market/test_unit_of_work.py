@@ -27,8 +27,11 @@ def _routes(app):
 
 
 async def _count(session, code):
-    return (await session.execute(select(func.count()).select_from(Municipality)
-                                  .where(Municipality.code == code))).scalar_one()
+    return (
+        await session.execute(
+            select(func.count()).select_from(Municipality).where(Municipality.code == code)
+        )
+    ).scalar_one()
 
 
 async def test_an_error_leaves_nothing_half_written(app, client, session):

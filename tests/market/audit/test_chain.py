@@ -2,15 +2,22 @@ from sqlalchemy import delete, select, text, update
 
 from market.audit import service as audit
 from market.audit.models import AuditEvent
-from market.auth.permissions import Actor
 from market.auth.models import Role
+from market.auth.permissions import Actor
 
 
 async def _append(session, municipality_id, n):
     actor = Actor(user_id=None, role=Role.PLATFORM_ADMIN, full_name="t")  # type: ignore[arg-type]
     for i in range(n):
-        await audit.record(session, actor=actor, action="test.event", entity_type="test",
-                           entity_id=i, municipality_id=municipality_id, data={"i": i, "kr": "æøå"})
+        await audit.record(
+            session,
+            actor=actor,
+            action="test.event",
+            entity_type="test",
+            entity_id=i,
+            municipality_id=municipality_id,
+            data={"i": i, "kr": "æøå"},
+        )
 
 
 async def test_chain_verifies_when_untouched(session, world):
@@ -24,11 +31,18 @@ async def test_chain_verifies_when_untouched(session, world):
 async def test_an_edited_row_is_named(session, world):
     await _append(session, world.municipality.id, 5)
     chain = f"municipality:{world.municipality.id}"
-    target = (await session.execute(
-        select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq.desc())
-        .offset(2).limit(1))).scalar_one()
-    await session.execute(update(AuditEvent).where(AuditEvent.id == target.id)
-                          .values(data_json='{"i":999}'))
+    target = (
+        await session.execute(
+            select(AuditEvent)
+            .where(AuditEvent.chain == chain)
+            .order_by(AuditEvent.seq.desc())
+            .offset(2)
+            .limit(1)
+        )
+    ).scalar_one()
+    await session.execute(
+        update(AuditEvent).where(AuditEvent.id == target.id).values(data_json='{"i":999}')
+    )
     report = await audit.verify_chain(session, chain=chain)
     assert not report.ok
     assert report.broken_at_seq == target.seq
@@ -38,9 +52,15 @@ async def test_an_edited_row_is_named(session, world):
 async def test_a_deleted_row_is_named(session, world):
     await _append(session, world.municipality.id, 5)
     chain = f"municipality:{world.municipality.id}"
-    target = (await session.execute(
-        select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq.desc())
-        .offset(2).limit(1))).scalar_one()
+    target = (
+        await session.execute(
+            select(AuditEvent)
+            .where(AuditEvent.chain == chain)
+            .order_by(AuditEvent.seq.desc())
+            .offset(2)
+            .limit(1)
+        )
+    ).scalar_one()
     await session.execute(delete(AuditEvent).where(AuditEvent.id == target.id))
     report = await audit.verify_chain(session, chain=chain)
     assert not report.ok and report.broken_at_seq == target.seq
@@ -50,10 +70,14 @@ async def test_a_deleted_row_is_named(session, world):
 async def test_deleting_the_newest_rows_is_detected_by_the_head(session, world):
     await _append(session, world.municipality.id, 3)
     chain = f"municipality:{world.municipality.id}"
-    last = (await session.execute(text(
-        "SELECT max(seq) FROM audit_event WHERE chain = :c"), {"c": chain})).scalar_one()
-    await session.execute(delete(AuditEvent).where(AuditEvent.chain == chain,
-                                                   AuditEvent.seq == last))
+    last = (
+        await session.execute(
+            text("SELECT max(seq) FROM audit_event WHERE chain = :c"), {"c": chain}
+        )
+    ).scalar_one()
+    await session.execute(
+        delete(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq == last)
+    )
     report = await audit.verify_chain(session, chain=chain)
     assert not report.ok and "deleted" in report.problem
 
@@ -62,8 +86,10 @@ async def test_chains_are_per_municipality(session, world):
     await _append(session, world.municipality.id, 2)
     await _append(session, world.other_municipality.id, 2)
     chains = {c.chain for c in (await audit.verify(session)).chains}
-    assert {f"municipality:{world.municipality.id}",
-            f"municipality:{world.other_municipality.id}"} <= chains
+    assert {
+        f"municipality:{world.municipality.id}",
+        f"municipality:{world.other_municipality.id}",
+    } <= chains
 
 
 async def test_auditor_verifies_from_the_web_page_and_api(client, world, session):

@@ -16,8 +16,9 @@ async def test_provider_admin_creates_uses_and_revokes_a_token(client, app, worl
 
     import httpx
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://testserver") as system:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as system:
         headers = {"Authorization": f"Bearer {secret}"}
         # The token acts as its provider admin: allowed where that role is, refused elsewhere.
         assert (await system.get("/api/v1/audit/verify", headers=headers)).status_code == 403

@@ -6,8 +6,11 @@ from tests.factories import login, post_form
 
 
 async def _require_totp(session, municipality_id):
-    await session.execute(update(Municipality).where(Municipality.id == municipality_id)
-                          .values(require_staff_totp=True))
+    await session.execute(
+        update(Municipality)
+        .where(Municipality.id == municipality_id)
+        .values(require_staff_totp=True)
+    )
     await session.commit()
 
 
