@@ -43,7 +43,8 @@ async def _check_csrf(request: Request) -> None:
     if not expected or not submitted or not hmac.compare_digest(expected, submitted):
         raise PermissionDenied(
             N_(
-                "This form has expired or was sent from elsewhere. Please reload the page and try again."
+                "This form has expired or was sent from elsewhere. "
+                "Please reload the page and try again."
             )
         )
 
