@@ -20,6 +20,7 @@ from market.db import (
     create_sessionmaker,
     sessions_from,
 )
+from market.headers import SecurityHeadersMiddleware
 from market.i18n import LanguageMiddleware
 from providers import pages as provider_pages
 from providers import router as provider_router
@@ -61,6 +62,7 @@ def create_app(
     app.add_middleware(UnitOfWorkMiddleware, provider=lambda: app.state.session_provider)
     app.add_middleware(CsrfCookieMiddleware, secure=settings.cookie_secure)
     app.add_middleware(LanguageMiddleware, default=settings.default_language)
+    app.add_middleware(SecurityHeadersMiddleware)
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in (

@@ -1,7 +1,6 @@
 """The `market` command."""
 
 import asyncio
-import os
 from typing import Annotated
 
 import typer
@@ -65,7 +64,6 @@ def demo(
         typer.echo(f"  {role.ljust(width)}  {email}")
     typer.echo(f"\nOpen http://{host}:{port}/ in a browser.\n")
     if serve_after:
-        os.environ.setdefault("MARKET_RUN_PERIODIC", "1")
         serve_app(host, port)
 
 

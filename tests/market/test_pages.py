@@ -28,3 +28,12 @@ async def test_openapi_document_is_clean(client):
     ]
     assert len(operation_ids) == len(set(operation_ids))
     assert all(path.startswith("/api/v1/") for path in document["paths"])
+
+
+async def test_pages_carry_security_headers(client):
+    response = await client.get("/login")
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
+    cookie = response.headers["set-cookie"]
+    assert "market_csrf=" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
