@@ -1,8 +1,31 @@
-from datetime import datetime
+"""Providers, quality standards, applications with evidence, reviews, approvals
+and their versioned contract terms. No relationships: pages load what they
+need through explicit queries in repository.py."""
 
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from market.db import UTCDateTime, utcnow
+from market.db import UTCDateTime, enum_type, utcnow
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A decimal kept as its exact text: SQLite has no exact decimal type and
+    would round through float. Thresholds are compared in Python, never in SQL."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
 
 
 class Provider(SQLModel, table=True):
@@ -17,4 +40,191 @@ class Provider(SQLModel, table=True):
     contact_name: str = Field(max_length=200)
     contact_email: str = Field(max_length=254)
     contact_phone: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class StandardStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"
+
+
+class RequirementKind(StrEnum):
+    ATTESTATION = "attestation"
+    DOCUMENT = "document"
+    NUMERIC_THRESHOLD = "numeric_threshold"
+
+
+class ApplicationStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class ApprovalStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    # A later approval of the same provider, municipality and service took over.
+    REPLACED = "replaced"
+
+
+class QualityStandard(SQLModel, table=True):
+    """One version of a municipality's requirements for one service."""
+
+    __tablename__ = "quality_standard"
+    __table_args__ = (
+        UniqueConstraint(
+            "municipality_id", "service", "version", name="uq_quality_standard_version"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    municipality_id: int = Field(foreign_key="municipality.id", index=True)
+    service: str = Field(max_length=50, description="e.g. madservice")
+    version: int
+    title: str = Field(max_length=200)
+    status: StandardStatus = Field(default=StandardStatus.DRAFT, sa_type=enum_type(StandardStatus))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Given when this version superseded an older one: approved providers re-apply by then.
+    reapply_by: date | None = None
+
+
+class Requirement(SQLModel, table=True):
+    __tablename__ = "standard_requirement"
+    __table_args__ = (UniqueConstraint("standard_id", "key", name="uq_standard_requirement_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    standard_id: int = Field(foreign_key="quality_standard.id", index=True)
+    position: int = 0
+    key: str = Field(max_length=50)
+    title: str = Field(max_length=200)
+    description: str = Field(default="", sa_type=Text)
+    kind: RequirementKind = Field(sa_type=enum_type(RequirementKind))
+    mandatory: bool = True
+    unit: str | None = Field(default=None, max_length=20)
+    min_value: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    max_value: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+
+
+class Application(SQLModel, table=True):
+    """A provider's application for approval against one standard version."""
+
+    __tablename__ = "provider_application"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    municipality_id: int = Field(foreign_key="municipality.id", index=True)
+    standard_id: int = Field(foreign_key="quality_standard.id")
+    status: ApplicationStatus = Field(
+        default=ApplicationStatus.DRAFT, sa_type=enum_type(ApplicationStatus)
+    )
+    created_by_user_id: int = Field(foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decided_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    rejection_reason: str | None = Field(default=None, sa_type=Text)
+
+
+class Evidence(SQLModel, table=True):
+    """The provider's answer to one requirement (documents are EvidenceUpload rows)."""
+
+    __tablename__ = "application_evidence"
+    __table_args__ = (
+        UniqueConstraint("application_id", "requirement_id", name="uq_application_evidence"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="provider_application.id", index=True)
+    requirement_id: int = Field(foreign_key="standard_requirement.id")
+    attested: bool = False
+    statement: str = Field(default="", sa_type=Text)
+    numeric_value: Decimal | None = Field(default=None, sa_type=ExactDecimal)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class EvidenceUpload(SQLModel, table=True):
+    """Metadata of an uploaded document; the bytes live under settings.upload_dir."""
+
+    __tablename__ = "evidence_upload"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    application_id: int = Field(foreign_key="provider_application.id", index=True)
+    requirement_id: int = Field(foreign_key="standard_requirement.id")
+    original_filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=100, description="sniffed from the content")
+    size_bytes: int
+    sha256: str = Field(max_length=64)
+    storage_name: str = Field(max_length=64, unique=True)
+    uploaded_by_user_id: int = Field(foreign_key="app_user.id")
+    uploaded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class RequirementReview(SQLModel, table=True):
+    """The reviewer's decision on one requirement of one application."""
+
+    __tablename__ = "requirement_review"
+    __table_args__ = (
+        UniqueConstraint("application_id", "requirement_id", name="uq_requirement_review"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="provider_application.id", index=True)
+    requirement_id: int = Field(foreign_key="standard_requirement.id")
+    met: bool
+    comment: str = Field(default="", sa_type=Text)
+    decided_by_user_id: int = Field(foreign_key="app_user.id")
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Approval(SQLModel, table=True):
+    """A provider's approval in one municipality for one service."""
+
+    __tablename__ = "approval"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    municipality_id: int = Field(foreign_key="municipality.id", index=True)
+    service: str = Field(max_length=50)
+    application_id: int = Field(foreign_key="provider_application.id", unique=True)
+    standard_id: int = Field(foreign_key="quality_standard.id")
+    status: ApprovalStatus = Field(default=ApprovalStatus.ACTIVE, sa_type=enum_type(ApprovalStatus))
+    valid_from: date
+    valid_to: date
+    daily_capacity: int
+    reapply_by: date | None = None
+    status_reason: str | None = Field(default=None, sa_type=Text)
+    approved_by_user_id: int = Field(foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    status_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApprovalPostalCode(SQLModel, table=True):
+    """The service area, one row per postal code, so the catalogue can ask
+    "who delivers to 8200" with an index instead of parsing a list."""
+
+    __tablename__ = "approval_postal_code"
+
+    approval_id: int = Field(foreign_key="approval.id", primary_key=True)
+    postal_code: str = Field(max_length=4, primary_key=True, index=True)
+
+
+class ContractTerms(SQLModel, table=True):
+    """Versioned contract terms of an approval. The unit price is the first
+    term; settlement adds its risk-sharing terms as further columns."""
+
+    __tablename__ = "contract_terms"
+    __table_args__ = (UniqueConstraint("approval_id", "version", name="uq_contract_terms_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    approval_id: int = Field(foreign_key="approval.id", index=True)
+    version: int
+    unit_price_ore: int
+    valid_from: date
+    created_by_user_id: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
