@@ -86,3 +86,13 @@ async def create_user(
 async def verify_audit(settings: Settings) -> VerifyReport:
     async with unit_of_work(settings) as session:
         return await audit.verify(session)
+
+
+async def tick(settings: Settings) -> dict[str, object]:
+    from market import tick as periodic
+
+    engine = create_engine(settings)
+    try:
+        return await periodic.run_once(settings, create_sessionmaker(engine))
+    finally:
+        await engine.dispose()

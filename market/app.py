@@ -1,5 +1,6 @@
 """create_app(settings): the one place that sees every package."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from market import errors, pages
+from market import errors, pages, tick
 from market.audit import pages as audit_pages
 from market.audit import router as audit_router
 from market.auth import pages as auth_pages
@@ -39,7 +40,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        periodic = None
+        if settings.run_periodic and app.state.sessionmaker is not None:
+            periodic = asyncio.create_task(tick.run_forever(settings, app.state.sessionmaker))
         yield
+        if periodic is not None:
+            periodic.cancel()
         if app.state.engine is not None:
             await app.state.engine.dispose()
 
@@ -50,11 +56,12 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.engine = None
+    app.state.engine = app.state.sessionmaker = None
     if session_provider is None:
         engine = create_engine(settings)
         app.state.engine = engine
-        session_provider = sessions_from(create_sessionmaker(engine))
+        app.state.sessionmaker = create_sessionmaker(engine)
+        session_provider = sessions_from(app.state.sessionmaker)
     app.state.session_provider = session_provider
 
     errors.install_handlers(app)

@@ -1,6 +1,7 @@
 """The `market` command."""
 
 import asyncio
+import os
 from typing import Annotated
 
 import typer
@@ -64,6 +65,7 @@ def demo(
         typer.echo(f"  {role.ljust(width)}  {email}")
     typer.echo(f"\nOpen http://{host}:{port}/ in a browser.\n")
     if serve_after:
+        os.environ.setdefault("MARKET_RUN_PERIODIC", "true")
         serve_app(host, port)
 
 
@@ -119,3 +121,13 @@ def audit_verify() -> None:
     if not report.ok:
         raise typer.Exit(1)
     typer.echo("The audit chain is intact.")
+
+
+@app.command()
+def tick() -> None:
+    """Run the periodic work once (deliver the outbox, …); for cron."""
+    from market import admin_tasks
+
+    report = asyncio.run(admin_tasks.tick(get_settings()))
+    for job, result in report.items():
+        typer.echo(f"{job}: {result}")

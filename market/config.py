@@ -26,6 +26,21 @@ class Settings(BaseSettings):
     login_backoff_max_seconds: int = 15 * 60
     default_language: Literal["da", "en"] = "da"
     sqlite_busy_timeout_ms: int = 30_000
+    # Outgoing e-mail; nothing is e-mailed while smtp_host is unset.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "velfaerdsmarked@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    # The outbox retries with exponential back-off, then gives up and shows the failure.
+    outbox_max_attempts: int = 10
+    outbox_backoff_base_seconds: int = 30
+    outbox_backoff_max_seconds: int = 3600
+    webhook_timeout_seconds: float = 10.0
+    # Run periodic work (`market tick`) inside the server every this many seconds.
+    run_periodic: bool = False
+    tick_interval_seconds: int = 60
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> "Settings":

@@ -5,6 +5,7 @@ Like app.py and cli.py, this module may see every package."""
 def import_all_models() -> None:
     import market.audit.models
     import market.auth.models
-    import market.municipalities.models  # noqa: F401
+    import market.municipalities.models
+    import market.outbox.models  # noqa: F401
     import providers.models  # noqa: F401
     import vouchers.models  # noqa: F401

@@ -1,0 +1,33 @@
+"""Periodic work, run by `market tick` (cron-able) and inside the server when
+MARKET_RUN_PERIODIC is set. Like app.py and cli.py it may see every package."""
+
+import asyncio
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.config import Settings
+from market.outbox import service as outbox
+
+log = logging.getLogger("market.tick")
+
+
+async def run_once(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> dict[str, Any]:
+    """One round of every periodic job; each job is its own unit of work."""
+    report: dict[str, Any] = {}
+    report["outbox"] = asdict(await outbox.deliver_due(sessions, settings=settings))
+    return report
+
+
+async def run_forever(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+    while True:
+        try:
+            report = await run_once(settings, sessions)
+            log.info("tick: %s", report)
+        except Exception:  # one failed round must not stop the next
+            log.exception("periodic work failed; trying again next round")
+        await asyncio.sleep(settings.tick_interval_seconds)
