@@ -1,0 +1,1492 @@
+"""The rules of the providers domain: registration, quality standards,
+applications with evidence, requirement-by-requirement review, approvals and
+their contract terms. Services flush, never commit, and record every change
+in the audit chain as their last write."""
+
+import asyncio
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+import filetype
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.audit import service as audit
+from market.auth import service as auth_service
+from market.auth.models import MUNICIPAL_ROLES, Role, User
+from market.auth.permissions import Actor, Permission
+from market.config import Settings
+from market.db import utcnow
+from market.errors import N_, Conflict, IllegalTransition, InvalidInput, PermissionDenied
+from market.municipalities import service as municipalities
+from market.municipalities.models import Municipality
+from providers import repository
+from providers.exceptions import (
+    ApplicationNotFound,
+    ApprovalNotFound,
+    CvrTaken,
+    InvalidCvr,
+    NoPublishedStandard,
+    NotAMunicipalUser,
+    NotAProviderUser,
+    ProviderNotFound,
+    RequirementNotFound,
+    StandardNotEditable,
+    StandardNotFound,
+    UploadNotFound,
+    UploadTooLarge,
+    UploadTypeNotAllowed,
+)
+from providers.models import (
+    Application,
+    ApplicationStatus,
+    Approval,
+    ApprovalStatus,
+    ContractTerms,
+    Evidence,
+    EvidenceUpload,
+    Provider,
+    QualityStandard,
+    Requirement,
+    RequirementKind,
+    RequirementReview,
+    StandardStatus,
+)
+from providers.schemas import (
+    ApprovalIn,
+    DecisionIn,
+    EvidenceIn,
+    ProviderDetailsIn,
+    ProviderRegistration,
+    RequirementIn,
+    StandardCreate,
+)
+
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+DEFAULT_SERVICE = "madservice"
+CVR_WEIGHTS = (2, 7, 6, 5, 4, 3, 2, 1)
+ALLOWED_UPLOAD_TYPES = {
+    "application/pdf": "pdf",
+    "image/png": "png",
+    "image/jpeg": "jpg",
+    "image/webp": "webp",
+}
+UPLOAD_CHUNK = 64 * 1024
+S = TypeVar("S", bound=StrEnum)
+
+
+def today() -> date:
+    """'Today' is the day in Copenhagen, whatever the server's zone."""
+    return datetime.now(COPENHAGEN).date()
+
+
+# lifecycles
+
+STANDARD_TRANSITIONS: dict[StandardStatus, frozenset[StandardStatus]] = {
+    StandardStatus.DRAFT: frozenset({StandardStatus.PUBLISHED}),
+    StandardStatus.PUBLISHED: frozenset({StandardStatus.SUPERSEDED}),
+    StandardStatus.SUPERSEDED: frozenset(),
+}
+
+APPLICATION_TRANSITIONS: dict[ApplicationStatus, frozenset[ApplicationStatus]] = {
+    ApplicationStatus.DRAFT: frozenset({ApplicationStatus.SUBMITTED, ApplicationStatus.WITHDRAWN}),
+    ApplicationStatus.SUBMITTED: frozenset(
+        {ApplicationStatus.APPROVED, ApplicationStatus.REJECTED, ApplicationStatus.WITHDRAWN}
+    ),
+    ApplicationStatus.APPROVED: frozenset(),
+    ApplicationStatus.REJECTED: frozenset(),
+    ApplicationStatus.WITHDRAWN: frozenset(),
+}
+
+APPROVAL_TRANSITIONS: dict[ApprovalStatus, frozenset[ApprovalStatus]] = {
+    ApprovalStatus.ACTIVE: frozenset(
+        {ApprovalStatus.SUSPENDED, ApprovalStatus.REVOKED, ApprovalStatus.REPLACED}
+    ),
+    ApprovalStatus.SUSPENDED: frozenset({ApprovalStatus.ACTIVE, ApprovalStatus.REVOKED}),
+    ApprovalStatus.REVOKED: frozenset(),
+    ApprovalStatus.REPLACED: frozenset(),
+}
+
+# The verb a person reads in the refusal: "An approval that is revoked cannot be reinstated."
+_VERBS: dict[StrEnum, str] = {
+    StandardStatus.PUBLISHED: "published",
+    StandardStatus.SUPERSEDED: "superseded",
+    ApplicationStatus.SUBMITTED: "submitted",
+    ApplicationStatus.APPROVED: "approved",
+    ApplicationStatus.REJECTED: "rejected",
+    ApplicationStatus.WITHDRAWN: "withdrawn",
+    ApprovalStatus.ACTIVE: "reinstated",
+    ApprovalStatus.SUSPENDED: "suspended",
+    ApprovalStatus.REVOKED: "revoked",
+    ApprovalStatus.REPLACED: "replaced",
+}
+
+
+def check_transition(transitions: dict[S, frozenset[S]], thing: str, current: S, target: S) -> None:
+    if target not in transitions[current]:
+        raise IllegalTransition(
+            N_("{a_thing} that is {current} cannot be {verb}."),
+            a_thing=thing,
+            current=current.value,
+            verb=_VERBS[target],
+        )
+
+
+class EffectiveStatus(StrEnum):
+    """An approval's status on a given day: the stored status, refined by its dates."""
+
+    ACTIVE = "active"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+    REPLACED = "replaced"
+
+
+def effective_status(approval: Approval, on: date) -> EffectiveStatus:
+    if approval.status != ApprovalStatus.ACTIVE:
+        return EffectiveStatus(approval.status.value)
+    if on > approval.valid_to:
+        return EffectiveStatus.EXPIRED
+    if on < approval.valid_from:
+        return EffectiveStatus.NOT_YET_VALID
+    return EffectiveStatus.ACTIVE
+
+
+def is_active(approval: Approval, on: date) -> bool:
+    return effective_status(approval, on) is EffectiveStatus.ACTIVE
+
+
+async def active_approvals(
+    session: AsyncSession, *, municipality_id: int, on: date, service: str | None = None
+) -> list[Approval]:
+    """Approvals in force in the municipality on that day (ordering uses this)."""
+    return list(await repository.active_approvals(session, municipality_id, on, service))
+
+
+async def current_contract_terms(
+    session: AsyncSession, *, approval_id: int, on: date
+) -> ContractTerms | None:
+    return (await repository.latest_terms_of(session, [approval_id], on)).get(approval_id)
+
+
+# parsing of people's input
+
+
+def check_cvr(cvr: str) -> str:
+    """A CVR number: 8 digits, not starting with 0, weighted sum divisible by 11."""
+    digits = re.sub(r"[\s-]", "", cvr or "")
+    if (
+        len(digits) != 8
+        or not digits.isdigit()
+        or digits[0] == "0"
+        or sum(int(d) * w for d, w in zip(digits, CVR_WEIGHTS, strict=True)) % 11
+    ):
+        raise InvalidCvr(cvr.strip() if cvr else "")
+    return digits
+
+
+def _normalise_number(text: str) -> str:
+    s = text.strip().replace("\u00a0", "").replace(" ", "").replace("_", "")
+    s = re.sub(r"(?i)\s*kr\.?$", "", s)
+    if "," in s:  # Danish: 5.000.000,50
+        s = s.replace(".", "").replace(",", ".")
+    elif s.count(".") > 1:  # 5.000.000
+        s = s.replace(".", "")
+    return s
+
+
+def parse_decimal(text: str, *, what: str) -> Decimal:
+    try:
+        value = Decimal(_normalise_number(text))
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise InvalidInput(N_("{what}: “{text}” is not a number."), what=what, text=text)
+    return value.to_integral_value() if value == value.to_integral_value() else value.normalize()
+
+
+def parse_kroner(text: str) -> int:
+    """'85,00', '85.00', '1.250,50 kr.' → whole øre, exactly (no float)."""
+    try:
+        value = Decimal(_normalise_number(str(text)))
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise InvalidInput(
+            N_("“{text}” is not an amount in kroner. Write it like 85,00."), text=text
+        )
+    ore = value * 100
+    if ore != ore.to_integral_value():
+        raise InvalidInput(N_("An amount in kroner can have at most two decimals (øre)."))
+    if ore <= 0:
+        raise InvalidInput(N_("The unit price must be more than 0 kroner."))
+    return int(ore)
+
+
+def split_postal_codes(text: str) -> list[str]:
+    return [code for code in re.split(r"[\s,;]+", text or "") if code]
+
+
+def _required(value: str, what: str, max_length: int) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(N_("Please fill in {what}."), what=what)
+    if len(value) > max_length:
+        raise InvalidInput(
+            N_("{what} can be at most {max} characters long."), what=what, max=max_length
+        )
+    return value
+
+
+# scoping
+
+
+def _provider_of(actor: Actor) -> int:
+    if actor.provider_id is None:
+        raise NotAProviderUser()
+    return actor.provider_id
+
+
+def _municipality_of(actor: Actor) -> int:
+    if actor.municipality_id is None or actor.role not in MUNICIPAL_ROLES:
+        raise NotAMunicipalUser()
+    return actor.municipality_id
+
+
+def _may_see_application(actor: Actor, application: Application) -> bool:
+    if actor.provider_id is not None:
+        return actor.provider_id == application.provider_id
+    return (
+        actor.municipality_id is not None and actor.municipality_id == application.municipality_id
+    )
+
+
+# providers
+
+
+def _clean_details(details: ProviderDetailsIn) -> dict[str, str]:
+    postal_code = (details.postal_code or "").strip()
+    if not re.fullmatch(r"[1-9]\d{3}", postal_code):
+        raise InvalidInput(
+            N_("{postal_code} is not a Danish postal code (4 digits)."),
+            postal_code=postal_code or "''",
+        )
+    email = (details.contact_email or "").strip()
+    if "@" not in email.strip("@"):
+        raise InvalidInput(N_("{email} is not an e-mail address."), email=email or "''")
+    return {
+        "name": _required(details.name, "the business name", 200),
+        "address": _required(details.address, "the address", 200),
+        "postal_code": postal_code,
+        "city": _required(details.city, "the city", 80),
+        "contact_name": _required(details.contact_name, "the contact person", 200),
+        "contact_email": _required(email, "the contact e-mail", 254).lower(),
+        "contact_phone": _required(details.contact_phone, "the contact phone", 32),
+    }
+
+
+@dataclass
+class Registration:
+    provider: Provider
+    admin: User
+    session_token: str | None
+
+
+async def register_provider(
+    session: AsyncSession,
+    *,
+    actor: Actor | None,
+    registration: ProviderRegistration,
+    sign_in: Settings | None = None,
+) -> Registration:
+    """A provider signs itself up with its first administrator. With ``sign_in``
+    (the settings) a session is opened for that administrator."""
+    cvr = check_cvr(registration.cvr)
+    details = _clean_details(registration)
+    if await repository.get_provider_by_cvr(session, cvr) is not None:
+        raise CvrTaken(cvr)
+    provider = await repository.add(session, Provider(cvr=cvr, **details))
+    assert provider.id is not None
+    admin = await auth_service.create_user(
+        session,
+        actor=actor,
+        email=registration.admin_email,
+        full_name=registration.admin_full_name,
+        password=registration.admin_password,
+        role=Role.PROVIDER_ADMIN,
+        provider_id=provider.id,
+    )
+    token = None
+    if sign_in is not None:
+        token = await auth_service.open_session(session, settings=sign_in, user=admin)
+    await audit.record(
+        session,
+        actor=actor or auth_service.actor_for(admin),
+        action="provider.registered",
+        entity_type="provider",
+        entity_id=provider.id,
+        municipality_id=None,
+        data={"cvr": cvr, "name": provider.name, "admin_user_id": admin.id},
+    )
+    return Registration(provider=provider, admin=admin, session_token=token)
+
+
+async def own_provider(session: AsyncSession, *, actor: Actor) -> Provider:
+    provider = await repository.get_provider(session, _provider_of(actor))
+    if provider is None:
+        raise ProviderNotFound()
+    return provider
+
+
+async def update_provider(
+    session: AsyncSession, *, actor: Actor, details: ProviderDetailsIn
+) -> Provider:
+    provider = await own_provider(session, actor=actor)
+    cleaned = _clean_details(details)
+    changed = {k: v for k, v in cleaned.items() if getattr(provider, k) != v}
+    for key, value in cleaned.items():
+        setattr(provider, key, value)
+    await repository.save(session, provider)
+    assert provider.id is not None
+    await audit.record(
+        session,
+        actor=actor,
+        action="provider.updated",
+        entity_type="provider",
+        entity_id=provider.id,
+        municipality_id=None,
+        data={"changed": sorted(changed)},
+    )
+    return provider
+
+
+# quality standards
+
+
+@dataclass
+class StandardView:
+    standard: QualityStandard
+    requirements: list[Requirement]
+    municipality: Municipality
+
+
+async def list_standards(session: AsyncSession, *, actor: Actor) -> list[QualityStandard]:
+    return list(await repository.list_standards(session, _municipality_of(actor)))
+
+
+async def _standard_for_editing(
+    session: AsyncSession, actor: Actor, standard_id: int
+) -> QualityStandard:
+    standard = await repository.get_standard(session, standard_id)
+    if standard is None or standard.municipality_id != _municipality_of(actor):
+        raise StandardNotFound()
+    if standard.status != StandardStatus.DRAFT:
+        raise StandardNotEditable(standard.status.value)
+    return standard
+
+
+async def get_standard(session: AsyncSession, *, actor: Actor, standard_id: int) -> StandardView:
+    """Municipal staff see their own municipality's versions; providers see
+    published and superseded versions everywhere (the standards are public)."""
+    standard = await repository.get_standard(session, standard_id)
+    visible = standard is not None and (
+        standard.municipality_id == actor.municipality_id
+        or (actor.provider_id is not None and standard.status != StandardStatus.DRAFT)
+    )
+    if standard is None or not visible or standard.id is None:
+        raise StandardNotFound()
+    municipality = await municipalities.get(session, municipality_id=standard.municipality_id)
+    requirements = list(await repository.list_requirements(session, standard.id))
+    return StandardView(standard=standard, requirements=requirements, municipality=municipality)
+
+
+def _clean_service(service: str) -> str:
+    service = (service or "").strip().lower()
+    if not re.fullmatch(r"[a-zæøå0-9][a-zæøå0-9_-]{0,49}", service):
+        raise InvalidInput(
+            N_("Name the service in lower-case letters and digits, for example madservice.")
+        )
+    return service
+
+
+async def create_standard(
+    session: AsyncSession, *, actor: Actor, data: StandardCreate
+) -> QualityStandard:
+    """A new draft version; it starts as a copy of the published version's requirements."""
+    municipality_id = _municipality_of(actor)
+    service = _clean_service(data.service)
+    title = _required(data.title, "the title", 200)
+    draft = await repository.standard_with_status(
+        session, municipality_id, service, StandardStatus.DRAFT
+    )
+    if draft is not None:
+        raise Conflict(
+            N_(
+                "Version {version} of the standard for {service} is still a draft. "
+                "Finish and publish it before starting another."
+            ),
+            version=draft.version,
+            service=service,
+        )
+    version = await repository.latest_version(session, municipality_id, service) + 1
+    standard = await repository.add(
+        session,
+        QualityStandard(
+            municipality_id=municipality_id, service=service, version=version, title=title
+        ),
+    )
+    assert standard.id is not None
+    published = await repository.standard_with_status(
+        session, municipality_id, service, StandardStatus.PUBLISHED
+    )
+    if published is not None and published.id is not None:
+        for old in await repository.list_requirements(session, published.id):
+            await repository.add(
+                session,
+                Requirement(
+                    standard_id=standard.id,
+                    **old.model_dump(exclude={"id", "standard_id"}),
+                ),
+            )
+    await audit.record(
+        session,
+        actor=actor,
+        action="standard.created",
+        entity_type="quality_standard",
+        entity_id=standard.id,
+        municipality_id=municipality_id,
+        data={"service": service, "version": version, "title": title},
+    )
+    return standard
+
+
+def _clean_requirement(data: RequirementIn) -> dict[str, object]:
+    key = (data.key or "").strip().lower()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,49}", key):
+        raise InvalidInput(
+            N_("The key must be 1 to 50 lower-case letters, digits, - or _, e.g. cold-chain.")
+        )
+    cleaned: dict[str, object] = {
+        "key": key,
+        "title": _required(data.title, "the requirement's title", 200),
+        "description": (data.description or "").strip(),
+        "kind": data.kind,
+        "mandatory": data.mandatory,
+        "unit": None,
+        "min_value": None,
+        "max_value": None,
+    }
+    if data.kind == RequirementKind.NUMERIC_THRESHOLD:
+        low = parse_decimal(data.min_value, what="Minimum") if data.min_value else None
+        high = parse_decimal(data.max_value, what="Maximum") if data.max_value else None
+        if low is None and high is None:
+            raise InvalidInput(N_("A numeric threshold needs a minimum, a maximum or both."))
+        if low is not None and high is not None and low > high:
+            raise InvalidInput(N_("The minimum cannot be larger than the maximum."))
+        cleaned.update(
+            unit=_required(data.unit or "", "the unit", 20), min_value=low, max_value=high
+        )
+    return cleaned
+
+
+def _auditable(values: dict[str, object]) -> dict[str, object]:
+    # The audit chain takes JSON: decimals go in as their exact text.
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}
+
+
+async def add_requirement(
+    session: AsyncSession, *, actor: Actor, standard_id: int, data: RequirementIn
+) -> Requirement:
+    standard = await _standard_for_editing(session, actor, standard_id)
+    cleaned = _clean_requirement(data)
+    if await repository.requirement_with_key(session, standard_id, str(cleaned["key"])):
+        raise Conflict(
+            N_("This standard already has a requirement with the key {key}."), key=cleaned["key"]
+        )
+    position = await repository.next_requirement_position(session, standard_id)
+    requirement = await repository.add(
+        session, Requirement(standard_id=standard_id, position=position, **cleaned)
+    )
+    assert requirement.id is not None
+    await audit.record(
+        session,
+        actor=actor,
+        action="standard.requirement_added",
+        entity_type="quality_standard",
+        entity_id=standard_id,
+        municipality_id=standard.municipality_id,
+        data={"requirement_id": requirement.id, **_auditable(cleaned)},
+    )
+    return requirement
+
+
+async def _requirement_of(
+    session: AsyncSession, standard_id: int, requirement_id: int
+) -> Requirement:
+    requirement = await repository.get_requirement(session, requirement_id)
+    if requirement is None or requirement.standard_id != standard_id:
+        raise RequirementNotFound()
+    return requirement
+
+
+async def update_requirement(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    standard_id: int,
+    requirement_id: int,
+    data: RequirementIn,
+) -> Requirement:
+    standard = await _standard_for_editing(session, actor, standard_id)
+    requirement = await _requirement_of(session, standard_id, requirement_id)
+    cleaned = _clean_requirement(data)
+    other = await repository.requirement_with_key(session, standard_id, str(cleaned["key"]))
+    if other is not None and other.id != requirement_id:
+        raise Conflict(
+            N_("This standard already has a requirement with the key {key}."), key=cleaned["key"]
+        )
+    for name, value in cleaned.items():
+        setattr(requirement, name, value)
+    await repository.save(session, requirement)
+    await audit.record(
+        session,
+        actor=actor,
+        action="standard.requirement_changed",
+        entity_type="quality_standard",
+        entity_id=standard_id,
+        municipality_id=standard.municipality_id,
+        data={"requirement_id": requirement_id, **_auditable(cleaned)},
+    )
+    return requirement
+
+
+async def remove_requirement(
+    session: AsyncSession, *, actor: Actor, standard_id: int, requirement_id: int
+) -> None:
+    standard = await _standard_for_editing(session, actor, standard_id)
+    requirement = await _requirement_of(session, standard_id, requirement_id)
+    await repository.delete_requirement(session, requirement_id)
+    await audit.record(
+        session,
+        actor=actor,
+        action="standard.requirement_removed",
+        entity_type="quality_standard",
+        entity_id=standard_id,
+        municipality_id=standard.municipality_id,
+        data={"requirement_id": requirement_id, "key": requirement.key},
+    )
+
+
+async def publish_standard(
+    session: AsyncSession, *, actor: Actor, standard_id: int, reapply_by: date | None
+) -> QualityStandard:
+    """Publishes a draft. A version that supersedes a published one asks every
+    approved provider to re-apply by ``reapply_by``."""
+    municipality_id = _municipality_of(actor)
+    standard = await repository.get_standard(session, standard_id)
+    if standard is None or standard.municipality_id != municipality_id:
+        raise StandardNotFound()
+    check_transition(
+        STANDARD_TRANSITIONS, "A quality standard", standard.status, StandardStatus.PUBLISHED
+    )
+    assert standard.id is not None
+    if not await repository.list_requirements(session, standard.id):
+        raise Conflict(N_("Add at least one requirement before publishing the standard."))
+    previous = await repository.standard_with_status(
+        session, municipality_id, standard.service, StandardStatus.PUBLISHED
+    )
+    asked: list[int] = []
+    if previous is not None:
+        if reapply_by is None:
+            raise InvalidInput(
+                N_(
+                    "This version replaces version {version}: give the date by which "
+                    "approved providers must re-apply."
+                ),
+                version=previous.version,
+            )
+        if reapply_by <= today():
+            raise InvalidInput(N_("The re-apply date must be after today."))
+        check_transition(
+            STANDARD_TRANSITIONS, "A quality standard", previous.status, StandardStatus.SUPERSEDED
+        )
+        previous.status = StandardStatus.SUPERSEDED
+        await repository.save(session, previous)
+        asked = await repository.ask_to_reapply(
+            session, municipality_id, standard.service, reapply_by
+        )
+    else:
+        reapply_by = None
+    standard.status = StandardStatus.PUBLISHED
+    standard.published_at = utcnow()
+    standard.reapply_by = reapply_by
+    await repository.save(session, standard)
+    await audit.record(
+        session,
+        actor=actor,
+        action="standard.published",
+        entity_type="quality_standard",
+        entity_id=standard.id,
+        municipality_id=municipality_id,
+        data={
+            "service": standard.service,
+            "version": standard.version,
+            "superseded_id": previous.id if previous else None,
+            "reapply_by": reapply_by,
+            "approvals_asked_to_reapply": asked,
+        },
+    )
+    return standard
+
+
+# applications
+
+
+class Readable(Protocol):
+    async def read(self, size: int = -1) -> bytes: ...
+
+
+@dataclass
+class DocumentIn:
+    """An uploaded file as the route received it; nothing about it is trusted."""
+
+    requirement_id: int
+    filename: str
+    content: Readable
+
+
+@dataclass
+class RequirementState:
+    requirement: Requirement
+    evidence: Evidence | None
+    uploads: list[EvidenceUpload]
+    review: RequirementReview | None
+
+    @property
+    def meets_threshold(self) -> bool | None:
+        """For numeric thresholds: whether the given value lies within min and max."""
+        if self.requirement.kind != RequirementKind.NUMERIC_THRESHOLD:
+            return None
+        value = self.evidence.numeric_value if self.evidence else None
+        if value is None:
+            return None
+        low, high = self.requirement.min_value, self.requirement.max_value
+        return (low is None or value >= low) and (high is None or value <= high)
+
+    @property
+    def provider_says_met(self) -> bool:
+        kind = self.requirement.kind
+        if kind == RequirementKind.ATTESTATION:
+            return bool(self.evidence and self.evidence.attested)
+        if kind == RequirementKind.NUMERIC_THRESHOLD:
+            return self.meets_threshold is True
+        return bool(self.uploads)
+
+
+@dataclass
+class ApplicationView:
+    application: Application
+    provider: Provider
+    standard: QualityStandard
+    municipality: Municipality
+    items: list[RequirementState]
+
+
+async def _load_application_view(
+    session: AsyncSession, application: Application
+) -> ApplicationView:
+    assert application.id is not None
+    provider = await repository.get_provider(session, application.provider_id)
+    standard = await repository.get_standard(session, application.standard_id)
+    assert provider is not None and standard is not None and standard.id is not None
+    municipality = await municipalities.get(session, municipality_id=application.municipality_id)
+    evidence = {
+        e.requirement_id: e
+        for e in await repository.evidence_of_application(session, application.id)
+    }
+    reviews = {
+        r.requirement_id: r
+        for r in await repository.reviews_of_application(session, application.id)
+    }
+    uploads: dict[int, list[EvidenceUpload]] = {}
+    for upload in await repository.uploads_of_application(session, application.id):
+        uploads.setdefault(upload.requirement_id, []).append(upload)
+    items = [
+        RequirementState(
+            requirement=r,
+            evidence=evidence.get(r.id or 0),
+            uploads=uploads.get(r.id or 0, []),
+            review=reviews.get(r.id or 0),
+        )
+        for r in await repository.list_requirements(session, standard.id)
+    ]
+    return ApplicationView(
+        application=application,
+        provider=provider,
+        standard=standard,
+        municipality=municipality,
+        items=items,
+    )
+
+
+async def _visible_application(
+    session: AsyncSession, actor: Actor, application_id: int
+) -> Application:
+    application = await repository.get_application(session, application_id)
+    if application is None or not _may_see_application(actor, application):
+        raise ApplicationNotFound()
+    return application
+
+
+async def get_application(
+    session: AsyncSession, *, actor: Actor, application_id: int
+) -> ApplicationView:
+    application = await _visible_application(session, actor, application_id)
+    return await _load_application_view(session, application)
+
+
+async def start_application(
+    session: AsyncSession, *, actor: Actor, municipality_id: int, service: str = DEFAULT_SERVICE
+) -> Application:
+    provider_id = _provider_of(actor)
+    municipality = await municipalities.get(session, municipality_id=municipality_id)
+    standard = await repository.standard_with_status(
+        session, municipality_id, service, StandardStatus.PUBLISHED
+    )
+    if standard is None or standard.id is None:
+        raise NoPublishedStandard(municipality.name, service)
+    if await repository.open_application(session, provider_id, municipality_id, service):
+        raise Conflict(
+            N_(
+                "You already have an open application to {municipality} for {service}. "
+                "Continue that one or withdraw it first."
+            ),
+            municipality=municipality.name,
+            service=service,
+        )
+    application = await repository.add(
+        session,
+        Application(
+            provider_id=provider_id,
+            municipality_id=municipality_id,
+            standard_id=standard.id,
+            created_by_user_id=actor.user_id,
+        ),
+    )
+    assert application.id is not None
+    await audit.record(
+        session,
+        actor=actor,
+        action="application.created",
+        entity_type="application",
+        entity_id=application.id,
+        municipality_id=municipality_id,
+        data={"provider_id": provider_id, "standard_id": standard.id},
+    )
+    return application
+
+
+def _original_filename(filename: str) -> str:
+    # Browsers on Windows used to send the full path; keep only the last part.
+    name = PureWindowsPath(PurePosixPath(filename or "").name).name.strip()
+    return (name or "document")[:255]
+
+
+async def _read_limited(content: Readable, limit: int) -> bytes:
+    """Reads in chunks and stops as soon as the limit is passed."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await content.read(UPLOAD_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise UploadTooLarge(f"{limit / (1024 * 1024):g}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass
+class _PendingFile:
+    path: Path
+    data: bytes
+
+
+async def _accept_document(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    application: Application,
+    requirement_ids: set[int],
+    document: DocumentIn,
+) -> tuple[EvidenceUpload, _PendingFile]:
+    if document.requirement_id not in requirement_ids:
+        raise RequirementNotFound()
+    data = await _read_limited(document.content, settings.max_upload_bytes)
+    if not data:
+        raise InvalidInput(N_("The file {filename} is empty."), filename=document.filename)
+    kind = filetype.guess(data)
+    if kind is None or kind.mime not in ALLOWED_UPLOAD_TYPES:
+        raise UploadTypeNotAllowed()
+    storage_name = f"{secrets.token_urlsafe(24)}.{ALLOWED_UPLOAD_TYPES[kind.mime]}"
+    assert application.id is not None
+    upload = await repository.add(
+        session,
+        EvidenceUpload(
+            provider_id=application.provider_id,
+            application_id=application.id,
+            requirement_id=document.requirement_id,
+            original_filename=_original_filename(document.filename),
+            content_type=kind.mime,
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            storage_name=storage_name,
+            uploaded_by_user_id=actor.user_id,
+        ),
+    )
+    return upload, _PendingFile(path=Path(settings.upload_dir) / storage_name, data=data)
+
+
+def _write_files(files: list[_PendingFile]) -> None:
+    for pending in files:
+        pending.path.parent.mkdir(parents=True, exist_ok=True)
+        with pending.path.open("xb") as fh:
+            fh.write(pending.data)
+
+
+async def _store_files(files: list[_PendingFile]) -> None:
+    """Written after every database write succeeded, so a refused request
+    leaves no file behind; a failed write undoes the ones before it."""
+    try:
+        await asyncio.to_thread(_write_files, files)
+    except BaseException:
+        for pending in files:
+            pending.path.unlink(missing_ok=True)
+        raise
+
+
+def _blocking_requirement(items: list[RequirementState]) -> RequirementState | None:
+    for item in items:
+        if item.requirement.mandatory and not item.provider_says_met:
+            return item
+    return None
+
+
+def _unmet_sentence(item: RequirementState) -> InvalidInput | Conflict:
+    req = item.requirement
+    if req.kind == RequirementKind.NUMERIC_THRESHOLD and item.meets_threshold is False:
+        limits = []
+        if req.min_value is not None:
+            limits.append(f"at least {req.min_value} {req.unit}")
+        if req.max_value is not None:
+            limits.append(f"at most {req.max_value} {req.unit}")
+        return Conflict(
+            N_(
+                "The application cannot be submitted: “{title}” is mandatory and {value} {unit} "
+                "does not meet it ({limits})."
+            ),
+            title=req.title,
+            value=item.evidence.numeric_value if item.evidence else "",
+            unit=req.unit,
+            limits=" and ".join(limits),
+        )
+    if req.kind == RequirementKind.DOCUMENT:
+        return Conflict(
+            N_("The application cannot be submitted: “{title}” is mandatory and needs a document."),
+            title=req.title,
+        )
+    if req.kind == RequirementKind.ATTESTATION:
+        return Conflict(
+            N_(
+                "The application cannot be submitted: “{title}” is mandatory; "
+                "confirm that you meet it."
+            ),
+            title=req.title,
+        )
+    return Conflict(
+        N_("The application cannot be submitted: “{title}” is mandatory and needs a value."),
+        title=req.title,
+    )
+
+
+async def save_application(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    application_id: int,
+    evidence: Sequence[EvidenceIn] = (),
+    documents: Sequence[DocumentIn] = (),
+    submit: bool = False,
+) -> ApplicationView:
+    """Saves the provider's evidence on a draft and, with ``submit``, sends it
+    for review once every mandatory requirement is met by the evidence."""
+    application = await _visible_application(session, actor, application_id)
+    if actor.provider_id is None:
+        raise NotAProviderUser()
+    if application.status != ApplicationStatus.DRAFT:
+        raise IllegalTransition(
+            N_("An application that is {status} cannot be changed."),
+            status=application.status.value,
+        )
+    assert application.id is not None
+    requirements = {
+        r.id: r for r in await repository.list_requirements(session, application.standard_id)
+    }
+    existing = {
+        e.requirement_id: e
+        for e in await repository.evidence_of_application(session, application.id)
+    }
+    changed: list[int] = []
+    for answer in evidence:
+        requirement = requirements.get(answer.requirement_id)
+        if requirement is None:
+            raise RequirementNotFound()
+        value = None
+        if requirement.kind == RequirementKind.NUMERIC_THRESHOLD and (answer.value or "").strip():
+            value = parse_decimal(answer.value or "", what=requirement.title)
+        row = existing.get(answer.requirement_id) or Evidence(
+            application_id=application.id, requirement_id=answer.requirement_id
+        )
+        statement = (answer.statement or "").strip()
+        if (row.attested, row.statement, row.numeric_value) != (answer.attested, statement, value):
+            row.attested, row.statement, row.numeric_value = answer.attested, statement, value
+            row.updated_at = utcnow()
+            await repository.save(session, row)
+            changed.append(answer.requirement_id)
+    pending: list[_PendingFile] = []
+    uploaded: list[int] = []
+    for document in documents:
+        upload, file = await _accept_document(
+            session,
+            actor=actor,
+            settings=settings,
+            application=application,
+            requirement_ids=set(requirements),  # type: ignore[arg-type]
+            document=document,
+        )
+        pending.append(file)
+        uploaded.append(upload.id or 0)
+    view = await _load_application_view(session, application)
+    action = "application.saved"
+    if submit:
+        check_transition(
+            APPLICATION_TRANSITIONS,
+            "An application",
+            application.status,
+            ApplicationStatus.SUBMITTED,
+        )
+        if view.standard.status != StandardStatus.PUBLISHED:
+            raise Conflict(
+                N_(
+                    "The quality standard changed since this application was started. "
+                    "Withdraw it and start a new application against the current standard."
+                )
+            )
+        blocking = _blocking_requirement(view.items)
+        if blocking is not None:
+            raise _unmet_sentence(blocking)
+        application.status = ApplicationStatus.SUBMITTED
+        application.submitted_at = utcnow()
+        await repository.save(session, application)
+        action = "application.submitted"
+    await audit.record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="application",
+        entity_id=application.id,
+        municipality_id=application.municipality_id,
+        data={"evidence_changed": changed, "uploads": uploaded},
+    )
+    await _store_files(pending)
+    return view
+
+
+async def withdraw_application(
+    session: AsyncSession, *, actor: Actor, application_id: int
+) -> Application:
+    application = await _visible_application(session, actor, application_id)
+    if actor.provider_id is None:
+        raise NotAProviderUser()
+    check_transition(
+        APPLICATION_TRANSITIONS, "An application", application.status, ApplicationStatus.WITHDRAWN
+    )
+    application.status = ApplicationStatus.WITHDRAWN
+    application.decided_at = utcnow()
+    await repository.save(session, application)
+    assert application.id is not None
+    await audit.record(
+        session,
+        actor=actor,
+        action="application.withdrawn",
+        entity_type="application",
+        entity_id=application.id,
+        municipality_id=application.municipality_id,
+    )
+    return application
+
+
+@dataclass
+class QueueEntry:
+    application: Application
+    provider: Provider
+
+
+async def review_queue(
+    session: AsyncSession, *, actor: Actor, status: ApplicationStatus | None = None
+) -> list[QueueEntry]:
+    """Submitted applications of the actor's municipality, oldest first."""
+    municipality_id = _municipality_of(actor)
+    applications = await repository.applications_in_municipality(
+        session, municipality_id, status or ApplicationStatus.SUBMITTED
+    )
+    providers = await repository.providers_by_ids(
+        session, sorted({a.provider_id for a in applications})
+    )
+    return [QueueEntry(application=a, provider=providers[a.provider_id]) for a in applications]
+
+
+async def _reviewable(session: AsyncSession, actor: Actor, application_id: int) -> Application:
+    application = await repository.get_application(session, application_id)
+    if application is None or application.municipality_id != _municipality_of(actor):
+        raise ApplicationNotFound()
+    if not actor.can(Permission.APPLICATION_REVIEW):
+        raise PermissionDenied(N_("Your role does not allow this."))
+    return application
+
+
+async def record_decisions(
+    session: AsyncSession, *, actor: Actor, application_id: int, decisions: Sequence[DecisionIn]
+) -> ApplicationView:
+    """The reviewer's met / not met per requirement; a later decision replaces an earlier one."""
+    application = await _reviewable(session, actor, application_id)
+    if application.status != ApplicationStatus.SUBMITTED:
+        raise IllegalTransition(
+            N_("An application that is {status} cannot be reviewed."),
+            status=application.status.value,
+        )
+    assert application.id is not None
+    requirement_ids = {
+        r.id for r in await repository.list_requirements(session, application.standard_id)
+    }
+    existing = {
+        r.requirement_id: r
+        for r in await repository.reviews_of_application(session, application.id)
+    }
+    recorded = []
+    for decision in decisions:
+        if decision.requirement_id not in requirement_ids:
+            raise RequirementNotFound()
+        comment = (decision.comment or "").strip()
+        row = existing.get(decision.requirement_id)
+        if row is not None and (row.met, row.comment) == (decision.met, comment):
+            continue
+        row = row or RequirementReview(
+            application_id=application.id,
+            requirement_id=decision.requirement_id,
+            met=decision.met,
+            decided_by_user_id=actor.user_id,
+        )
+        row.met, row.comment = decision.met, comment
+        row.decided_by_user_id, row.decided_at = actor.user_id, utcnow()
+        await repository.save(session, row)
+        recorded.append({"requirement_id": decision.requirement_id, "met": decision.met})
+    if recorded:
+        await audit.record(
+            session,
+            actor=actor,
+            action="application.reviewed",
+            entity_type="application",
+            entity_id=application.id,
+            municipality_id=application.municipality_id,
+            data={"decisions": recorded},
+        )
+    return await _load_application_view(session, application)
+
+
+async def approve_application(
+    session: AsyncSession, *, actor: Actor, application_id: int, terms: ApprovalIn
+) -> Approval:
+    """Approves once every mandatory requirement is decided met, with the
+    approval's validity, service area, capacity and first contract terms."""
+    application = await _reviewable(session, actor, application_id)
+    check_transition(
+        APPLICATION_TRANSITIONS, "An application", application.status, ApplicationStatus.APPROVED
+    )
+    view = await _load_application_view(session, application)
+    for item in view.items:
+        if not item.requirement.mandatory:
+            continue
+        if item.review is None:
+            raise Conflict(
+                N_("Decide the mandatory requirement “{title}” before approving."),
+                title=item.requirement.title,
+            )
+        if not item.review.met:
+            raise Conflict(
+                N_(
+                    "The application cannot be approved: the mandatory requirement "
+                    "“{title}” is not met."
+                ),
+                title=item.requirement.title,
+            )
+    if terms.valid_to <= terms.valid_from:
+        raise InvalidInput(N_("The approval must end after the day it starts."))
+    if terms.daily_capacity <= 0:
+        raise InvalidInput(N_("The daily capacity must be at least 1 unit."))
+    unit_price_ore = parse_kroner(terms.unit_price)
+    codes = split_postal_codes(terms.service_area)
+    if not codes:
+        raise InvalidInput(N_("Give the service area as one or more postal codes."))
+    codes = await municipalities.check_postal_codes(
+        session, municipality_id=application.municipality_id, codes=codes
+    )
+    service = view.standard.service
+    standing = await repository.standing_approval(
+        session, application.provider_id, application.municipality_id, service
+    )
+    if standing is not None:
+        check_transition(
+            APPROVAL_TRANSITIONS, "An approval", standing.status, ApprovalStatus.REPLACED
+        )
+        standing.status = ApprovalStatus.REPLACED
+        standing.status_changed_at = utcnow()
+        standing.status_reason = "replaced by a new approval"
+        await repository.save(session, standing)
+    assert application.id is not None
+    approval = await repository.add(
+        session,
+        Approval(
+            provider_id=application.provider_id,
+            municipality_id=application.municipality_id,
+            service=service,
+            application_id=application.id,
+            standard_id=application.standard_id,
+            valid_from=terms.valid_from,
+            valid_to=terms.valid_to,
+            daily_capacity=terms.daily_capacity,
+            approved_by_user_id=actor.user_id,
+        ),
+    )
+    assert approval.id is not None
+    await repository.add_postal_codes(session, approval.id, codes)
+    await repository.add(
+        session,
+        ContractTerms(
+            approval_id=approval.id,
+            version=1,
+            unit_price_ore=unit_price_ore,
+            valid_from=terms.valid_from,
+            created_by_user_id=actor.user_id,
+        ),
+    )
+    application.status = ApplicationStatus.APPROVED
+    application.decided_at = utcnow()
+    application.decided_by_user_id = actor.user_id
+    await repository.save(session, application)
+    await audit.record(
+        session,
+        actor=actor,
+        action="approval.granted",
+        entity_type="approval",
+        entity_id=approval.id,
+        municipality_id=application.municipality_id,
+        data={
+            "application_id": application.id,
+            "provider_id": application.provider_id,
+            "valid_from": terms.valid_from,
+            "valid_to": terms.valid_to,
+            "service_area": codes,
+            "daily_capacity": terms.daily_capacity,
+            "unit_price_ore": unit_price_ore,
+            "replaced_approval_id": standing.id if standing else None,
+        },
+    )
+    return approval
+
+
+async def reject_application(
+    session: AsyncSession, *, actor: Actor, application_id: int, reason: str
+) -> Application:
+    application = await _reviewable(session, actor, application_id)
+    check_transition(
+        APPLICATION_TRANSITIONS, "An application", application.status, ApplicationStatus.REJECTED
+    )
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(N_("Give the reasons for the rejection; the provider will read them."))
+    application.status = ApplicationStatus.REJECTED
+    application.rejection_reason = reason
+    application.decided_at = utcnow()
+    application.decided_by_user_id = actor.user_id
+    await repository.save(session, application)
+    assert application.id is not None
+    await audit.record(
+        session,
+        actor=actor,
+        action="application.rejected",
+        entity_type="application",
+        entity_id=application.id,
+        municipality_id=application.municipality_id,
+        data={"reason": reason},
+    )
+    return application
+
+
+# approvals
+
+
+async def _move_approval(
+    session: AsyncSession,
+    actor: Actor,
+    approval_id: int,
+    target: ApprovalStatus,
+    reason: str,
+    action: str,
+) -> Approval:
+    approval = await repository.get_approval(session, approval_id)
+    if approval is None or approval.municipality_id != _municipality_of(actor):
+        raise ApprovalNotFound()
+    check_transition(APPROVAL_TRANSITIONS, "An approval", approval.status, target)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(N_("Please give a reason; the provider will read it."))
+    previous = approval.status
+    approval.status = target
+    approval.status_reason = reason
+    approval.status_changed_at = utcnow()
+    await repository.save(session, approval)
+    await audit.record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="approval",
+        entity_id=approval_id,
+        municipality_id=approval.municipality_id,
+        data={"from": previous, "to": target, "reason": reason},
+    )
+    return approval
+
+
+async def suspend_approval(
+    session: AsyncSession, *, actor: Actor, approval_id: int, reason: str
+) -> Approval:
+    return await _move_approval(
+        session, actor, approval_id, ApprovalStatus.SUSPENDED, reason, "approval.suspended"
+    )
+
+
+async def reinstate_approval(
+    session: AsyncSession, *, actor: Actor, approval_id: int, reason: str
+) -> Approval:
+    return await _move_approval(
+        session, actor, approval_id, ApprovalStatus.ACTIVE, reason, "approval.reinstated"
+    )
+
+
+async def revoke_approval(
+    session: AsyncSession, *, actor: Actor, approval_id: int, reason: str
+) -> Approval:
+    return await _move_approval(
+        session, actor, approval_id, ApprovalStatus.REVOKED, reason, "approval.revoked"
+    )
+
+
+@dataclass
+class ApprovalView:
+    approval: Approval
+    provider: Provider
+    municipality_name: str
+    effective_status: EffectiveStatus
+    postal_codes: list[str]
+    terms: ContractTerms | None
+
+
+async def _approval_views(
+    session: AsyncSession, approvals: Sequence[Approval], on: date
+) -> list[ApprovalView]:
+    ids = [a.id for a in approvals if a.id is not None]
+    codes = await repository.postal_codes_of(session, ids)
+    terms = await repository.latest_terms_of(session, ids)
+    providers = await repository.providers_by_ids(
+        session, sorted({a.provider_id for a in approvals})
+    )
+    names = await repository.municipality_names(session) if approvals else {}
+    return [
+        ApprovalView(
+            approval=a,
+            provider=providers[a.provider_id],
+            municipality_name=names.get(a.municipality_id, ""),
+            effective_status=effective_status(a, on),
+            postal_codes=codes.get(a.id or 0, []),
+            terms=terms.get(a.id or 0),
+        )
+        for a in approvals
+    ]
+
+
+@dataclass
+class MunicipalityOffer:
+    """A municipality a provider may apply to, with its current standard."""
+
+    municipality: Municipality
+    standard: QualityStandard | None
+    open_application: Application | None
+
+
+@dataclass
+class PortalView:
+    provider: Provider
+    municipalities: list[MunicipalityOffer]
+    applications: list[tuple[Application, str]]
+    approvals: list[ApprovalView]
+    today: date
+
+
+async def portal(session: AsyncSession, *, actor: Actor) -> PortalView:
+    provider = await own_provider(session, actor=actor)
+    assert provider.id is not None
+    published = {
+        s.municipality_id: s
+        for s in await repository.published_standards(session)
+        if s.service == DEFAULT_SERVICE
+    }
+    applications = list(await repository.applications_of_provider(session, provider.id))
+    names = await repository.municipality_names(session)
+    open_by_municipality = {
+        a.municipality_id: a
+        for a in applications
+        if a.status in (ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED)
+    }
+    offers = [
+        MunicipalityOffer(
+            municipality=m,
+            standard=published.get(m.id or 0),
+            open_application=open_by_municipality.get(m.id or 0),
+        )
+        for m in await repository.list_municipalities(session)
+    ]
+    on = today()
+    approvals = await _approval_views(
+        session, await repository.approvals_of_provider(session, provider.id), on
+    )
+    return PortalView(
+        provider=provider,
+        municipalities=offers,
+        applications=[(a, names.get(a.municipality_id, "")) for a in applications],
+        approvals=approvals,
+        today=on,
+    )
+
+
+@dataclass
+class DirectoryRow:
+    provider: Provider
+    approvals: list[ApprovalView]
+    applications: list[Application] = field(default_factory=list)
+
+
+async def provider_directory(session: AsyncSession, *, actor: Actor) -> list[DirectoryRow]:
+    """Providers with an approval or application in the actor's municipality."""
+    municipality_id = _municipality_of(actor)
+    providers = await repository.providers_in_municipality(session, municipality_id)
+    views = await _approval_views(
+        session, await repository.approvals_in_municipality(session, municipality_id), today()
+    )
+    applications = await repository.applications_in_municipality(session, municipality_id)
+    rows = []
+    for provider in providers:
+        rows.append(
+            DirectoryRow(
+                provider=provider,
+                approvals=[v for v in views if v.approval.provider_id == provider.id],
+                applications=[
+                    a
+                    for a in applications
+                    if a.provider_id == provider.id and a.status != ApplicationStatus.DRAFT
+                ],
+            )
+        )
+    return rows
+
+
+async def provider_detail(session: AsyncSession, *, actor: Actor, provider_id: int) -> DirectoryRow:
+    municipality_id = _municipality_of(actor)
+    if not any(
+        p.id == provider_id
+        for p in await repository.providers_in_municipality(session, municipality_id)
+    ):
+        raise ProviderNotFound()
+    provider = await repository.get_provider(session, provider_id)
+    if provider is None:
+        raise ProviderNotFound()
+    views = await _approval_views(
+        session,
+        await repository.approvals_of_provider(session, provider_id, municipality_id),
+        today(),
+    )
+    applications = [
+        a
+        for a in await repository.applications_of_provider(session, provider_id)
+        if a.municipality_id == municipality_id and a.status != ApplicationStatus.DRAFT
+    ]
+    return DirectoryRow(provider=provider, approvals=views, applications=applications)
+
+
+async def list_approvals(session: AsyncSession, *, actor: Actor) -> list[ApprovalView]:
+    """The provider's own approvals, or those of the actor's municipality."""
+    if actor.provider_id is not None:
+        approvals = await repository.approvals_of_provider(session, actor.provider_id)
+    else:
+        approvals = await repository.approvals_in_municipality(session, _municipality_of(actor))
+    return await _approval_views(session, approvals, today())
+
+
+async def list_applications(session: AsyncSession, *, actor: Actor) -> list[QueueEntry]:
+    """The provider's own applications, or the municipality's review queue."""
+    if actor.provider_id is not None:
+        provider = await own_provider(session, actor=actor)
+        return [
+            QueueEntry(application=a, provider=provider)
+            for a in await repository.applications_of_provider(session, _provider_of(actor))
+        ]
+    return await review_queue(session, actor=actor)
+
+
+# documents
+
+
+@dataclass
+class StoredDocument:
+    upload: EvidenceUpload
+    content: bytes
+
+
+async def read_document(
+    session: AsyncSession, *, actor: Actor, settings: Settings, upload_id: int
+) -> StoredDocument:
+    """The document, for the provider's own users and the staff of the
+    municipality applied to; anybody else is told it does not exist."""
+    upload = await repository.get_upload(session, upload_id)
+    if upload is None:
+        raise UploadNotFound()
+    application = await repository.get_application(session, upload.application_id)
+    if application is None or not _may_see_application(actor, application):
+        raise UploadNotFound()
+    if actor.provider_id is None and not actor.can(Permission.EVIDENCE_VIEW):
+        raise UploadNotFound()
+    path = Path(settings.upload_dir) / upload.storage_name
+    try:
+        content = await asyncio.to_thread(path.read_bytes)
+    except FileNotFoundError as exc:
+        raise UploadNotFound() from exc
+    return StoredDocument(upload=upload, content=content)
