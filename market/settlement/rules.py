@@ -175,7 +175,8 @@ def settle(
             rebated,
             round_half_even(rebated * rebated_price),
             f"{rebated} delivered units above the threshold of {threshold} units, at "
-            f"{kroner(rebated_price)} (unit price less the {percent(terms.rebate_bp)} volume rebate)",
+            f"{kroner(rebated_price)} "
+            f"(unit price less the {percent(terms.rebate_bp)} volume rebate)",
             unit_amount_ore=rebated_price,
             rate_bp=terms.rebate_bp,
         )
