@@ -1,3 +1,656 @@
-from fastapi import APIRouter
+"""HTML pages: provider registration and portal, applying with evidence,
+quality standards, the review queue, approvals and the provider list. Form
+errors re-render the form with what the person typed and a 4xx status."""
+
+from datetime import date
+from typing import Annotated, Any, TypeVar
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData, UploadFile
+
+from market.auth.dependencies import Session, public, require
+from market.auth.pages import signed_in_redirect
+from market.auth.permissions import Actor, Permission
+from market.config import Settings
+from market.errors import N_, AppError, InvalidInput, NotFound
+from market.i18n import gettext
+from market.templating import render
+from providers import service
+from providers.exceptions import RequirementNotFound
+from providers.models import ApprovalStatus
+from providers.schemas import (
+    ApprovalIn,
+    DecisionIn,
+    EvidenceIn,
+    ProviderDetailsIn,
+    ProviderRegistration,
+    RequirementIn,
+    StandardCreate,
+)
 
 router = APIRouter(include_in_schema=False)
+M = TypeVar("M", bound=BaseModel)
+
+P = Permission
+REGISTRATION_FIELDS = (
+    "name",
+    "cvr",
+    "address",
+    "postal_code",
+    "city",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "admin_email",
+    "admin_full_name",
+)
+DETAIL_FIELDS = REGISTRATION_FIELDS[:1] + REGISTRATION_FIELDS[2:8]
+FIELD_LABELS = {
+    "valid_from": "Valid from",
+    "valid_to": "Valid to",
+    "daily_capacity": "Daily capacity",
+    "unit_price": "Unit price",
+    "service_area": "Service area",
+    "reapply_by": "Re-apply by",
+    "kind": "Kind",
+}
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def _message(exc: AppError) -> str:
+    message = gettext(exc.message)
+    return message.format(**exc.params) if exc.params else message
+
+
+def _build(model: type[M], data: dict[str, Any]) -> M:
+    """Pydantic's refusal, as a sentence naming the fields to check."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
+        raise InvalidInput(
+            N_("Please check these fields: {fields}."),
+            fields=", ".join(gettext(FIELD_LABELS.get(f, f)) for f in fields),
+        ) from exc
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _optional_date(text: str) -> date | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(
+            N_("{text} is not a date (use the form YYYY-MM-DD)."), text=text
+        ) from exc
+
+
+# registration and portal
+
+
+@router.get("/providers/register", response_class=HTMLResponse)
+async def register_form(request: Request, _: Annotated[Actor | None, Depends(public)]) -> Response:
+    return render(request, "providers/register.html", {"values": {}})
+
+
+@router.post("/providers/register", response_class=HTMLResponse)
+async def register_submit(
+    request: Request, session: Session, actor: Annotated[Actor | None, Depends(public)]
+) -> Response:
+    form = await request.form()
+    values = {name: _text(form, name) for name in REGISTRATION_FIELDS}
+    try:
+        result = await service.register_provider(
+            session,
+            actor=actor,
+            registration=ProviderRegistration(
+                **values, admin_password=_text(form, "admin_password")
+            ),
+            sign_in=_settings(request),
+        )
+    except AppError as exc:
+        return render(
+            request,
+            "providers/register.html",
+            {"values": values, "error": _message(exc)},
+            status_code=exc.status_code,
+        )
+    assert result.session_token is not None
+    return signed_in_redirect(request, result.session_token, "/provider")
+
+
+@router.get("/provider", response_class=HTMLResponse)
+async def portal(
+    request: Request, session: Session, actor: Annotated[Actor, Depends(require(P.STANDARD_VIEW))]
+) -> Response:
+    view = await service.portal(session, actor=actor)
+    return render(request, "providers/portal.html", {"view": view})
+
+
+@router.get("/provider/details", response_class=HTMLResponse)
+async def details_form(
+    request: Request,
+    session: Session,
+    actor: Annotated[Actor, Depends(require(P.PROVIDER_PROFILE_EDIT))],
+) -> Response:
+    provider = await service.own_provider(session, actor=actor)
+    values = {name: getattr(provider, name) for name in DETAIL_FIELDS}
+    return render(request, "providers/details.html", {"values": values, "provider": provider})
+
+
+@router.post("/provider/details", response_class=HTMLResponse)
+async def details_submit(
+    request: Request,
+    session: Session,
+    actor: Annotated[Actor, Depends(require(P.PROVIDER_PROFILE_EDIT))],
+) -> Response:
+    form = await request.form()
+    values = {name: _text(form, name) for name in DETAIL_FIELDS}
+    try:
+        await service.update_provider(session, actor=actor, details=ProviderDetailsIn(**values))
+    except AppError as exc:
+        return render(
+            request,
+            "providers/details.html",
+            {"values": values, "error": _message(exc)},
+            status_code=exc.status_code,
+        )
+    return RedirectResponse("/provider?saved=details", status_code=303)
+
+
+@router.post("/provider/applications")
+async def start_application(
+    session: Session,
+    actor: Annotated[Actor, Depends(require(P.APPLICATION_SUBMIT))],
+    municipality_id: Annotated[int, Form()],
+) -> Response:
+    application = await service.start_application(
+        session, actor=actor, municipality_id=municipality_id
+    )
+    return RedirectResponse(f"/provider/applications/{application.id}", status_code=303)
+
+
+@router.get("/provider/applications/{application_id}", response_class=HTMLResponse)
+async def application_page(
+    request: Request,
+    session: Session,
+    application_id: int,
+    actor: Annotated[Actor, Depends(require(P.EVIDENCE_VIEW))],
+    done: str | None = None,
+) -> Response:
+    view = await service.get_application(session, actor=actor, application_id=application_id)
+    return render(
+        request, "providers/application_form.html", {"view": view, "values": None, "done": done}
+    )
+
+
+def _typed_evidence(form: FormData, view: service.ApplicationView) -> dict[int, dict[str, Any]]:
+    return {
+        item.requirement.id or 0: {
+            "attested": _text(form, f"attested_{item.requirement.id}") == "yes",
+            "statement": _text(form, f"statement_{item.requirement.id}"),
+            "value": _text(form, f"value_{item.requirement.id}"),
+        }
+        for item in view.items
+    }
+
+
+@router.post("/provider/applications/{application_id}", response_class=HTMLResponse)
+async def application_save(
+    request: Request,
+    session: Session,
+    application_id: int,
+    actor: Annotated[Actor, Depends(require(P.APPLICATION_SUBMIT))],
+) -> Response:
+    form = await request.form()
+    evidence: list[EvidenceIn] = []
+    documents: list[service.DocumentIn] = []
+    for name, value in form.multi_items():
+        kind, _, raw_id = name.rpartition("_")
+        if not raw_id.isdigit():
+            continue
+        requirement_id = int(raw_id)
+        if kind == "statement":
+            evidence.append(
+                EvidenceIn(
+                    requirement_id=requirement_id,
+                    statement=_text(form, name),
+                    attested=_text(form, f"attested_{raw_id}") == "yes",
+                    value=_text(form, f"value_{raw_id}") or None,
+                )
+            )
+        elif kind == "document" and isinstance(value, UploadFile) and value.filename:
+            documents.append(service.DocumentIn(requirement_id, value.filename, value))
+    submit = _text(form, "action") == "submit"
+    try:
+        await service.save_application(
+            session,
+            actor=actor,
+            settings=_settings(request),
+            application_id=application_id,
+            evidence=evidence,
+            documents=documents,
+            submit=submit,
+        )
+    except AppError as exc:
+        view = await service.get_application(session, actor=actor, application_id=application_id)
+        return render(
+            request,
+            "providers/application_form.html",
+            {"view": view, "values": _typed_evidence(form, view), "error": _message(exc)},
+            status_code=exc.status_code,
+        )
+    done = "submitted" if submit else "saved"
+    return RedirectResponse(f"/provider/applications/{application_id}?done={done}", status_code=303)
+
+
+@router.post("/provider/applications/{application_id}/withdraw")
+async def application_withdraw(
+    session: Session,
+    application_id: int,
+    actor: Annotated[Actor, Depends(require(P.APPLICATION_SUBMIT))],
+) -> Response:
+    await service.withdraw_application(session, actor=actor, application_id=application_id)
+    return RedirectResponse("/provider?saved=withdrawn", status_code=303)
+
+
+@router.get("/uploads/{upload_id}")
+async def download(
+    request: Request,
+    session: Session,
+    upload_id: int,
+    actor: Annotated[Actor, Depends(require(P.EVIDENCE_VIEW))],
+) -> Response:
+    document = await service.read_document(
+        session, actor=actor, settings=_settings(request), upload_id=upload_id
+    )
+    upload = document.upload
+    ascii_name = upload.original_filename.encode("ascii", "replace").decode().replace('"', "")
+    return Response(
+        content=document.content,
+        media_type=upload.content_type,
+        headers={
+            "Content-Disposition": (
+                f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''"
+                f"{quote(upload.original_filename)}"
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+# quality standards
+
+
+@router.get("/standards", response_class=HTMLResponse)
+async def standards(
+    request: Request, session: Session, actor: Annotated[Actor, Depends(require(P.STANDARD_EDIT))]
+) -> Response:
+    versions = await service.list_standards(session, actor=actor)
+    return render(request, "providers/standards.html", {"versions": versions, "values": {}})
+
+
+@router.post("/standards", response_class=HTMLResponse)
+async def standard_create(
+    request: Request,
+    session: Session,
+    actor: Annotated[Actor, Depends(require(P.STANDARD_EDIT))],
+    service_name: Annotated[str, Form(alias="service")] = "",
+    title: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        standard = await service.create_standard(
+            session, actor=actor, data=StandardCreate(service=service_name, title=title)
+        )
+    except AppError as exc:
+        versions = await service.list_standards(session, actor=actor)
+        return render(
+            request,
+            "providers/standards.html",
+            {
+                "versions": versions,
+                "values": {"service": service_name, "title": title},
+                "error": _message(exc),
+            },
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"/standards/{standard.id}", status_code=303)
+
+
+def _requirement_values(form: FormData) -> dict[str, Any]:
+    return {
+        "key": _text(form, "key"),
+        "title": _text(form, "title"),
+        "description": _text(form, "description"),
+        "kind": _text(form, "kind"),
+        "mandatory": _text(form, "mandatory") == "yes",
+        "unit": _text(form, "unit") or None,
+        "min_value": _text(form, "min_value") or None,
+        "max_value": _text(form, "max_value") or None,
+    }
+
+
+@router.get("/standards/{standard_id}", response_class=HTMLResponse)
+async def standard_page(
+    request: Request,
+    session: Session,
+    standard_id: int,
+    actor: Annotated[Actor, Depends(require(P.STANDARD_VIEW))],
+) -> Response:
+    view = await service.get_standard(session, actor=actor, standard_id=standard_id)
+    return render(request, "providers/standard.html", {"view": view, "values": {}})
+
+
+async def _standard_error(
+    request: Request, session: Session, actor: Actor, standard_id: int, exc: AppError, **ctx: Any
+) -> Response:
+    view = await service.get_standard(session, actor=actor, standard_id=standard_id)
+    return render(
+        request,
+        "providers/standard.html",
+        {"view": view, "values": {}, "error": _message(exc), **ctx},
+        status_code=exc.status_code,
+    )
+
+
+@router.post("/standards/{standard_id}/requirements", response_class=HTMLResponse)
+async def requirement_add(
+    request: Request,
+    session: Session,
+    standard_id: int,
+    actor: Annotated[Actor, Depends(require(P.STANDARD_EDIT))],
+) -> Response:
+    values = _requirement_values(await request.form())
+    try:
+        await service.add_requirement(
+            session, actor=actor, standard_id=standard_id, data=_build(RequirementIn, values)
+        )
+    except AppError as exc:
+        return await _standard_error(request, session, actor, standard_id, exc, values=values)
+    return RedirectResponse(f"/standards/{standard_id}#requirements", status_code=303)
+
+
+@router.get("/standards/{standard_id}/requirements/{requirement_id}", response_class=HTMLResponse)
+async def requirement_edit_form(
+    request: Request,
+    session: Session,
+    standard_id: int,
+    requirement_id: int,
+    actor: Annotated[Actor, Depends(require(P.STANDARD_EDIT))],
+) -> Response:
+    view = await service.get_standard(session, actor=actor, standard_id=standard_id)
+    requirement = next((r for r in view.requirements if r.id == requirement_id), None)
+    if requirement is None:
+        raise RequirementNotFound()
+    values = requirement.model_dump()
+    return render(request, "providers/requirement_edit.html", {"view": view, "values": values})
+
+
+@router.post("/standards/{standard_id}/requirements/{requirement_id}", response_class=HTMLResponse)
+async def requirement_update(
+    request: Request,
+    session: Session,
+    standard_id: int,
+    requirement_id: int,
+    actor: Annotated[Actor, Depends(require(P.STANDARD_EDIT))],
+) -> Response:
+    values = _requirement_values(await request.form())
+    try:
+        await service.update_requirement(
+            session,
+            actor=actor,
+            standard_id=standard_id,
+            requirement_id=requirement_id,
+            data=_build(RequirementIn, values),
+        )
+    except AppError as exc:
+        view = await service.get_standard(session, actor=actor, standard_id=standard_id)
+        return render(
+            request,
+            "providers/requirement_edit.html",
+            {"view": view, "values": {**values, "id": requirement_id}, "error": _message(exc)},
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"/standards/{standard_id}#requirements", status_code=303)
+
+
+@router.post("/standards/{standard_id}/requirements/{requirement_id}/delete")
+async def requirement_remove(
+    session: Session,
+    standard_id: int,
+    requirement_id: int,
+    actor: Annotated[Actor, Depends(require(P.STANDARD_EDIT))],
+) -> Response:
+    await service.remove_requirement(
+        session, actor=actor, standard_id=standard_id, requirement_id=requirement_id
+    )
+    return RedirectResponse(f"/standards/{standard_id}#requirements", status_code=303)
+
+
+@router.post("/standards/{standard_id}/publish", response_class=HTMLResponse)
+async def standard_publish(
+    request: Request,
+    session: Session,
+    standard_id: int,
+    actor: Annotated[Actor, Depends(require(P.STANDARD_EDIT))],
+    reapply_by: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        await service.publish_standard(
+            session,
+            actor=actor,
+            standard_id=standard_id,
+            reapply_by=_optional_date(reapply_by),
+        )
+    except AppError as exc:
+        return await _standard_error(
+            request, session, actor, standard_id, exc, reapply_by=reapply_by
+        )
+    return RedirectResponse(f"/standards/{standard_id}?done=published", status_code=303)
+
+
+# review
+
+
+@router.get("/applications", response_class=HTMLResponse)
+async def review_queue(
+    request: Request,
+    session: Session,
+    actor: Annotated[Actor, Depends(require(P.APPLICATION_REVIEW))],
+) -> Response:
+    queue = await service.review_queue(session, actor=actor)
+    return render(request, "providers/queue.html", {"queue": queue})
+
+
+async def _review_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    application_id: int,
+    status_code: int = 200,
+    **ctx: Any,
+) -> Response:
+    view = await service.get_application(session, actor=actor, application_id=application_id)
+    context = {"view": view, "approve_values": {}, "reject_reason": "", **ctx}
+    return render(request, "providers/review.html", context, status_code=status_code)
+
+
+@router.get("/applications/{application_id}", response_class=HTMLResponse)
+async def review_page(
+    request: Request,
+    session: Session,
+    application_id: int,
+    actor: Annotated[Actor, Depends(require(P.EVIDENCE_VIEW))],
+    done: str | None = None,
+) -> Response:
+    return await _review_page(request, session, actor, application_id, done=done)
+
+
+@router.post("/applications/{application_id}/decisions", response_class=HTMLResponse)
+async def review_decisions(
+    request: Request,
+    session: Session,
+    application_id: int,
+    actor: Annotated[Actor, Depends(require(P.APPLICATION_REVIEW))],
+) -> Response:
+    form = await request.form()
+    decisions = []
+    for name in form:
+        prefix, _, raw_id = name.rpartition("_")
+        choice = _text(form, name)
+        if prefix == "decision" and raw_id.isdigit() and choice in ("met", "not_met"):
+            decisions.append(
+                DecisionIn(
+                    requirement_id=int(raw_id),
+                    met=choice == "met",
+                    comment=_text(form, f"comment_{raw_id}"),
+                )
+            )
+    try:
+        await service.record_decisions(
+            session, actor=actor, application_id=application_id, decisions=decisions
+        )
+    except AppError as exc:
+        return await _review_page(
+            request,
+            session,
+            actor,
+            application_id,
+            status_code=exc.status_code,
+            decisions_error=_message(exc),
+        )
+    return RedirectResponse(
+        f"/applications/{application_id}?done=decisions#approve", status_code=303
+    )
+
+
+@router.post("/applications/{application_id}/approve", response_class=HTMLResponse)
+async def review_approve(
+    request: Request,
+    session: Session,
+    application_id: int,
+    actor: Annotated[Actor, Depends(require(P.APPLICATION_REVIEW))],
+) -> Response:
+    form = await request.form()
+    values = {
+        name: _text(form, name)
+        for name in ("valid_from", "valid_to", "service_area", "daily_capacity", "unit_price")
+    }
+    try:
+        await service.approve_application(
+            session, actor=actor, application_id=application_id, terms=_build(ApprovalIn, values)
+        )
+    except AppError as exc:
+        return await _review_page(
+            request,
+            session,
+            actor,
+            application_id,
+            status_code=exc.status_code,
+            approve_error=_message(exc),
+            approve_values=values,
+        )
+    return RedirectResponse(f"/applications/{application_id}?done=approved", status_code=303)
+
+
+@router.post("/applications/{application_id}/reject", response_class=HTMLResponse)
+async def review_reject(
+    request: Request,
+    session: Session,
+    application_id: int,
+    actor: Annotated[Actor, Depends(require(P.APPLICATION_REVIEW))],
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        await service.reject_application(
+            session, actor=actor, application_id=application_id, reason=reason
+        )
+    except AppError as exc:
+        return await _review_page(
+            request,
+            session,
+            actor,
+            application_id,
+            status_code=exc.status_code,
+            reject_error=_message(exc),
+            reject_reason=reason,
+        )
+    return RedirectResponse(f"/applications/{application_id}?done=rejected", status_code=303)
+
+
+# provider list and approvals
+
+
+@router.get("/providers", response_class=HTMLResponse)
+async def directory(
+    request: Request,
+    session: Session,
+    actor: Annotated[Actor, Depends(require(P.PROVIDER_DIRECTORY_VIEW))],
+) -> Response:
+    rows = await service.provider_directory(session, actor=actor)
+    return render(request, "providers/directory.html", {"rows": rows})
+
+
+@router.get("/providers/{provider_id}", response_class=HTMLResponse)
+async def provider_page(
+    request: Request,
+    session: Session,
+    provider_id: int,
+    actor: Annotated[Actor, Depends(require(P.PROVIDER_DIRECTORY_VIEW))],
+    done: str | None = None,
+) -> Response:
+    row = await service.provider_detail(session, actor=actor, provider_id=provider_id)
+    return render(request, "providers/provider.html", {"row": row, "done": done})
+
+
+_MOVES = {
+    "suspend": (service.suspend_approval, ApprovalStatus.SUSPENDED),
+    "reinstate": (service.reinstate_approval, ApprovalStatus.ACTIVE),
+    "revoke": (service.revoke_approval, ApprovalStatus.REVOKED),
+}
+
+
+@router.post("/approvals/{approval_id}/{move}", response_class=HTMLResponse)
+async def approval_move(
+    request: Request,
+    session: Session,
+    approval_id: int,
+    move: str,
+    actor: Annotated[Actor, Depends(require(P.APPROVAL_MANAGE))],
+    provider_id: Annotated[int, Form()],
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    if move not in _MOVES:
+        raise NotFound(N_("That page does not exist."))
+    change, _ = _MOVES[move]
+    try:
+        await change(session, actor=actor, approval_id=approval_id, reason=reason)
+    except AppError as exc:
+        row = await service.provider_detail(session, actor=actor, provider_id=provider_id)
+        return render(
+            request,
+            "providers/provider.html",
+            {
+                "row": row,
+                "move_error": _message(exc),
+                "error_approval_id": approval_id,
+                "error_move": move,
+                "reason": reason,
+            },
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"/providers/{provider_id}?done={move}", status_code=303)
