@@ -76,7 +76,7 @@ class _ThreadedServer(uvicorn.Server):
 
 @pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    database_url, pg_name = _make_database(tmp_path_factory.mktemp("e2e-db"))
+    database_url, pg_name = _in_thread(_make_database, tmp_path_factory.mktemp("e2e-db"))
     settings = Settings(
         environment="test",
         secret_key=TEST_SECRET,
@@ -175,7 +175,7 @@ _CALL_PASSED = pytest.StashKey[bool]()
 
 @pytest.fixture
 def page(
-    browser: Browser, live_server: LiveServer, request: pytest.FixtureRequest
+    live_server: LiveServer, browser: Browser, request: pytest.FixtureRequest
 ) -> Iterator[Page]:
     context = browser.new_context(
         base_url=live_server.url, locale="da-DK", timezone_id="Europe/Copenhagen"
