@@ -230,13 +230,15 @@ async def _transfer(
     replay = await _replay(session, key)
     if replay is not None:
         return replay
-    source_id = (
-        await repository.ensure_account(session, grant_id, *source) if source is not None else None
-    )
-    target_id = await repository.ensure_account(session, grant_id, *target)
     created_at = utcnow()
     try:
         async with session.begin_nested():
+            source_id = (
+                await repository.ensure_account(session, grant_id, *source)
+                if source is not None
+                else None
+            )
+            target_id = await repository.ensure_account(session, grant_id, *target)
             transfer_id = await repository.insert_transfer(
                 session,
                 {
@@ -387,22 +389,25 @@ async def reserve(
             day=delivery_on.isoformat(),
         )
     week = iso_week_of(delivery_on)
-    await ensure_week_allotted(
-        session, grant_id=grant.id, iso_week=week, actor_user_id=actor.user_id
-    )
-    return await _transfer(
-        session,
-        grant_id=grant.id,
-        source=(AccountKind.AVAILABLE, week),
-        target=(AccountKind.RESERVED, week),
-        units=units,
-        key=key,
-        reason="reserve",
-        actor_user_id=actor.user_id,
-        short=lambda: NoUnitsLeft(week_number(week)),
-        order_ref=order_ref,
-        delivery_on=delivery_on,
-    )
+    # One savepoint around the lazy allotment and the reservation: a refusal
+    # leaves the ledger exactly as it was.
+    async with session.begin_nested():
+        await ensure_week_allotted(
+            session, grant_id=grant.id, iso_week=week, actor_user_id=actor.user_id
+        )
+        return await _transfer(
+            session,
+            grant_id=grant.id,
+            source=(AccountKind.AVAILABLE, week),
+            target=(AccountKind.RESERVED, week),
+            units=units,
+            key=key,
+            reason="reserve",
+            actor_user_id=actor.user_id,
+            short=lambda: NoUnitsLeft(week_number(week)),
+            order_ref=order_ref,
+            delivery_on=delivery_on,
+        )
 
 
 async def release(
