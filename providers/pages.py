@@ -176,10 +176,8 @@ async def start_application(
     actor: Annotated[Actor, Depends(require(P.APPLICATION_SUBMIT))],
     municipality_id: Annotated[int, Form()],
 ) -> Response:
-    application = await service.start_application(
-        session, actor=actor, municipality_id=municipality_id
-    )
-    return RedirectResponse(f"/provider/applications/{application.id}", status_code=303)
+    view = await service.start_application(session, actor=actor, municipality_id=municipality_id)
+    return RedirectResponse(f"/provider/applications/{view.application.id}", status_code=303)
 
 
 @router.get("/provider/applications/{application_id}", response_class=HTMLResponse)
@@ -313,7 +311,7 @@ async def standard_create(
     title: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        standard = await service.create_standard(
+        created = await service.create_standard(
             session, actor=actor, data=StandardCreate(service=service_name, title=title)
         )
     except AppError as exc:
@@ -328,7 +326,7 @@ async def standard_create(
             },
             status_code=exc.status_code,
         )
-    return RedirectResponse(f"/standards/{standard.id}", status_code=303)
+    return RedirectResponse(f"/standards/{created.standard.id}", status_code=303)
 
 
 def _requirement_values(form: FormData) -> dict[str, Any]:

@@ -103,6 +103,19 @@ class PublishIn(BaseModel):
     )
 
 
+class StandardSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    municipality_id: int
+    service: str
+    version: int
+    title: str
+    status: StandardStatus
+    published_at: datetime | None
+    reapply_by: date | None
+
+
 class StandardOut(BaseModel):
     id: int
     municipality_id: int

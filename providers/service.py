@@ -394,6 +394,13 @@ async def _standard_for_editing(
     return standard
 
 
+async def _standard_view(session: AsyncSession, standard: QualityStandard) -> StandardView:
+    assert standard.id is not None
+    municipality = await municipalities.get(session, municipality_id=standard.municipality_id)
+    requirements = list(await repository.list_requirements(session, standard.id))
+    return StandardView(standard=standard, requirements=requirements, municipality=municipality)
+
+
 async def get_standard(session: AsyncSession, *, actor: Actor, standard_id: int) -> StandardView:
     """Municipal staff see their own municipality's versions; providers see
     published and superseded versions everywhere (the standards are public)."""
@@ -420,7 +427,7 @@ def _clean_service(service: str) -> str:
 
 async def create_standard(
     session: AsyncSession, *, actor: Actor, data: StandardCreate
-) -> QualityStandard:
+) -> StandardView:
     """A new draft version; it starts as a copy of the published version's requirements."""
     municipality_id = _municipality_of(actor)
     service = _clean_service(data.service)
@@ -466,7 +473,7 @@ async def create_standard(
         municipality_id=municipality_id,
         data={"service": service, "version": version, "title": title},
     )
-    return standard
+    return await _standard_view(session, standard)
 
 
 def _clean_requirement(data: RequirementIn) -> dict[str, object]:
@@ -588,7 +595,7 @@ async def remove_requirement(
 
 async def publish_standard(
     session: AsyncSession, *, actor: Actor, standard_id: int, reapply_by: date | None
-) -> QualityStandard:
+) -> StandardView:
     """Publishes a draft. A version that supersedes a published one asks every
     approved provider to re-apply by ``reapply_by``."""
     municipality_id = _municipality_of(actor)
@@ -645,7 +652,7 @@ async def publish_standard(
             "approvals_asked_to_reapply": asked,
         },
     )
-    return standard
+    return await _standard_view(session, standard)
 
 
 # applications
@@ -699,6 +706,8 @@ class ApplicationView:
     standard: QualityStandard
     municipality: Municipality
     items: list[RequirementState]
+    # The documents accepted by the request that produced this view.
+    new_uploads: list[EvidenceUpload] = field(default_factory=list)
 
 
 async def _load_application_view(
@@ -756,7 +765,7 @@ async def get_application(
 
 async def start_application(
     session: AsyncSession, *, actor: Actor, municipality_id: int, service: str = DEFAULT_SERVICE
-) -> Application:
+) -> ApplicationView:
     provider_id = _provider_of(actor)
     municipality = await municipalities.get(session, municipality_id=municipality_id)
     standard = await repository.standard_with_status(
@@ -792,7 +801,7 @@ async def start_application(
         municipality_id=municipality_id,
         data={"provider_id": provider_id, "standard_id": standard.id},
     )
-    return application
+    return await _load_application_view(session, application)
 
 
 def _original_filename(filename: str) -> str:
@@ -963,7 +972,7 @@ async def save_application(
             await repository.save(session, row)
             changed.append(answer.requirement_id)
     pending: list[_PendingFile] = []
-    uploaded: list[int] = []
+    uploaded: list[EvidenceUpload] = []
     for document in documents:
         upload, file = await _accept_document(
             session,
@@ -974,7 +983,7 @@ async def save_application(
             document=document,
         )
         pending.append(file)
-        uploaded.append(upload.id or 0)
+        uploaded.append(upload)
     view = await _load_application_view(session, application)
     action = "application.saved"
     if submit:
@@ -1005,15 +1014,16 @@ async def save_application(
         entity_type="application",
         entity_id=application.id,
         municipality_id=application.municipality_id,
-        data={"evidence_changed": changed, "uploads": uploaded},
+        data={"evidence_changed": changed, "uploads": [u.id for u in uploaded]},
     )
     await _store_files(pending)
+    view.new_uploads = uploaded
     return view
 
 
 async def withdraw_application(
     session: AsyncSession, *, actor: Actor, application_id: int
-) -> Application:
+) -> ApplicationView:
     application = await _visible_application(session, actor, application_id)
     if actor.provider_id is None:
         raise NotAProviderUser()
@@ -1032,7 +1042,7 @@ async def withdraw_application(
         entity_id=application.id,
         municipality_id=application.municipality_id,
     )
-    return application
+    return await _load_application_view(session, application)
 
 
 @dataclass
@@ -1113,9 +1123,42 @@ async def record_decisions(
     return await _load_application_view(session, application)
 
 
+@dataclass
+class ApprovalView:
+    approval: Approval
+    provider: Provider
+    municipality_name: str
+    effective_status: EffectiveStatus
+    postal_codes: list[str]
+    terms: ContractTerms | None
+
+
+async def _approval_views(
+    session: AsyncSession, approvals: Sequence[Approval], on: date
+) -> list[ApprovalView]:
+    ids = [a.id for a in approvals if a.id is not None]
+    codes = await repository.postal_codes_of(session, ids)
+    terms = await repository.latest_terms_of(session, ids)
+    providers = await repository.providers_by_ids(
+        session, sorted({a.provider_id for a in approvals})
+    )
+    names = await repository.municipality_names(session) if approvals else {}
+    return [
+        ApprovalView(
+            approval=a,
+            provider=providers[a.provider_id],
+            municipality_name=names.get(a.municipality_id, ""),
+            effective_status=effective_status(a, on),
+            postal_codes=codes.get(a.id or 0, []),
+            terms=terms.get(a.id or 0),
+        )
+        for a in approvals
+    ]
+
+
 async def approve_application(
     session: AsyncSession, *, actor: Actor, application_id: int, terms: ApprovalIn
-) -> Approval:
+) -> ApprovalView:
     """Approves once every mandatory requirement is decided met, with the
     approval's validity, service area, capacity and first contract terms."""
     application = await _reviewable(session, actor, application_id)
@@ -1211,12 +1254,12 @@ async def approve_application(
             "replaced_approval_id": standing.id if standing else None,
         },
     )
-    return approval
+    return (await _approval_views(session, [approval], today()))[0]
 
 
 async def reject_application(
     session: AsyncSession, *, actor: Actor, application_id: int, reason: str
-) -> Application:
+) -> ApplicationView:
     application = await _reviewable(session, actor, application_id)
     check_transition(
         APPLICATION_TRANSITIONS, "An application", application.status, ApplicationStatus.REJECTED
@@ -1239,7 +1282,7 @@ async def reject_application(
         municipality_id=application.municipality_id,
         data={"reason": reason},
     )
-    return application
+    return await _load_application_view(session, application)
 
 
 # approvals
@@ -1252,7 +1295,7 @@ async def _move_approval(
     target: ApprovalStatus,
     reason: str,
     action: str,
-) -> Approval:
+) -> ApprovalView:
     approval = await repository.get_approval(session, approval_id)
     if approval is None or approval.municipality_id != _municipality_of(actor):
         raise ApprovalNotFound()
@@ -1274,12 +1317,12 @@ async def _move_approval(
         municipality_id=approval.municipality_id,
         data={"from": previous, "to": target, "reason": reason},
     )
-    return approval
+    return (await _approval_views(session, [approval], today()))[0]
 
 
 async def suspend_approval(
     session: AsyncSession, *, actor: Actor, approval_id: int, reason: str
-) -> Approval:
+) -> ApprovalView:
     return await _move_approval(
         session, actor, approval_id, ApprovalStatus.SUSPENDED, reason, "approval.suspended"
     )
@@ -1287,7 +1330,7 @@ async def suspend_approval(
 
 async def reinstate_approval(
     session: AsyncSession, *, actor: Actor, approval_id: int, reason: str
-) -> Approval:
+) -> ApprovalView:
     return await _move_approval(
         session, actor, approval_id, ApprovalStatus.ACTIVE, reason, "approval.reinstated"
     )
@@ -1295,43 +1338,10 @@ async def reinstate_approval(
 
 async def revoke_approval(
     session: AsyncSession, *, actor: Actor, approval_id: int, reason: str
-) -> Approval:
+) -> ApprovalView:
     return await _move_approval(
         session, actor, approval_id, ApprovalStatus.REVOKED, reason, "approval.revoked"
     )
-
-
-@dataclass
-class ApprovalView:
-    approval: Approval
-    provider: Provider
-    municipality_name: str
-    effective_status: EffectiveStatus
-    postal_codes: list[str]
-    terms: ContractTerms | None
-
-
-async def _approval_views(
-    session: AsyncSession, approvals: Sequence[Approval], on: date
-) -> list[ApprovalView]:
-    ids = [a.id for a in approvals if a.id is not None]
-    codes = await repository.postal_codes_of(session, ids)
-    terms = await repository.latest_terms_of(session, ids)
-    providers = await repository.providers_by_ids(
-        session, sorted({a.provider_id for a in approvals})
-    )
-    names = await repository.municipality_names(session) if approvals else {}
-    return [
-        ApprovalView(
-            approval=a,
-            provider=providers[a.provider_id],
-            municipality_name=names.get(a.municipality_id, ""),
-            effective_status=effective_status(a, on),
-            postal_codes=codes.get(a.id or 0, []),
-            terms=terms.get(a.id or 0),
-        )
-        for a in approvals
-    ]
 
 
 @dataclass

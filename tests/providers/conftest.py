@@ -54,6 +54,7 @@ async def publish_standard(
     draft = await service.create_standard(
         session, actor=admin, data=StandardCreate(service="madservice", title="Madservice")
     )
+    draft = draft.standard
     assert draft.id is not None
     reqs = [
         RequirementIn(
@@ -92,7 +93,7 @@ async def publish_standard(
     published = await service.publish_standard(
         session, actor=admin, standard_id=draft.id, reapply_by=reapply_by
     )
-    return Standard(published, *created)
+    return Standard(published.standard, *created)
 
 
 @pytest.fixture
@@ -117,9 +118,11 @@ async def submitted_application(
     session: AsyncSession, world, std: Standard, settings, provider_key: str = "provider_admin"
 ) -> Application:
     provider_admin = actor(world, provider_key)
-    application = await service.start_application(
-        session, actor=provider_admin, municipality_id=std.standard.municipality_id
-    )
+    application = (
+        await service.start_application(
+            session, actor=provider_admin, municipality_id=std.standard.municipality_id
+        )
+    ).application
     assert application.id is not None
     await service.save_application(
         session,
@@ -160,6 +163,7 @@ async def approved(session: AsyncSession, world, std: Standard, settings, **term
     await service.record_decisions(
         session, actor=admin, application_id=application.id, decisions=all_met(std)
     )
-    return await service.approve_application(
+    view = await service.approve_application(
         session, actor=admin, application_id=application.id, terms=approval_terms(**terms)
     )
+    return view.approval

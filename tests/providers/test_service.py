@@ -105,9 +105,9 @@ async def test_published_standard_is_immutable(session, world, aarhus_standard):
 
 async def test_numeric_requirement_needs_a_limit_and_a_unit(session, world):
     admin = actor(world, "admin")
-    draft = await service.create_standard(
-        session, actor=admin, data=StandardCreate(title="Madservice")
-    )
+    draft = (
+        await service.create_standard(session, actor=admin, data=StandardCreate(title="Madservice"))
+    ).standard
     with pytest.raises(InvalidInput, match="minimum, a maximum or both"):
         await service.add_requirement(
             session,
@@ -131,7 +131,9 @@ async def test_new_version_supersedes_and_asks_approved_providers_to_reapply(
 ):
     approval = await approved(session, world, aarhus_standard, settings)
     admin = actor(world, "admin")
-    draft = await service.create_standard(session, actor=admin, data=StandardCreate(title="v2"))
+    draft = (
+        await service.create_standard(session, actor=admin, data=StandardCreate(title="v2"))
+    ).standard
     assert draft.version == 2
     copied = await service.get_standard(session, actor=admin, standard_id=draft.id)
     assert [r.key for r in copied.requirements] == [
@@ -156,9 +158,11 @@ async def test_submission_blocked_by_unmet_mandatory_threshold(
     session, world, aarhus_standard, settings
 ):
     provider_admin = actor(world, "provider_admin")
-    application = await service.start_application(
-        session, actor=provider_admin, municipality_id=world.municipality.id
-    )
+    application = (
+        await service.start_application(
+            session, actor=provider_admin, municipality_id=world.municipality.id
+        )
+    ).application
     from providers.schemas import EvidenceIn
 
     view = await service.save_application(
@@ -353,7 +357,7 @@ async def test_withdraw_before_decision_only(session, world, aarhus_standard, se
     withdrawn = await service.withdraw_application(
         session, actor=actor(world, "provider_admin"), application_id=second.id
     )
-    assert withdrawn.status == ApplicationStatus.WITHDRAWN
+    assert withdrawn.application.status == ApplicationStatus.WITHDRAWN
 
 
 async def test_reject_needs_reasons(session, world, aarhus_standard, settings):
@@ -366,7 +370,7 @@ async def test_reject_needs_reasons(session, world, aarhus_standard, settings):
     rejected = await service.reject_application(
         session, actor=admin, application_id=application.id, reason="Ingen smiley-rapport"
     )
-    assert rejected.status == ApplicationStatus.REJECTED
+    assert rejected.application.status == ApplicationStatus.REJECTED
 
 
 async def test_second_draft_standard_and_second_open_application_are_conflicts(
