@@ -1,10 +1,252 @@
-"""Demo data for this domain (called by market.demo.seed)."""
+"""Demo data for this domain (called by market.demo.seed): quality standards
+for madservice in Aarhus (with an older, superseded version) and Odense, and
+providers in every state. Everything goes through the services, so the audit
+chain reads like real use."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth.models import User
+from market.auth import service as auth_service
+from market.auth.models import Role, User
+from market.auth.permissions import Actor
 from market.config import Settings
 from market.municipalities.models import Municipality
+from providers import service
+from providers.models import Requirement, RequirementKind
+from providers.schemas import (
+    ApprovalIn,
+    DecisionIn,
+    EvidenceIn,
+    ProviderRegistration,
+    RequirementIn,
+    StandardCreate,
+)
+from providers.service import CVR_WEIGHTS, DocumentIn
+
+# A minimal valid PDF: enough for the type sniffer and a PDF viewer.
+DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+BASE_REQUIREMENTS = [
+    RequirementIn(
+        key="foedevaregodkendelse",
+        title="Fødevaregodkendelse og seneste smiley-rapport",
+        description=(
+            "Køkkenet er registreret eller godkendt hos Fødevarestyrelsen. "
+            "Vedlæg den seneste kontrolrapport (smiley)."
+        ),
+        kind=RequirementKind.ATTESTATION,
+    ),
+    RequirementIn(
+        key="allergenhaandtering",
+        title="Procedure for allergenhåndtering",
+        description="Skriftlig procedure for adskillelse, mærkning og information om allergener.",
+        kind=RequirementKind.DOCUMENT,
+    ),
+    RequirementIn(
+        key="koelekaede",
+        title="Kølekæde under levering",
+        description="Højeste temperatur i kølede retter fra køkken til borgerens køleskab.",
+        kind=RequirementKind.NUMERIC_THRESHOLD,
+        unit="°C",
+        max_value="5",
+    ),
+    RequirementIn(
+        key="leveringsvindue",
+        title="Levering mellem kl. 10 og 13 med varsling ved forsinkelse",
+        description="Borgeren får besked, hvis leveringen bliver mere end 30 minutter forsinket.",
+        kind=RequirementKind.ATTESTATION,
+    ),
+    RequirementIn(
+        key="ansvarsforsikring",
+        title="Erhvervs- og produktansvarsforsikring",
+        description="Forsikringssum pr. skade.",
+        kind=RequirementKind.NUMERIC_THRESHOLD,
+        unit="kr.",
+        min_value="5000000",
+    ),
+]
+
+DIET_FORMS = RequirementIn(
+    key="kostformer",
+    title="Kostformer: normalkost, energitæt kost og konsistenstilpasset kost",
+    description=(
+        "Der tilbydes normalkost, energi- og proteinrig kost til småtspisende samt "
+        "konsistenstilpasset kost (blød, findelt og gelé/puré) og diabeteskost."
+    ),
+    kind=RequirementKind.ATTESTATION,
+)
+
+
+def cvr_number(base: int) -> str:
+    """The first valid CVR number from the 7-digit ``base`` on (check digit by modulus 11)."""
+    while True:
+        digits = str(base)
+        rest = sum(int(d) * w for d, w in zip(digits, CVR_WEIGHTS[:7], strict=True)) % 11
+        check = (11 - rest) % 11
+        if check < 10:
+            return digits + str(check)
+        base += 1
+
+
+@dataclass
+class DemoProvider:
+    name: str
+    cvr_base: int
+    address: str
+    postal_code: str
+    city: str
+    contact: str
+    domain: str
+
+
+PROVIDERS = {
+    "active": DemoProvider(
+        "Smagfuldt Madservice ApS",
+        3817204,
+        "Værkmestergade 12",
+        "8000",
+        "Aarhus C",
+        "Lone Kristensen",
+        "smagfuldt.example",
+    ),
+    "suspended": DemoProvider(
+        "Mormors Køkken I/S",
+        2945518,
+        "Viby Torv 3",
+        "8260",
+        "Viby J",
+        "Jens Mortensen",
+        "mormorskoekken.example",
+    ),
+    "revoked": DemoProvider(
+        "Østjysk Mad & Omsorg A/S",
+        2174409,
+        "Randersvej 220",
+        "8200",
+        "Aarhus N",
+        "Peter Holm",
+        "oestjyskmad.example",
+    ),
+    "expired": DemoProvider(
+        "Frokostkompagniet ApS",
+        3390127,
+        "Silkeborgvej 41",
+        "8230",
+        "Åbyhøj",
+        "Camilla Juhl",
+        "frokostkompagniet.example",
+    ),
+    "submitted": DemoProvider(
+        "Det Grønne Fælleskøkken",
+        4052863,
+        "Brabrand Hovedgade 7",
+        "8220",
+        "Brabrand",
+        "Ahmad Rahimi",
+        "groennefaelleskoekken.example",
+    ),
+    "draft": DemoProvider(
+        "Madværkstedet Højbjerg ApS",
+        4418275,
+        "Holme Byvej 15",
+        "8270",
+        "Højbjerg",
+        "Sofie Lund",
+        "madvaerkstedet.example",
+    ),
+    "rejected": DemoProvider(
+        "Hurtig Hjemmemad ApS",
+        3761590,
+        "Nørregade 40",
+        "5000",
+        "Odense C",
+        "Kim Larsen",
+        "hurtighjemmemad.example",
+    ),
+}
+
+WHO = {
+    "active": "provider admin, approved in Aarhus and Odense",
+    "suspended": "provider admin, approval suspended",
+    "revoked": "provider admin, approval revoked",
+    "expired": "provider admin, approval expired",
+    "submitted": "provider admin, application awaiting review",
+    "draft": "provider admin, application in draft",
+    "rejected": "provider admin, application rejected",
+}
+
+
+async def _standard(
+    session: AsyncSession,
+    admin: Actor,
+    title: str,
+    extra: list[RequirementIn],
+    reapply_by: date | None,
+) -> service.StandardView:
+    draft = await service.create_standard(
+        session, actor=admin, data=StandardCreate(service="madservice", title=title)
+    )
+    standard_id = draft.standard.id
+    assert standard_id is not None
+    have = {r.key for r in draft.requirements}
+    for requirement in [*BASE_REQUIREMENTS, *extra]:
+        if requirement.key not in have:
+            await service.add_requirement(
+                session, actor=admin, standard_id=standard_id, data=requirement
+            )
+    return await service.publish_standard(
+        session, actor=admin, standard_id=standard_id, reapply_by=reapply_by
+    )
+
+
+def _evidence(
+    requirements: list[Requirement], *, cold: str = "4", insured: str = "10000000"
+) -> list[EvidenceIn]:
+    answers = []
+    for r in requirements:
+        assert r.id is not None
+        if r.kind == RequirementKind.ATTESTATION:
+            answers.append(
+                EvidenceIn(requirement_id=r.id, attested=True, statement="Opfyldt; se bilag.")
+            )
+        elif r.key == "koelekaede":
+            answers.append(
+                EvidenceIn(requirement_id=r.id, value=cold, statement="Logges i hver kølebil.")
+            )
+        elif r.key == "ansvarsforsikring":
+            answers.append(
+                EvidenceIn(requirement_id=r.id, value=insured, statement="Tryg, police 4471")
+            )
+    return answers
+
+
+def _documents(requirements: list[Requirement]) -> list[DocumentIn]:
+    files = {
+        "foedevaregodkendelse": "smiley-kontrolrapport.pdf",
+        "allergenhaandtering": "allergenprocedure.pdf",
+    }
+    return [
+        DocumentIn(r.id, files[r.key], _Bytes(DEMO_PDF))
+        for r in requirements
+        if r.id is not None and r.key in files
+    ]
+
+
+class _Bytes:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    async def read(self, size: int = -1) -> bytes:
+        chunk = self._data if size < 0 else self._data[:size]
+        self._data = self._data[len(chunk) :]
+        return chunk
 
 
 async def seed(
@@ -15,4 +257,210 @@ async def seed(
     password: str,
     settings: Settings,
 ) -> list[tuple[str, str]]:
-    return []
+    aarhus, odense = municipalities[0], municipalities[1]
+    assert aarhus.id is not None and odense.id is not None
+    aarhus_admin = auth_service.actor_for(users["admin@aarhus.example"])
+    odense_admin = auth_service.actor_for(users["admin@odense.example"])
+    today = service.today()
+
+    aarhus_v1 = await _standard(
+        session, aarhus_admin, "Kvalitetsstandard for madservice 2025", [], None
+    )
+    odense_v1 = await _standard(
+        session, odense_admin, "Kvalitetsstandard for madservice", [DIET_FORMS], None
+    )
+
+    logins: list[tuple[str, str]] = []
+    actors: dict[str, Actor] = {}
+    for state, p in PROVIDERS.items():
+        email = f"admin@{p.domain}"
+        registration = await service.register_provider(
+            session,
+            actor=None,
+            registration=ProviderRegistration(
+                name=p.name,
+                cvr=cvr_number(p.cvr_base),
+                address=p.address,
+                postal_code=p.postal_code,
+                city=p.city,
+                contact_name=p.contact,
+                contact_email=f"kontakt@{p.domain}",
+                contact_phone="+45 70 20 30 40",
+                admin_email=email,
+                admin_full_name=p.contact,
+                admin_password=password,
+            ),
+        )
+        actors[state] = auth_service.actor_for(registration.admin)
+        logins.append((WHO[state], email))
+        if state == "active":
+            staff = await auth_service.create_user(
+                session,
+                actor=actors[state],
+                email=f"kok@{p.domain}",
+                full_name="Mads Kok",
+                password=password,
+                role=Role.PROVIDER_STAFF,
+                provider_id=registration.provider.id,
+            )
+            logins.append(("provider staff, approved provider", staff.email))
+
+    async def apply(
+        state: str,
+        standard: service.StandardView,
+        municipality: Municipality,
+        *,
+        submit: bool = True,
+        cold: str = "4",
+    ) -> int:
+        assert municipality.id is not None
+        started = await service.start_application(
+            session, actor=actors[state], municipality_id=municipality.id
+        )
+        application_id = started.application.id
+        assert application_id is not None
+        await service.save_application(
+            session,
+            actor=actors[state],
+            settings=settings,
+            application_id=application_id,
+            evidence=_evidence(standard.requirements, cold=cold),
+            documents=_documents(standard.requirements),
+            submit=submit,
+        )
+        return application_id
+
+    async def approve(
+        state: str,
+        standard: service.StandardView,
+        municipality: Municipality,
+        admin: Actor,
+        *,
+        valid_from: date,
+        valid_to: date,
+        area: str,
+        capacity: int,
+        price: str,
+    ) -> int:
+        application_id = await apply(state, standard, municipality)
+        await service.record_decisions(
+            session,
+            actor=admin,
+            application_id=application_id,
+            decisions=[
+                DecisionIn(requirement_id=r.id or 0, met=True, comment="Dokumentation i orden.")
+                for r in standard.requirements
+            ],
+        )
+        view = await service.approve_application(
+            session,
+            actor=admin,
+            application_id=application_id,
+            terms=ApprovalIn(
+                valid_from=valid_from,
+                valid_to=valid_to,
+                service_area=area,
+                daily_capacity=capacity,
+                unit_price=price,
+            ),
+        )
+        assert view.approval.id is not None
+        return view.approval.id
+
+    current = {"valid_from": today - timedelta(days=150), "valid_to": today + timedelta(days=580)}
+    await approve(
+        "active",
+        aarhus_v1,
+        aarhus,
+        aarhus_admin,
+        **current,
+        area="8000 8200 8210 8220 8230",
+        capacity=250,
+        price="85,00",
+    )
+    await approve(
+        "active",
+        odense_v1,
+        odense,
+        odense_admin,
+        **current,
+        area="5000 5200 5210",
+        capacity=120,
+        price="87,50",
+    )
+    suspended = await approve(
+        "suspended",
+        aarhus_v1,
+        aarhus,
+        aarhus_admin,
+        **current,
+        area="8260 8270",
+        capacity=90,
+        price="82,50",
+    )
+    await service.suspend_approval(
+        session,
+        actor=aarhus_admin,
+        approval_id=suspended,
+        reason="Kontrolrapport med påbud om kølekæden; suspenderet indtil genbesøg.",
+    )
+    revoked = await approve(
+        "revoked",
+        aarhus_v1,
+        aarhus,
+        aarhus_admin,
+        **current,
+        area="8200 8240",
+        capacity=150,
+        price="88,00",
+    )
+    await service.revoke_approval(
+        session,
+        actor=aarhus_admin,
+        approval_id=revoked,
+        reason="Gentagne udeblevne leveringer trods skærpet tilsyn.",
+    )
+    await approve(
+        "expired",
+        aarhus_v1,
+        aarhus,
+        aarhus_admin,
+        valid_from=today - timedelta(days=500),
+        valid_to=today - timedelta(days=20),
+        area="8230 8210",
+        capacity=60,
+        price="79,00",
+    )
+
+    # The new version demands the texture-modified diet forms: approved providers re-apply.
+    aarhus_v2 = await _standard(
+        session,
+        aarhus_admin,
+        "Kvalitetsstandard for madservice 2026",
+        [DIET_FORMS],
+        today + timedelta(days=90),
+    )
+    await apply("submitted", aarhus_v2, aarhus)
+    await apply("draft", aarhus_v2, aarhus, submit=False, cold="7")
+    rejected = await apply("rejected", odense_v1, odense)
+    cold_chain = next(r for r in odense_v1.requirements if r.key == "koelekaede")
+    await service.record_decisions(
+        session,
+        actor=odense_admin,
+        application_id=rejected,
+        decisions=[
+            DecisionIn(
+                requirement_id=cold_chain.id or 0,
+                met=False,
+                comment="Temperaturlog mangler for de sidste tre måneder.",
+            )
+        ],
+    )
+    await service.reject_application(
+        session,
+        actor=odense_admin,
+        application_id=rejected,
+        reason="Kølekæden er ikke dokumenteret. I er velkomne til at søge igen.",
+    )
+    assert aarhus_v2.standard.id is not None
+    return logins

@@ -303,13 +303,15 @@ async def active_approvals(
 
 
 async def ask_to_reapply(
-    session: AsyncSession, municipality_id: int, service: str, reapply_by: date
+    session: AsyncSession, municipality_id: int, service: str, reapply_by: date, on: date
 ) -> list[int]:
+    """Sets reapply_by on the approvals still standing on ``on`` (not expired)."""
     result = await session.execute(
         update(Approval)
         .where(
             Approval.municipality_id == municipality_id,
             Approval.service == service,
+            Approval.valid_to >= on,
             Approval.status.in_([ApprovalStatus.ACTIVE, ApprovalStatus.SUSPENDED]),  # type: ignore[attr-defined]
         )
         .values(reapply_by=reapply_by)

@@ -629,7 +629,7 @@ async def publish_standard(
         previous.status = StandardStatus.SUPERSEDED
         await repository.save(session, previous)
         asked = await repository.ask_to_reapply(
-            session, municipality_id, standard.service, reapply_by
+            session, municipality_id, standard.service, reapply_by, today()
         )
     else:
         reapply_by = None

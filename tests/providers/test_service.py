@@ -398,3 +398,27 @@ async def test_no_published_standard_means_no_application(session, world):
             municipality_id=world.other_municipality.id,
         )
     assert publish_standard  # the fixture helper is the way to publish one
+
+
+async def test_expired_approvals_are_not_asked_to_reapply(
+    session, world, aarhus_standard, settings
+):
+    today = service.today()
+    expired = await approved(
+        session,
+        world,
+        aarhus_standard,
+        settings,
+        valid_from=today - timedelta(days=300),
+        valid_to=today - timedelta(days=5),
+    )
+    admin = actor(world, "admin")
+    draft = await service.create_standard(session, actor=admin, data=StandardCreate(title="v2"))
+    await service.publish_standard(
+        session,
+        actor=admin,
+        standard_id=draft.standard.id,
+        reapply_by=today + timedelta(days=30),
+    )
+    await session.refresh(expired)
+    assert expired.reapply_by is None
