@@ -150,6 +150,8 @@ def parse_cpr(raw: str) -> tuple[str, date]:
         born = date(century + yy, month, day)
     except ValueError as exc:
         raise InvalidCpr() from exc
+    if born > today_in_copenhagen():
+        raise InvalidCpr()
     return digits, born
 
 

@@ -94,7 +94,9 @@ async def make_grant(
 
 @pytest.fixture
 async def citizen(session: AsyncSession, world: World, caps: None, case_worker: Actor) -> Citizen:
-    return await make_citizen(session, case_worker)
+    made = await make_citizen(session, case_worker)
+    await session.commit()  # a savepoint: keeps the setup when a request rolls back
+    return made
 
 
 async def ledger_snapshot(session: AsyncSession) -> tuple:
