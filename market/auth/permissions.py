@@ -31,6 +31,7 @@ class Permission(StrEnum):
     GRANT_MANAGE = "grant.manage"
     PROXY_MANAGE = "proxy.manage"
     VOUCHER_VIEW_OWN = "voucher.view_own"
+    COPAYMENT_CAP_MANAGE = "copayment_cap.manage"
 
 
 P = Permission
@@ -58,6 +59,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.APPROVAL_MANAGE,
             P.AUDIT_VIEW,
             P.CITIZEN_VIEW,
+            P.COPAYMENT_CAP_MANAGE,
             *_MUNICIPAL_READ,
         }
     ),
