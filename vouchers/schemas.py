@@ -98,7 +98,6 @@ class CitizenOut(BaseModel):
     allergies: list[str]
     contact_name: str | None
     contact_phone: str | None
-    login: str
 
 
 class GrantIn(BaseModel):
@@ -183,19 +182,44 @@ class WeekOut(BaseModel):
     units_used: int
 
 
-class VoucherOut(BaseModel):
-    citizen_id: int
+class CitizenChoice(BaseModel):
+    citizen_id: int | None
     full_name: str
+
+
+class VoucherOut(BaseModel):
+    """For a proxy linked to several citizens and no citizen chosen, only ``choices``."""
+
+    citizen_id: int | None
+    full_name: str | None
     grant_id: int | None
     copayment_ore: int | None
     units_per_week: int | None
     valid_to: date | None
     weeks: list[WeekOut]
+    choices: list[CitizenChoice] = []
 
 
 class CapIn(BaseModel):
+    cap_ore: int
+
+
+class CapOut(BaseModel):
     year: int
     cap_ore: int
+
+
+class SearchIn(BaseModel):
+    q: str
+
+
+class CitizenRecordOut(BaseModel):
+    citizen: "CitizenOut"
+    login: str
+    has_password: bool
+    grants: list["GrantOut"]
+    proxies: list["ProxyOut"]
+    letter_code_expires_at: datetime | None
 
 
 class LedgerReportOut(BaseModel):

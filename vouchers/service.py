@@ -658,6 +658,23 @@ async def set_copayment_cap(
     return cap
 
 
+async def copayment_caps(session: AsyncSession, *, actor: Actor) -> list[CopaymentCap]:
+    if actor.municipality_id is None:
+        return []
+    return list(await repository.list_caps(session, actor.municipality_id))
+
+
+async def set_own_copayment_cap(
+    session: AsyncSession, *, actor: Actor, year: int, cap_ore: int
+) -> CopaymentCap:
+    """A municipal admin sets the cap of their own municipality for a year."""
+    if actor.municipality_id is None:
+        raise CitizenNotFound()
+    return await set_copayment_cap(
+        session, actor=actor, municipality_id=actor.municipality_id, year=year, cap_ore=cap_ore
+    )
+
+
 async def _check_cap(
     session: AsyncSession, *, municipality_id: int, copayment_ore: int, year: int
 ) -> None:
