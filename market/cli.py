@@ -14,9 +14,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit chain.", no_args_is_help=True)
+vouchers_app = typer.Typer(help="Voucher grants and the voucher ledger.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(vouchers_app, name="vouchers")
 
 
 @db_app.command("upgrade")
@@ -121,6 +123,28 @@ def audit_verify() -> None:
     if not report.ok:
         raise typer.Exit(1)
     typer.echo("The audit chain is intact.")
+
+
+@vouchers_app.command("verify")
+def vouchers_verify() -> None:
+    """Check every voucher ledger invariant; names what is wrong and exits 1 if anything is."""
+    from market.admin_tasks import unit_of_work
+    from vouchers.schemas import LedgerReport
+    from vouchers.service import verify_ledger
+
+    async def run() -> "LedgerReport":
+        async with unit_of_work(get_settings()) as session:
+            return await verify_ledger(session)
+
+    report = asyncio.run(run())
+    for problem in report.problems:
+        typer.echo(f"WRONG   {problem}")
+    typer.echo(
+        f"{report.grants} grants, {report.accounts} accounts, {report.transfers} transfers checked."
+    )
+    if not report.ok:
+        raise typer.Exit(1)
+    typer.echo("The voucher ledger balances.")
 
 
 @app.command()
