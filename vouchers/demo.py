@@ -1,10 +1,292 @@
-"""Demo data for this domain (called by market.demo.seed)."""
+"""Demo data for this domain (called by market.demo.seed): co-payment caps and
+citizens with vouchers in every state, made through the (audited) services."""
+
+import dataclasses
+from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.auth import service as auth_service
 from market.auth.models import User
+from market.auth.permissions import Actor
 from market.config import Settings
 from market.municipalities.models import Municipality
+from vouchers import repository, service
+from vouchers.models import Allergen, Citizen, DietForm
+from vouchers.schemas import CitizenDetails, GrantTerms
+
+# Co-payment caps per year, in øre. 2024 is the statutory cap for a delivered
+# main meal (61 kr.); the later figures are placeholders for the demo: the
+# real caps must be set by each municipality every year.
+CAPS_ORE = {2024: 6100, 2025: 6300, 2026: 6500, 2027: 6700, 2028: 6900}
+
+
+@dataclasses.dataclass
+class _Person:
+    name: str
+    cpr: str
+    address: str
+    postal_code: str
+    email: str | None = None
+    diet: DietForm = DietForm.NORMAL
+    allergies: tuple[Allergen, ...] = ()
+
+
+async def _citizen(
+    session: AsyncSession, actor: Actor, settings: Settings, person: _Person, phone: str
+) -> Citizen:
+    return await service.create_citizen(
+        session,
+        actor=actor,
+        secret_key=settings.secret_key.get_secret_value(),
+        details=CitizenDetails(
+            full_name=person.name,
+            cpr=person.cpr,
+            address=person.address,
+            postal_code=person.postal_code,
+            phone=phone,
+            email=person.email,
+            diet_form=person.diet,
+            allergies=person.allergies,
+            contact_name="Pårørende " + person.name.split()[-1],
+            contact_phone="+45 20 30 40 50",
+        ),
+    )
+
+
+async def _grant(
+    session: AsyncSession,
+    actor: Actor,
+    citizen: Citizen,
+    start: date,
+    weeks: int,
+    units: int = 7,
+    copayment_ore: int = 5500,
+    diet: DietForm = DietForm.NORMAL,
+) -> int:
+    assert citizen.id is not None
+    grant = await service.grant_voucher(
+        session,
+        actor=actor,
+        citizen_id=citizen.id,
+        terms=GrantTerms(
+            units_per_week=units,
+            valid_from=start,
+            valid_to=start + timedelta(days=7 * weeks - 1),
+            copayment_ore=copayment_ore,
+            diet_form=diet,
+            allergies=tuple(Allergen(a) for a in citizen.allergies),
+            reassess_on=start + timedelta(days=7 * weeks - 30),
+        ),
+    )
+    assert grant.id is not None
+    return grant.id
+
+
+async def _give_password(session: AsyncSession, user_id: int, password: str) -> None:
+    user = await repository.get_user(session, user_id)
+    assert user is not None
+    await service.set_own_password(session, actor=auth_service.actor_for(user), password=password)
+
+
+async def _seed_municipality(
+    session: AsyncSession,
+    *,
+    municipality: Municipality,
+    worker: User,
+    people: list[_Person],
+    password: str,
+    settings: Settings,
+) -> list[tuple[str, str]]:
+    assert municipality.id is not None
+    town = municipality.name.replace(" Kommune", "")
+    actor = auth_service.actor_for(worker)
+    logins: list[tuple[str, str]] = []
+    for year, cap in CAPS_ORE.items():
+        await service.set_copayment_cap(
+            session, actor=actor, municipality_id=municipality.id, year=year, cap_ore=cap
+        )
+    today = service.today_in_copenhagen()
+    monday = today - timedelta(days=today.weekday())
+    citizens = [
+        await _citizen(session, actor, settings, p, f"+45 86 00 00 {i:02d}")
+        for i, p in enumerate(people)
+    ]
+    active, reserved, superseded, revoked, expired, with_proxy, letter = citizens[:7]
+
+    # 1. An active voucher with meals used this week (today's meal delivered).
+    grant_id = await _grant(session, actor, active, monday - timedelta(days=28), weeks=26)
+    await service.reserve(
+        session,
+        grant_id=grant_id,
+        delivery_on=today,
+        units=1,
+        idempotency_key=f"demo:{grant_id}:today",
+        actor=actor,
+        order_ref=f"demo-{grant_id}-1",
+    )
+    await service.redeem(
+        session,
+        grant_id=grant_id,
+        delivery_on=today,
+        units=1,
+        idempotency_key=f"demo:{grant_id}:today:delivered",
+        actor=actor,
+        order_ref=f"demo-{grant_id}-1",
+    )
+    await _give_password(session, active.user_id, password)
+    logins.append((f"citizen, {town} ({active.full_name})", await _email(session, active)))
+
+    # 2. A voucher with meals reserved next week.
+    grant_id = await _grant(session, actor, reserved, monday, weeks=12, units=5, copayment_ore=4500)
+    for offset in (7, 8, 9):
+        await service.reserve(
+            session,
+            grant_id=grant_id,
+            delivery_on=monday + timedelta(days=offset),
+            units=1,
+            idempotency_key=f"demo:{grant_id}:{offset}",
+            actor=actor,
+            order_ref=f"demo-{grant_id}-{offset}",
+        )
+    await _give_password(session, reserved.user_id, password)
+    logins.append((f"citizen with reservations, {town}", await _email(session, reserved)))
+
+    # 3. A voucher changed two weeks ago: the old one superseded by a new one.
+    old_id = await _grant(session, actor, superseded, monday - timedelta(days=56), weeks=20)
+    await service.supersede_grant(
+        session,
+        actor=actor,
+        grant_id=old_id,
+        terms=GrantTerms(
+            units_per_week=10,
+            valid_from=monday - timedelta(days=14),
+            valid_to=monday + timedelta(days=7 * 30),
+            copayment_ore=5000,
+            diet_form=DietForm.SOFT,
+        ),
+    )
+
+    # 4. A revoked voucher.
+    grant_id = await _grant(session, actor, revoked, monday - timedelta(days=21), weeks=20)
+    await service.revoke_grant(
+        session,
+        actor=actor,
+        grant_id=grant_id,
+        reason="Flyttet på plejehjem.",
+        ends_on=today,
+    )
+
+    # 5. An expired voucher.
+    await _grant(session, actor, expired, monday - timedelta(days=70), weeks=6)
+
+    # 6. A citizen with a proxy: a relative with their own login.
+    await _grant(session, actor, with_proxy, monday, weeks=26, units=7, copayment_ore=6100)
+    assert with_proxy.id is not None
+    surname = with_proxy.full_name.split()[-1]
+    linked = await service.link_proxy(
+        session,
+        actor=actor,
+        settings=settings,
+        citizen_id=with_proxy.id,
+        full_name=f"Henrik {surname}",
+        email=f"henrik.{_ascii(surname)}@paaroerende-{_ascii(town)}.example",
+        relation="Søn",
+    )
+    assert linked.user.id is not None
+    await _give_password(session, linked.user.id, password)
+    logins.append((f"proxy (son of {with_proxy.full_name}), {town}", linked.user.email))
+
+    # 7. A citizen without a password, with a welcome letter and a one-time code.
+    await _grant(session, actor, letter, monday, weeks=26, units=7, copayment_ore=6100)
+    assert letter.id is not None
+    code, _ = await service.issue_letter_code(
+        session, actor=actor, settings=settings, citizen_id=letter.id
+    )
+    logins.append((f"citizen letter code, {town} ({letter.full_name}; /letter-code)", code))
+
+    # Close the weeks that have ended and expire what has run out (the weekly job).
+    await service.close_past_weeks(session, today=today, actor=actor)
+    return logins
+
+
+async def _email(session: AsyncSession, citizen: Citizen) -> str:
+    user = await repository.get_user(session, citizen.user_id)
+    assert user is not None
+    return user.email
+
+
+def _ascii(text: str) -> str:
+    return (
+        text.lower()
+        .replace("æ", "ae")
+        .replace("ø", "oe")
+        .replace("å", "aa")
+        .replace(" ", "")
+        .replace("kommune", "")
+    )
+
+
+AARHUS_PEOPLE = [
+    _Person(
+        "Karen Margrethe Jensen",
+        "120338-1014",
+        "Nørregade 12, 1. tv.",
+        "8000",
+        "karen.jensen@borger.example",
+        DietForm.NORMAL,
+        (Allergen.MILK,),
+    ),
+    _Person(
+        "Poul Erik Andersen",
+        "030541-1237",
+        "Randersvej 88",
+        "8200",
+        "poul.andersen@borger.example",
+        DietForm.DIABETIC,
+    ),
+    _Person(
+        "Inge Lise Pedersen",
+        "250935-1628",
+        "Silkeborgvej 210",
+        "8210",
+        diet=DietForm.SOFT,
+        allergies=(Allergen.GLUTEN, Allergen.CELERY),
+    ),
+    _Person("Jørgen Mikkelsen", "170233-1455", "Gudrunsvej 7", "8220"),
+    _Person("Else Marie Christensen", "080830-1822", "Åbyhøjvej 3", "8230", diet=DietForm.PUREED),
+    _Person(
+        "Aase Sørensen",
+        "141128-1960",
+        "Strandvejen 41",
+        "8240",
+        diet=DietForm.MINCED,
+        allergies=(Allergen.FISH,),
+    ),
+    _Person("Svend Aage Larsen", "300436-1173", "Viby Torv 2", "8260"),
+]
+ODENSE_PEOPLE = [
+    _Person(
+        "Grethe Hansen",
+        "061039-1442",
+        "Vestergade 55",
+        "5000",
+        "grethe.hansen@borger.example",
+        DietForm.ENERGY_DENSE,
+    ),
+    _Person(
+        "Bent Rasmussen",
+        "220937-1017",
+        "Middelfartvej 120",
+        "5200",
+        "bent.rasmussen@borger.example",
+    ),
+    _Person("Ruth Madsen", "111134-1508", "Tarupvej 9", "5210", diet=DietForm.SOFT),
+    _Person("Knud Olsen", "020232-1339", "Rødegårdsvej 80", "5230"),
+    _Person("Ellen Thomsen", "190931-1724", "Bolbrovej 14", "5240"),
+    _Person("Edith Poulsen", "050529-1886", "Dalumvej 60", "5250", diet=DietForm.PUREED),
+    _Person("Harald Nielsen", "270440-1191", "Kongensgade 20", "5000"),
+]
 
 
 async def seed(
@@ -15,4 +297,19 @@ async def seed(
     password: str,
     settings: Settings,
 ) -> list[tuple[str, str]]:
-    return []
+    logins: list[tuple[str, str]] = []
+    plan = [
+        ("sagsbehandler@aarhus.example", AARHUS_PEOPLE),
+        ("sagsbehandler@odense.example", ODENSE_PEOPLE),
+    ]
+    for municipality, (worker_email, people) in zip(municipalities, plan, strict=True):
+        worker = users[worker_email]
+        logins += await _seed_municipality(
+            session,
+            municipality=municipality,
+            worker=worker,
+            people=people,
+            password=password,
+            settings=settings,
+        )
+    return logins

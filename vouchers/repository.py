@@ -389,6 +389,13 @@ async def active_grant_on(session: AsyncSession, citizen_id: int, day: date) -> 
     return result.scalar_one_or_none()
 
 
+async def grants_started_before(session: AsyncSession, day: date) -> Sequence[VoucherGrant]:
+    result = await session.execute(
+        select(VoucherGrant).where(VoucherGrant.valid_from < day).order_by(VoucherGrant.id)
+    )
+    return result.scalars().all()
+
+
 # --- proxies ---------------------------------------------------------------
 
 

@@ -1103,6 +1103,26 @@ async def expire_grant(
     return grant
 
 
+async def close_past_weeks(
+    session: AsyncSession, *, today: date | None = None, actor: Actor | None = None
+) -> int:
+    """The weekly job (idempotent, safe to run daily): every week that has ended
+    is closed (its leftover units expire or roll over), and grants whose last
+    day has passed become expired. Returns how many weeks were closed."""
+    day = today or today_in_copenhagen()
+    this_monday = day - timedelta(days=day.weekday())
+    closed = 0
+    for grant in await repository.grants_started_before(session, this_monday):
+        assert grant.id is not None
+        last_week_end = min(grant.valid_to, this_monday - timedelta(days=1))
+        for week in weeks_between(grant.valid_from, last_week_end):
+            if await expire_week(session, grant_id=grant.id, iso_week=week, actor=actor):
+                closed += 1
+        if grant.status == GrantStatus.ACTIVE and grant.valid_to < day:
+            await expire_grant(session, grant_id=grant.id, actor=actor, today=day)
+    return closed
+
+
 # --- proxies -------------------------------------------------------------------
 
 
