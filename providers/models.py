@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -182,10 +182,26 @@ class RequirementReview(SQLModel, table=True):
     decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+_STANDING = text("status IN ('active', 'suspended')")
+
+
 class Approval(SQLModel, table=True):
     """A provider's approval in one municipality for one service."""
 
     __tablename__ = "approval"
+    # One standing approval per provider, municipality and service, even when two
+    # reviewers approve at the same moment; revoked and replaced ones are history.
+    __table_args__ = (
+        Index(
+            "uq_approval_standing",
+            "provider_id",
+            "municipality_id",
+            "service",
+            unique=True,
+            sqlite_where=_STANDING,
+            postgresql_where=_STANDING,
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     provider_id: int = Field(foreign_key="provider.id", index=True)

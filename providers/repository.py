@@ -69,6 +69,22 @@ async def providers_in_municipality(
     return result.scalars().all()
 
 
+async def provider_in_municipality(
+    session: AsyncSession, provider_id: int, municipality_id: int
+) -> bool:
+    """Whether the provider has an approval or a (non-draft) application there."""
+    approval = select(Approval.id).where(
+        Approval.provider_id == provider_id, Approval.municipality_id == municipality_id
+    )
+    application = select(Application.id).where(
+        Application.provider_id == provider_id,
+        Application.municipality_id == municipality_id,
+        Application.status != ApplicationStatus.DRAFT,
+    )
+    result = await session.execute(select(approval.exists() | application.exists()))
+    return bool(result.scalar_one())
+
+
 # municipalities and standards
 
 

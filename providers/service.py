@@ -806,7 +806,8 @@ async def start_application(
 
 def _original_filename(filename: str) -> str:
     # Browsers on Windows used to send the full path; keep only the last part.
-    name = PureWindowsPath(PurePosixPath(filename or "").name).name.strip()
+    name = PureWindowsPath(PurePosixPath(filename or "").name).name
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip()
     return (name or "document")[:255]
 
 
@@ -985,6 +986,8 @@ async def save_application(
         pending.append(file)
         uploaded.append(upload)
     view = await _load_application_view(session, application)
+    if not (submit or changed or uploaded):
+        return view
     action = "application.saved"
     if submit:
         check_transition(
@@ -1431,10 +1434,7 @@ async def provider_directory(session: AsyncSession, *, actor: Actor) -> list[Dir
 
 async def provider_detail(session: AsyncSession, *, actor: Actor, provider_id: int) -> DirectoryRow:
     municipality_id = _municipality_of(actor)
-    if not any(
-        p.id == provider_id
-        for p in await repository.providers_in_municipality(session, municipality_id)
-    ):
+    if not await repository.provider_in_municipality(session, provider_id, municipality_id):
         raise ProviderNotFound()
     provider = await repository.get_provider(session, provider_id)
     if provider is None:

@@ -112,6 +112,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_approval_municipality_id'), 'approval', ['municipality_id'], unique=False)
     op.create_index(op.f('ix_approval_provider_id'), 'approval', ['provider_id'], unique=False)
+    op.create_index('uq_approval_standing', 'approval', ['provider_id', 'municipality_id', 'service'], unique=True, sqlite_where=sa.text("status IN ('active', 'suspended')"), postgresql_where=sa.text("status IN ('active', 'suspended')"))
     op.create_table('evidence_upload',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('provider_id', sa.Integer(), nullable=False),
@@ -181,6 +182,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_evidence_upload_provider_id'), table_name='evidence_upload')
     op.drop_index(op.f('ix_evidence_upload_application_id'), table_name='evidence_upload')
     op.drop_table('evidence_upload')
+    op.drop_index('uq_approval_standing', table_name='approval', sqlite_where=sa.text("status IN ('active', 'suspended')"), postgresql_where=sa.text("status IN ('active', 'suspended')"))
     op.drop_index(op.f('ix_approval_provider_id'), table_name='approval')
     op.drop_index(op.f('ix_approval_municipality_id'), table_name='approval')
     op.drop_table('approval')

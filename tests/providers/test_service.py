@@ -422,3 +422,20 @@ async def test_expired_approvals_are_not_asked_to_reapply(
     )
     await session.refresh(expired)
     assert expired.reapply_by is None
+
+
+async def test_database_holds_one_standing_approval_per_provider_municipality_service(
+    session, world, aarhus_standard, settings
+):
+    from sqlalchemy.exc import IntegrityError
+
+    from providers.models import Approval
+
+    first = await approved(session, world, aarhus_standard, settings)
+    twin = Approval(**first.model_dump(exclude={"id", "application_id"}), application_id=0)
+    second = await submitted_application(session, world, aarhus_standard, settings)
+    twin.application_id = second.id
+    with pytest.raises(IntegrityError):
+        async with session.begin_nested():
+            session.add(twin)
+            await session.flush()
