@@ -566,3 +566,35 @@ async def set_password(
         return _form_error(request, "vouchers/set_password.html", {"login": login}, exc)
     target = "/my-voucher" if actor.can(Permission.VOUCHER_VIEW_OWN) else "/"
     return RedirectResponse(target, status_code=303)
+
+
+# --- co-payment caps (municipal admin) -----------------------------------------
+
+CapManager = Annotated[Actor, Depends(require(Permission.COPAYMENT_CAP_MANAGE))]
+
+
+@router.get("/copayment-caps", response_class=HTMLResponse)
+async def copayment_caps(request: Request, session: Session, actor: CapManager) -> Response:
+    caps = await service.copayment_caps(session, actor=actor)
+    return render(request, "vouchers/caps.html", {"caps": caps, "form": {"year": "", "cap": ""}})
+
+
+@router.post("/copayment-caps", response_class=HTMLResponse)
+async def set_copayment_cap(
+    request: Request,
+    session: Session,
+    actor: CapManager,
+    year: Annotated[str, Form()] = "",
+    cap: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        await service.set_own_copayment_cap(
+            session,
+            actor=actor,
+            year=_int(year, gettext("year")),
+            cap_ore=service.parse_kroner(cap),
+        )
+    except AppError as exc:
+        context = {"caps": [], "form": {"year": year, "cap": cap}}
+        return _form_error(request, "vouchers/caps.html", context, exc)
+    return RedirectResponse("/copayment-caps", status_code=303)

@@ -1116,7 +1116,8 @@ async def close_past_weeks(
         assert grant.id is not None
         last_week_end = min(grant.valid_to, this_monday - timedelta(days=1))
         for week in weeks_between(grant.valid_from, last_week_end):
-            if await expire_week(session, grant_id=grant.id, iso_week=week, actor=actor):
+            move = await expire_week(session, grant_id=grant.id, iso_week=week, actor=actor)
+            if move is not None and not move.replayed:
                 closed += 1
         if grant.status == GrantStatus.ACTIVE and grant.valid_to < day:
             await expire_grant(session, grant_id=grant.id, actor=actor, today=day)
