@@ -1,6 +1,14 @@
 from datetime import date
 
-from market.errors import N_, Conflict, IllegalTransition, InvalidInput, NotAuthenticated, NotFound
+from market.errors import (
+    N_,
+    AppError,
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+)
 
 
 class InvalidCpr(InvalidInput):
@@ -123,6 +131,13 @@ class NotYourCitizen(NotFound):
 class ProxyNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__(N_("That proxy link does not exist."))
+
+
+class LedgerBroken(AppError):
+    """An invariant the ledger relies on did not hold: a bug, never the user's fault."""
+
+    status_code = 500
+    code = "ledger_broken"
 
 
 class BadInput(InvalidInput):

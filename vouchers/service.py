@@ -42,6 +42,7 @@ from vouchers.exceptions import (
     GrantNotUsable,
     GrantTransitionRefused,
     InvalidCpr,
+    LedgerBroken,
     LetterCodeExpired,
     LetterCodeInvalid,
     NoGrantForDate,
@@ -286,11 +287,6 @@ def _key(key: str) -> str:
     if not key or len(key) > 200:
         raise BadInput(N_("An idempotency key of 1 to 200 characters is required."))
     return key
-
-
-class LedgerBroken(AppError):
-    status_code = 500
-    code = "ledger_broken"
 
 
 async def _get_grant(session: AsyncSession, grant_id: int) -> VoucherGrant:
@@ -1122,6 +1118,27 @@ async def close_past_weeks(
         if grant.status == GrantStatus.ACTIVE and grant.valid_to < day:
             await expire_grant(session, grant_id=grant.id, actor=actor, today=day)
     return closed
+
+
+async def acting_for_citizen(session: AsyncSession, *, actor: Actor, citizen_id: int) -> Actor:
+    """For the ordering flow: may this actor act for this citizen? Returns the
+    actor to record (a proxy or case worker acting on the citizen's behalf), or
+    raises NotFound. Staff: same municipality; a citizen: only themself; a
+    proxy: only citizens they are linked to now."""
+    citizen = await repository.get_citizen(session, citizen_id)
+    if citizen is None:
+        raise CitizenNotFound()
+    assert citizen.id is not None
+    if actor.role == Role.CITIZEN:
+        if citizen.user_id != actor.user_id:
+            raise CitizenNotFound()
+        return actor
+    if actor.role == Role.PROXY:
+        if await repository.active_link(session, citizen.id, actor.user_id) is None:
+            raise NotYourCitizen()
+    else:
+        _staff_scope(actor, citizen.municipality_id)
+    return dataclasses.replace(actor, on_behalf_of_user_id=citizen.user_id)
 
 
 # --- proxies -------------------------------------------------------------------

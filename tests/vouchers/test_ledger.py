@@ -386,3 +386,24 @@ async def test_verify_names_a_tampered_balance(session, citizen, case_worker, mo
     assert not report.ok
     assert any("reserved" in p and "transfers add up to 1" in p for p in report.problems)
     assert any(f"grant {grant.id}" in p and "were issued" in p for p in report.problems)
+
+
+async def test_reserving_on_an_expired_grant_is_refused_and_changes_nothing(
+    session, citizen, case_worker, monday
+):
+    grant = await make_grant(session, case_worker, citizen, monday, weeks=1)
+    await service.expire_grant(session, grant_id=grant.id, today=monday + timedelta(days=8))
+    before = await ledger_snapshot(session)
+    with pytest.raises(GrantNotUsable) as caught:
+        await service.reserve(
+            session,
+            grant_id=grant.id,
+            delivery_on=monday,
+            units=1,
+            idempotency_key="after-expiry",
+            actor=case_worker,
+            today=monday,
+        )
+    assert caught.value.status_code == 409
+    assert str(caught.value) == "This voucher is expired and can no longer be used to order."
+    assert await ledger_snapshot(session) == before

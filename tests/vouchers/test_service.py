@@ -169,3 +169,28 @@ async def test_caps_page_for_the_municipal_admin(client, world, session, caps):
     assert (
         await client.get("/api/v1/copayment-caps", headers=api_headers(client))
     ).status_code == 403
+
+
+async def test_acting_for_a_citizen(session, world, citizen, case_worker, settings):
+    acting = await service.acting_for_citizen(session, actor=case_worker, citizen_id=citizen.id)
+    assert acting.on_behalf_of_user_id == citizen.user_id
+    own = auth_service.actor_for(await repository.get_user(session, citizen.user_id))
+    assert await service.acting_for_citizen(session, actor=own, citizen_id=citizen.id) == own
+    linked = await service.link_proxy(
+        session,
+        actor=case_worker,
+        settings=settings,
+        citizen_id=citizen.id,
+        full_name="Mads Jensen",
+        email="mads@example.dk",
+    )
+    proxy = auth_service.actor_for(linked.user)
+    as_proxy = await service.acting_for_citizen(session, actor=proxy, citizen_id=citizen.id)
+    assert as_proxy.user_id == linked.user.id and as_proxy.on_behalf_of_user_id == citizen.user_id
+    await service.unlink_proxy(
+        session, actor=case_worker, citizen_id=citizen.id, link_id=linked.link.id
+    )
+    for stranger in (proxy, auth_service.actor_for(world.user("odense_admin"))):
+        with pytest.raises(Exception) as refused:
+            await service.acting_for_citizen(session, actor=stranger, citizen_id=citizen.id)
+        assert refused.value.status_code == 404
