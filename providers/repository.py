@@ -2,7 +2,8 @@
 
 from collections.abc import Sequence
 from datetime import date
-from typing import TypeVar
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +39,25 @@ async def save(session: AsyncSession, row: SQLModel) -> None:
     """Flushes changes made to an already loaded row."""
     session.add(row)
     await session.flush()
+
+
+async def move_status(
+    session: AsyncSession,
+    model: type[Application] | type[Approval] | type[QualityStandard],
+    row_id: int,
+    current: StrEnum,
+    target: StrEnum,
+    values: dict[str, Any],
+) -> bool:
+    """One conditional UPDATE: moves the row only if it is still in ``current``.
+    Of two people acting at once, exactly one wins, on SQLite and PostgreSQL alike;
+    the loaded row in the session is updated with it."""
+    result = await session.execute(
+        update(model)
+        .where(model.id == row_id, model.status == current)  # type: ignore[arg-type]
+        .values(status=target, **values)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 # providers

@@ -140,6 +140,26 @@ def check_transition(transitions: dict[S, frozenset[S]], thing: str, current: S,
         )
 
 
+async def _move(
+    session: AsyncSession,
+    row: Application | Approval | QualityStandard,
+    transitions: dict[S, frozenset[S]],
+    thing: str,
+    target: S,
+    **values: object,
+) -> None:
+    """Checks the move against the table and makes it with one conditional
+    UPDATE, so a concurrent change by someone else is refused, not overwritten."""
+    current = row.status
+    check_transition(transitions, thing, current, target)  # type: ignore[arg-type]
+    assert row.id is not None
+    if not await repository.move_status(session, type(row), row.id, current, target, values):
+        raise Conflict(
+            N_("{a_thing} was changed by someone else just now. Please reload and try again."),
+            a_thing=thing,
+        )
+
+
 class EffectiveStatus(StrEnum):
     """An approval's status on a given day: the stored status, refined by its dates."""
 
@@ -626,17 +646,27 @@ async def publish_standard(
         check_transition(
             STANDARD_TRANSITIONS, "A quality standard", previous.status, StandardStatus.SUPERSEDED
         )
-        previous.status = StandardStatus.SUPERSEDED
-        await repository.save(session, previous)
+        await _move(
+            session,
+            previous,
+            STANDARD_TRANSITIONS,
+            "A quality standard",
+            StandardStatus.SUPERSEDED,
+        )
         asked = await repository.ask_to_reapply(
             session, municipality_id, standard.service, reapply_by, today()
         )
     else:
         reapply_by = None
-    standard.status = StandardStatus.PUBLISHED
-    standard.published_at = utcnow()
-    standard.reapply_by = reapply_by
-    await repository.save(session, standard)
+    await _move(
+        session,
+        standard,
+        STANDARD_TRANSITIONS,
+        "A quality standard",
+        StandardStatus.PUBLISHED,
+        published_at=utcnow(),
+        reapply_by=reapply_by,
+    )
     await audit.record(
         session,
         actor=actor,
@@ -1006,9 +1036,14 @@ async def save_application(
         blocking = _blocking_requirement(view.items)
         if blocking is not None:
             raise _unmet_sentence(blocking)
-        application.status = ApplicationStatus.SUBMITTED
-        application.submitted_at = utcnow()
-        await repository.save(session, application)
+        await _move(
+            session,
+            application,
+            APPLICATION_TRANSITIONS,
+            "An application",
+            ApplicationStatus.SUBMITTED,
+            submitted_at=utcnow(),
+        )
         action = "application.submitted"
     await audit.record(
         session,
@@ -1033,9 +1068,14 @@ async def withdraw_application(
     check_transition(
         APPLICATION_TRANSITIONS, "An application", application.status, ApplicationStatus.WITHDRAWN
     )
-    application.status = ApplicationStatus.WITHDRAWN
-    application.decided_at = utcnow()
-    await repository.save(session, application)
+    await _move(
+        session,
+        application,
+        APPLICATION_TRANSITIONS,
+        "An application",
+        ApplicationStatus.WITHDRAWN,
+        decided_at=utcnow(),
+    )
     assert application.id is not None
     await audit.record(
         session,
@@ -1196,6 +1236,16 @@ async def approve_application(
     codes = await municipalities.check_postal_codes(
         session, municipality_id=application.municipality_id, codes=codes
     )
+    # Claimed first: of two reviewers approving at once, the second stops here.
+    await _move(
+        session,
+        application,
+        APPLICATION_TRANSITIONS,
+        "An application",
+        ApplicationStatus.APPROVED,
+        decided_at=utcnow(),
+        decided_by_user_id=actor.user_id,
+    )
     service = view.standard.service
     standing = await repository.standing_approval(
         session, application.provider_id, application.municipality_id, service
@@ -1204,10 +1254,15 @@ async def approve_application(
         check_transition(
             APPROVAL_TRANSITIONS, "An approval", standing.status, ApprovalStatus.REPLACED
         )
-        standing.status = ApprovalStatus.REPLACED
-        standing.status_changed_at = utcnow()
-        standing.status_reason = "replaced by a new approval"
-        await repository.save(session, standing)
+        await _move(
+            session,
+            standing,
+            APPROVAL_TRANSITIONS,
+            "An approval",
+            ApprovalStatus.REPLACED,
+            status_changed_at=utcnow(),
+            status_reason=f"replaced by the approval of application {application.id}",
+        )
     assert application.id is not None
     approval = await repository.add(
         session,
@@ -1235,10 +1290,6 @@ async def approve_application(
             created_by_user_id=actor.user_id,
         ),
     )
-    application.status = ApplicationStatus.APPROVED
-    application.decided_at = utcnow()
-    application.decided_by_user_id = actor.user_id
-    await repository.save(session, application)
     await audit.record(
         session,
         actor=actor,
@@ -1270,11 +1321,16 @@ async def reject_application(
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput(N_("Give the reasons for the rejection; the provider will read them."))
-    application.status = ApplicationStatus.REJECTED
-    application.rejection_reason = reason
-    application.decided_at = utcnow()
-    application.decided_by_user_id = actor.user_id
-    await repository.save(session, application)
+    await _move(
+        session,
+        application,
+        APPLICATION_TRANSITIONS,
+        "An application",
+        ApplicationStatus.REJECTED,
+        rejection_reason=reason,
+        decided_at=utcnow(),
+        decided_by_user_id=actor.user_id,
+    )
     assert application.id is not None
     await audit.record(
         session,
@@ -1307,10 +1363,15 @@ async def _move_approval(
     if not reason:
         raise InvalidInput(N_("Please give a reason; the provider will read it."))
     previous = approval.status
-    approval.status = target
-    approval.status_reason = reason
-    approval.status_changed_at = utcnow()
-    await repository.save(session, approval)
+    await _move(
+        session,
+        approval,
+        APPROVAL_TRANSITIONS,
+        "An approval",
+        target,
+        status_reason=reason,
+        status_changed_at=utcnow(),
+    )
     await audit.record(
         session,
         actor=actor,

@@ -439,3 +439,22 @@ async def test_database_holds_one_standing_approval_per_provider_municipality_se
         async with session.begin_nested():
             session.add(twin)
             await session.flush()
+
+
+async def test_a_change_made_meanwhile_by_someone_else_is_refused_not_overwritten(
+    session, world, aarhus_standard, settings
+):
+    from sqlalchemy import update
+
+    application = await submitted_application(session, world, aarhus_standard, settings)
+    # Another request withdrew it; this session still holds the row as submitted.
+    await session.execute(
+        update(Application.__table__)
+        .where(Application.__table__.c.id == application.id)
+        .values(status="withdrawn")
+    )
+    assert application.status == ApplicationStatus.SUBMITTED
+    with pytest.raises(Conflict, match="changed by someone else"):
+        await service.reject_application(
+            session, actor=actor(world, "admin"), application_id=application.id, reason="Nej"
+        )
