@@ -224,13 +224,13 @@ def _normalise_number(text: str) -> str:
     return s
 
 
-def parse_decimal(text: str, *, what: str) -> Decimal:
+def parse_decimal(text: str) -> Decimal:
     try:
         value = Decimal(_normalise_number(text))
     except InvalidOperation:
         value = Decimal("NaN")
     if not value.is_finite():
-        raise InvalidInput(N_("{what}: “{text}” is not a number."), what=what, text=text)
+        raise InvalidInput(N_("“{text}” is not a number."), text=text)
     return value.to_integral_value() if value == value.to_integral_value() else value.normalize()
 
 
@@ -256,13 +256,16 @@ def split_postal_codes(text: str) -> list[str]:
     return [code for code in re.split(r"[\s,;]+", text or "") if code]
 
 
-def _required(value: str, what: str, max_length: int) -> str:
+def _required(value: str, missing: str, max_length: int) -> str:
+    """``missing`` is the whole sentence to show when the field is empty."""
     value = (value or "").strip()
     if not value:
-        raise InvalidInput(N_("Please fill in {what}."), what=what)
+        raise InvalidInput(missing)
     if len(value) > max_length:
         raise InvalidInput(
-            N_("{what} can be at most {max} characters long."), what=what, max=max_length
+            N_("“{start}…” is too long: at most {max} characters."),
+            start=value[:30],
+            max=max_length,
         )
     return value
 
@@ -283,10 +286,14 @@ def _municipality_of(actor: Actor) -> int:
 
 
 def _may_see_application(actor: Actor, application: Application) -> bool:
+    """The provider's own users, and staff of the municipality applied to whose
+    role may read evidence (admins, auditors) — nobody else."""
     if actor.provider_id is not None:
         return actor.provider_id == application.provider_id
     return (
-        actor.municipality_id is not None and actor.municipality_id == application.municipality_id
+        actor.municipality_id is not None
+        and actor.municipality_id == application.municipality_id
+        and actor.can(Permission.EVIDENCE_VIEW)
     )
 
 
@@ -304,13 +311,17 @@ def _clean_details(details: ProviderDetailsIn) -> dict[str, str]:
     if "@" not in email.strip("@"):
         raise InvalidInput(N_("{email} is not an e-mail address."), email=email or "''")
     return {
-        "name": _required(details.name, "the business name", 200),
-        "address": _required(details.address, "the address", 200),
+        "name": _required(details.name, N_("Please fill in the business name."), 200),
+        "address": _required(details.address, N_("Please fill in the address."), 200),
         "postal_code": postal_code,
-        "city": _required(details.city, "the city", 80),
-        "contact_name": _required(details.contact_name, "the contact person", 200),
-        "contact_email": _required(email, "the contact e-mail", 254).lower(),
-        "contact_phone": _required(details.contact_phone, "the contact phone", 32),
+        "city": _required(details.city, N_("Please fill in the city."), 80),
+        "contact_name": _required(
+            details.contact_name, N_("Please fill in the contact person."), 200
+        ),
+        "contact_email": _required(email, N_("Please fill in the contact e-mail."), 254).lower(),
+        "contact_phone": _required(
+            details.contact_phone, N_("Please fill in the contact phone."), 32
+        ),
     }
 
 
@@ -451,7 +462,7 @@ async def create_standard(
     """A new draft version; it starts as a copy of the published version's requirements."""
     municipality_id = _municipality_of(actor)
     service = _clean_service(data.service)
-    title = _required(data.title, "the title", 200)
+    title = _required(data.title, N_("Please give the standard a title."), 200)
     draft = await repository.standard_with_status(
         session, municipality_id, service, StandardStatus.DRAFT
     )
@@ -504,7 +515,7 @@ def _clean_requirement(data: RequirementIn) -> dict[str, object]:
         )
     cleaned: dict[str, object] = {
         "key": key,
-        "title": _required(data.title, "the requirement's title", 200),
+        "title": _required(data.title, N_("Please give the requirement a title."), 200),
         "description": (data.description or "").strip(),
         "kind": data.kind,
         "mandatory": data.mandatory,
@@ -513,14 +524,18 @@ def _clean_requirement(data: RequirementIn) -> dict[str, object]:
         "max_value": None,
     }
     if data.kind == RequirementKind.NUMERIC_THRESHOLD:
-        low = parse_decimal(data.min_value, what="Minimum") if data.min_value else None
-        high = parse_decimal(data.max_value, what="Maximum") if data.max_value else None
+        low = parse_decimal(data.min_value) if data.min_value else None
+        high = parse_decimal(data.max_value) if data.max_value else None
         if low is None and high is None:
             raise InvalidInput(N_("A numeric threshold needs a minimum, a maximum or both."))
         if low is not None and high is not None and low > high:
             raise InvalidInput(N_("The minimum cannot be larger than the maximum."))
         cleaned.update(
-            unit=_required(data.unit or "", "the unit", 20), min_value=low, max_value=high
+            unit=_required(
+                data.unit or "", N_("A numeric threshold needs a unit, e.g. °C or kr."), 20
+            ),
+            min_value=low,
+            max_value=high,
         )
     return cleaned
 
@@ -992,7 +1007,7 @@ async def save_application(
             raise RequirementNotFound()
         value = None
         if requirement.kind == RequirementKind.NUMERIC_THRESHOLD and (answer.value or "").strip():
-            value = parse_decimal(answer.value or "", what=requirement.title)
+            value = parse_decimal(answer.value or "")
         row = existing.get(answer.requirement_id) or Evidence(
             application_id=application.id, requirement_id=answer.requirement_id
         )
@@ -1001,6 +1016,7 @@ async def save_application(
             row.attested, row.statement, row.numeric_value = answer.attested, statement, value
             row.updated_at = utcnow()
             await repository.save(session, row)
+            existing[answer.requirement_id] = row
             changed.append(answer.requirement_id)
     pending: list[_PendingFile] = []
     uploaded: list[EvidenceUpload] = []
@@ -1552,8 +1568,6 @@ async def read_document(
         raise UploadNotFound()
     application = await repository.get_application(session, upload.application_id)
     if application is None or not _may_see_application(actor, application):
-        raise UploadNotFound()
-    if actor.provider_id is None and not actor.can(Permission.EVIDENCE_VIEW):
         raise UploadNotFound()
     path = Path(settings.upload_dir) / upload.storage_name
     try:
