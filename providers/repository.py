@@ -353,12 +353,8 @@ async def ask_to_reapply(
         .values(reapply_by=reapply_by)
         .returning(Approval.id)
     )
-    ids = [row[0] for row in result.all()]
-    # The identity map would otherwise keep serving the old value within this request.
-    for approval in session.identity_map.values():
-        if isinstance(approval, Approval) and approval.id in ids:
-            approval.reapply_by = reapply_by
-    return ids
+    # An ORM-enabled UPDATE: loaded approvals in the session get the new value too.
+    return [row[0] for row in result.all()]
 
 
 async def add_postal_codes(session: AsyncSession, approval_id: int, codes: list[str]) -> None:

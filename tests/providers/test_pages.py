@@ -393,3 +393,89 @@ async def test_every_page_has_one_h1_and_labelled_inputs(
             found = re.search(r'\bid="([^"]+)"', tag)
             assert found and found.group(1) in ids, (name, tag)
         assert "<th>" not in html, name  # every header cell has a scope
+
+
+async def test_new_version_through_pages_asks_approved_provider_to_reapply(
+    client, session, world, aarhus_standard, settings
+):
+    approval = await approved(session, world, aarhus_standard, settings)
+    await session.commit()
+    approval_id, old_insurance_id = approval.id, aarhus_standard.insurance.id
+    await login(client, "admin@aarhus.dk")
+    created = await post_form(client, "/standards", {"service": "madservice", "title": "v2"})
+    url = created.headers["location"]
+    page = await client.get(url)
+    assert "Food-safety approval (smiley)" in page.text  # copied from version 1
+    cold_chain = (
+        await session.execute(
+            select(Requirement).where(
+                Requirement.standard_id == int(url.rsplit("/", 1)[1]),
+                Requirement.key == "cold-chain",
+            )
+        )
+    ).scalar_one()
+    edit_url = f"{url}/requirements/{cold_chain.id}"
+    form = await client.get(edit_url)
+    assert form.status_code == 200 and 'value="cold-chain"' in form.text
+    changed = await post_form(
+        client,
+        edit_url,
+        {
+            "key": "cold-chain",
+            "title": "Cold chain",
+            "kind": "numeric_threshold",
+            "mandatory": "yes",
+            "unit": "°C",
+            "max_value": "4",
+        },
+    )
+    assert changed.status_code == 303
+    removed = await post_form(
+        client,
+        f"{url}/requirements/{old_insurance_id}/delete",
+    )
+    assert removed.status_code == 404  # a requirement of version 1, not of this draft
+    missing = await post_form(client, f"{url}/publish", {"reapply_by": ""})
+    assert missing.status_code == 422 and "re-apply" in missing.text
+    by = service.today().replace(year=service.today().year + 1)
+    published = await post_form(client, f"{url}/publish", {"reapply_by": by.isoformat()})
+    assert published.status_code == 303
+    refreshed = await session.get(Approval, approval_id)
+    await session.refresh(refreshed)
+    assert refreshed.reapply_by == by
+    assert "Superseded" in (await client.get("/standards")).text
+
+    await login(client, "chef@godekoekken.dk")
+    portal = await client.get("/provider")
+    assert by.strftime("%Y") in portal.text and "Not asked" not in portal.text
+
+
+async def test_provider_staff_reads_but_cannot_apply_and_other_provider_gets_404(
+    client, session, world, aarhus_standard, settings
+):
+    from market.auth.models import Role
+    from tests.factories import make_provider, make_user
+
+    application = await submitted_application(session, world, aarhus_standard, settings)
+    other = await make_provider(session, name="Konkurrenten ApS", cvr="12345674")
+    await make_user(session, "chef@konkurrenten.dk", Role.PROVIDER_ADMIN, provider_id=other.id)
+    await session.commit()
+    application_id = application.id
+    await login(client, "kok@godekoekken.dk")
+    page = await client.get(f"/provider/applications/{application_id}")
+    assert page.status_code == 200 and "Submitted, awaiting review" in page.text
+    assert "Withdraw application" not in page.text
+    portal = await client.get("/provider")
+    assert portal.status_code == 200 and "Apply to" not in portal.text
+    refused = await post_form(client, f"/provider/applications/{application_id}/withdraw")
+    assert refused.status_code == 403
+
+    await login(client, "chef@konkurrenten.dk")
+    assert (await client.get(f"/provider/applications/{application_id}")).status_code == 404
+    withdraw = await post_form(client, f"/provider/applications/{application_id}/withdraw")
+    assert withdraw.status_code == 404
+
+    await login(client, "chef@godekoekken.dk")
+    withdrawn = await post_form(client, f"/provider/applications/{application_id}/withdraw")
+    assert withdrawn.status_code == 303
+    assert "Withdrawn" in (await client.get("/provider")).text
