@@ -3,9 +3,12 @@ newcomer sees, served by uvicorn on a free loopback port, driven by the Debian
 Chromium through Playwright's sync API.
 
 Server, Playwright and browser live for the tests/e2e package (one browser for
-all its tests). The server has its own database (a fresh SQLite file, or a fresh PostgreSQL
-database when MARKET_TEST_DB=postgresql), so the rest of the suite, which rolls
-back every test, never sees what the browser tests write.
+all its tests): while Playwright's sync API runs it marks its event loop as
+running in the main thread, so it must be gone before pytest-asyncio runs the
+async tests collected after this package. The server has its own database (a
+fresh SQLite file, or a fresh PostgreSQL database when MARKET_TEST_DB=postgresql),
+so the rest of the suite, which rolls back every test, never sees what the
+browser tests write.
 
 Every page a test loads must be checked with ``assert_accessible``: the ``page``
 fixture counts document loads and fails the test if one was never checked."""
@@ -69,11 +72,6 @@ class LiveServer:
     logins: list[tuple[str, str]]
 
 
-class _ThreadedServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the main thread keeps its handlers
-        pass
-
-
 @pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     database_url, pg_name = _in_thread(_make_database, tmp_path_factory.mktemp("e2e-db"))
@@ -93,7 +91,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     config = uvicorn.Config(
         create_app(settings), log_level="warning", lifespan="on", access_log=False
     )
-    server = _ThreadedServer(config)
+    server = uvicorn.Server(config)  # off the main thread it leaves signal handlers alone
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="e2e-uvicorn", daemon=True
     )
@@ -117,7 +115,7 @@ def _wait_until_healthy(url: str, thread: threading.Thread, timeout: float = 15.
         if not thread.is_alive():
             raise RuntimeError("the e2e server thread stopped before it answered /healthz")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=1.0, trust_env=False).status_code == 200:
                 return
         except httpx.HTTPError as exc:
             last_error = exc
