@@ -350,6 +350,19 @@ async def get_grant(session: AsyncSession, grant_id: int) -> VoucherGrant | None
     return await session.get(VoucherGrant, grant_id)
 
 
+async def get_grant_for_update(session: AsyncSession, grant_id: int) -> VoucherGrant | None:
+    """Locks the grant's row until the transaction ends (PostgreSQL), so a
+    reservation and a revocation of the same grant never interleave. SQLite
+    renders no FOR UPDATE; there BEGIN IMMEDIATE already serialises writers."""
+    result = await session.execute(
+        select(VoucherGrant)
+        .where(VoucherGrant.id == grant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
 async def grants_of_citizen(session: AsyncSession, citizen_id: int) -> Sequence[VoucherGrant]:
     result = await session.execute(
         select(VoucherGrant)

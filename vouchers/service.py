@@ -289,8 +289,11 @@ def _key(key: str) -> str:
     return key
 
 
-async def _get_grant(session: AsyncSession, grant_id: int) -> VoucherGrant:
-    grant = await repository.get_grant(session, grant_id)
+async def _get_grant(session: AsyncSession, grant_id: int, *, lock: bool = False) -> VoucherGrant:
+    if lock:
+        grant = await repository.get_grant_for_update(session, grant_id)
+    else:
+        grant = await repository.get_grant(session, grant_id)
     if grant is None:
         raise GrantNotFound()
     return grant
@@ -373,9 +376,9 @@ async def reserve(
         found = await repository.active_grant_on(session, citizen_id, delivery_on)
         if found is None:
             raise NoGrantForDate(delivery_on)
-        grant = found
-    else:
-        grant = await _get_grant(session, grant_id)
+        assert found.id is not None
+        grant_id = found.id
+    grant = await _get_grant(session, grant_id, lock=True)
     assert grant.id is not None
     if grant.status != GrantStatus.ACTIVE:
         raise GrantNotUsable(grant.status.value)
@@ -968,7 +971,7 @@ async def grant_voucher(
 async def _grant_for_staff(
     session: AsyncSession, actor: Actor, grant_id: int
 ) -> tuple[VoucherGrant, Citizen]:
-    grant = await repository.get_grant(session, grant_id)
+    grant = await repository.get_grant_for_update(session, grant_id)
     if grant is None or actor.municipality_id != grant.municipality_id:
         raise GrantNotFound()
     citizen = await repository.get_citizen(session, grant.citizen_id)
@@ -1072,7 +1075,7 @@ async def expire_grant(
     session: AsyncSession, *, grant_id: int, actor: Actor | None = None, today: date | None = None
 ) -> VoucherGrant:
     """A grant whose last day has passed becomes expired; its weeks are closed."""
-    grant = await _get_grant(session, grant_id)
+    grant = await _get_grant(session, grant_id, lock=True)
     check_grant_transition(grant.status, GrantStatus.EXPIRED)
     if grant.valid_to >= (today or today_in_copenhagen()):
         raise BadInput(
@@ -1503,3 +1506,38 @@ async def my_voucher(
                 )
             )
     return VoucherView(citizen=citizen, grant=grant, weeks=weeks, choices=choices)
+
+
+# --- for the ordering flow ------------------------------------------------------
+
+
+async def citizen_for_ordering(
+    session: AsyncSession, *, actor: Actor, citizen_id: int | None
+) -> tuple[Citizen, Actor]:
+    """The citizen an order is for and the actor to record. A citizen may leave
+    citizen_id out (they order for themself); everyone else names the citizen."""
+    if citizen_id is None:
+        if actor.role != Role.CITIZEN:
+            raise BadInput(N_("Say which citizen the order is for."))
+        citizen = await repository.get_citizen_by_user(session, actor.user_id)
+        if citizen is None:
+            raise CitizenNotFound()
+        return citizen, actor
+    acting = await acting_for_citizen(session, actor=actor, citizen_id=citizen_id)
+    citizen = await repository.get_citizen(session, citizen_id)
+    assert citizen is not None
+    return citizen, acting
+
+
+async def active_grant_on(
+    session: AsyncSession, *, citizen_id: int, day: date
+) -> VoucherGrant | None:
+    return await repository.active_grant_on(session, citizen_id, day)
+
+
+async def get_citizen(session: AsyncSession, *, citizen_id: int) -> Citizen:
+    """For notices that must reach the citizen's contact (e.g. a welfare alert)."""
+    citizen = await repository.get_citizen(session, citizen_id)
+    if citizen is None:
+        raise CitizenNotFound()
+    return citizen
