@@ -49,3 +49,32 @@ def test_case_worker_searches_a_citizen_and_opens_the_record(page: Page, login_a
     expect(main).not_to_contain_text(CITIZEN_CPR)  # the record shows a masked CPR number
     expect(main.get_by_role("heading", level=2, name=_("Vouchers"))).to_be_visible()
     sign_out(page)
+
+
+FORMS_FROM_THE_RECORD = [
+    "New assessment",
+    "Change",
+    "Revoke",
+    "Link a relative or helper",
+    "Welcome letter and sign-in code",
+]
+
+
+def test_case_worker_forms_from_the_record_are_accessible(page: Page, login_as) -> None:
+    login_as(page, "sagsbehandler@aarhus.example")
+    page.goto("/citizens")
+    assert_accessible(page)
+    page.get_by_role("link", name=CITIZEN, exact=True).click()
+    expect(page).to_have_url(re.compile(r"/citizens/\d+$"))
+    assert_accessible(page)
+    main = page.get_by_role("main")
+    hrefs = {
+        link: main.get_by_role("link", name=_(link)).first.get_attribute("href")
+        for link in FORMS_FROM_THE_RECORD
+    }
+    for link, href in hrefs.items():
+        assert href, f"no link {link!r} on the record"
+        response = page.goto(href)
+        assert response is not None and response.ok, f"{link}: {href} answered an error"
+        assert_accessible(page)
+        expect(page.get_by_role("heading", level=1)).to_be_visible()

@@ -215,6 +215,12 @@ def test_provider_applies_admin_approves_provider_shows_as_approved(page: Page, 
     expect(page).to_have_url(re.compile(r"/providers$"))
     assert_accessible(page)
     expect_approved_row(page.get_by_role("row").filter(has_text=PROVIDER_NAME))
+    page.get_by_role("link", name=PROVIDER_NAME, exact=True).click()
+    expect(page).to_have_url(re.compile(r"/providers/\d+$"))
+    assert_accessible(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text(PROVIDER_NAME)
+    expect(page.get_by_role("main")).to_contain_text(cvr)
+    expect(page.get_by_role("button", name=_("Suspend"), exact=True)).to_be_visible()
     sign_out(page)
 
     sign_in(page, PROVIDER_ADMIN, PROVIDER_PASSWORD)
