@@ -116,3 +116,8 @@ __all__ = [
     "UploadTooLarge",
     "UploadTypeNotAllowed",
 ]
+
+
+class OfferNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(N_("That meal is not on the menu."))

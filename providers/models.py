@@ -2,11 +2,11 @@
 and their versioned contract terms. No relationships: pages load what they
 need through explicit queries in repository.py."""
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import Index, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -244,3 +244,45 @@ class ContractTerms(SQLModel, table=True):
     valid_from: date
     created_by_user_id: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Offer(SQLModel, table=True):
+    """A meal (or other unit of service) on a provider's menu. It has no price of
+    its own: the catalogue shows the provider's contract unit price."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    service: str = Field(default="madservice", max_length=50)
+    name: str = Field(max_length=120)
+    description: str = Field(default="", sa_type=Text)
+    diet_forms: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    allergens: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    weekdays: str = Field(
+        default="1,2,3,4,5,6,7",
+        max_length=13,
+        description="ISO weekdays it is offered, e.g. '1,2,3,4,5'",
+    )
+    daily_capacity: int | None = None
+    photo_storage_name: str | None = Field(default=None, max_length=64)
+    thumbnail_storage_name: str | None = Field(default=None, max_length=64)
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    def offered_on(self, weekday: int) -> bool:
+        return str(weekday) in self.weekdays.split(",")
+
+
+class OrderingProfile(SQLModel, table=True):
+    """How a provider takes orders: its cut-off, delivery window and acceptance."""
+
+    __tablename__ = "provider_ordering_profile"
+
+    provider_id: int = Field(foreign_key="provider.id", primary_key=True)
+    cutoff_days_before: int = 1
+    cutoff_time: time = time(14, 0)
+    window_start: time = time(11, 0)
+    window_end: time = time(13, 0)
+    accept_within_hours: int = 4
+    auto_accept: bool = False
+    webhook_url: str | None = Field(default=None, max_length=500)
+    webhook_secret: str | None = Field(default=None, max_length=100)

@@ -19,6 +19,8 @@ from providers.models import (
     ContractTerms,
     Evidence,
     EvidenceUpload,
+    Offer,
+    OrderingProfile,
     Provider,
     QualityStandard,
     Requirement,
@@ -410,3 +412,49 @@ async def standards_by_ids(session: AsyncSession, ids: list[int]) -> dict[int, Q
 async def municipality_names(session: AsyncSession) -> dict[int, str]:
     result = await session.execute(select(Municipality.id, Municipality.name))
     return {row[0]: row[1] for row in result.all()}
+
+
+# offers and ordering
+
+
+async def get_offer(session: AsyncSession, offer_id: int) -> Offer | None:
+    return await session.get(Offer, offer_id)
+
+
+async def offers_of_provider(session: AsyncSession, provider_id: int) -> Sequence[Offer]:
+    result = await session.execute(
+        select(Offer).where(Offer.provider_id == provider_id).order_by(Offer.name)
+    )
+    return result.scalars().all()
+
+
+async def active_offers_of(session: AsyncSession, provider_ids: list[int]) -> Sequence[Offer]:
+    if not provider_ids:
+        return []
+    result = await session.execute(
+        select(Offer)
+        .where(Offer.provider_id.in_(provider_ids), Offer.active.is_(True))  # type: ignore[attr-defined]
+        .order_by(Offer.provider_id, Offer.name)
+    )
+    return result.scalars().all()
+
+
+async def ordering_profile(session: AsyncSession, provider_id: int) -> OrderingProfile | None:
+    return await session.get(OrderingProfile, provider_id)
+
+
+async def ordering_profiles(
+    session: AsyncSession, provider_ids: list[int]
+) -> dict[int, OrderingProfile]:
+    if not provider_ids:
+        return {}
+    result = await session.execute(
+        select(OrderingProfile).where(OrderingProfile.provider_id.in_(provider_ids))  # type: ignore[attr-defined]
+    )
+    return {p.provider_id: p for p in result.scalars().all()}
+
+
+async def standing_approval_for_offer(
+    session: AsyncSession, provider_id: int, municipality_id: int, service: str
+) -> Approval | None:
+    return await standing_approval(session, provider_id, municipality_id, service)

@@ -9,7 +9,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -25,7 +25,9 @@ from market.auth.models import MUNICIPAL_ROLES, Role, User
 from market.auth.permissions import Actor, Permission
 from market.config import Settings
 from market.db import utcnow
+from market.dietary import Allergen, DietForm
 from market.errors import N_, Conflict, IllegalTransition, InvalidInput, PermissionDenied
+from market.images import process_photo
 from market.municipalities import service as municipalities
 from market.municipalities.models import Municipality
 from providers import repository
@@ -37,6 +39,7 @@ from providers.exceptions import (
     NoPublishedStandard,
     NotAMunicipalUser,
     NotAProviderUser,
+    OfferNotFound,
     ProviderNotFound,
     RequirementNotFound,
     StandardNotEditable,
@@ -53,6 +56,8 @@ from providers.models import (
     ContractTerms,
     Evidence,
     EvidenceUpload,
+    Offer,
+    OrderingProfile,
     Provider,
     QualityStandard,
     Requirement,
@@ -1575,3 +1580,265 @@ async def read_document(
     except FileNotFoundError as exc:
         raise UploadNotFound() from exc
     return StoredDocument(upload=upload, content=content)
+
+
+# --- offers (menus) and how a provider takes orders --------------------------
+
+OFFER_PHOTO_DIR = "offer-photos"
+
+
+@dataclass(frozen=True)
+class Offering:
+    """An offer as a citizen of one municipality may order it: with the approval
+    it is sold under, the provider's ordering profile and the contract price."""
+
+    offer: Offer
+    provider: Provider
+    approval: Approval
+    profile: OrderingProfile
+    postal_codes: list[str]
+    unit_price_ore: int
+
+
+async def offerings_for(
+    session: AsyncSession, *, municipality_id: int, postal_code: str, on: date
+) -> list[Offering]:
+    """Offers of providers approved and active in the municipality on that day
+    and delivering to the postal code (set-based: a handful of queries)."""
+    approvals = [
+        a
+        for a in await repository.active_approvals(session, municipality_id, on)
+        if is_active(a, on)
+    ]
+    ids = [a.id for a in approvals if a.id is not None]
+    codes = await repository.postal_codes_of(session, ids)
+    approvals = [a for a in approvals if postal_code in codes.get(a.id or 0, [])]
+    terms = await repository.latest_terms_of(session, [a.id for a in approvals if a.id], on)
+    by_provider = {a.provider_id: a for a in approvals if a.id in terms}
+    provider_ids = list(by_provider)
+    providers = await repository.providers_by_ids(session, provider_ids)
+    profiles = await repository.ordering_profiles(session, provider_ids)
+    offerings = []
+    for offer in await repository.active_offers_of(session, provider_ids):
+        approval = by_provider[offer.provider_id]
+        if offer.service != approval.service:
+            continue
+        assert approval.id is not None
+        offerings.append(
+            Offering(
+                offer=offer,
+                provider=providers[offer.provider_id],
+                approval=approval,
+                profile=profiles.get(offer.provider_id)
+                or OrderingProfile(provider_id=offer.provider_id),
+                postal_codes=codes.get(approval.id, []),
+                unit_price_ore=terms[approval.id].unit_price_ore,
+            )
+        )
+    return offerings
+
+
+async def offering(
+    session: AsyncSession, *, offer_id: int, municipality_id: int, on: date
+) -> Offering | None:
+    """One offer as sold in the municipality, or None where it is not sold there."""
+    offer = await repository.get_offer(session, offer_id)
+    if offer is None or not offer.active:
+        return None
+    approval = await repository.standing_approval(
+        session, offer.provider_id, municipality_id, offer.service
+    )
+    if approval is None or approval.id is None:
+        return None
+    terms = await repository.latest_terms_of(session, [approval.id], on)
+    provider = await repository.get_provider(session, offer.provider_id)
+    if approval.id not in terms or provider is None:
+        return None
+    profile = await repository.ordering_profile(session, offer.provider_id)
+    codes = await repository.postal_codes_of(session, [approval.id])
+    return Offering(
+        offer=offer,
+        provider=provider,
+        approval=approval,
+        profile=profile or OrderingProfile(provider_id=offer.provider_id),
+        postal_codes=codes.get(approval.id, []),
+        unit_price_ore=terms[approval.id].unit_price_ore,
+    )
+
+
+def _offer_fields(
+    name: str,
+    description: str,
+    diet_forms: Sequence[str],
+    allergens: Sequence[str],
+    weekdays: Sequence[int],
+    daily_capacity: int | None,
+) -> dict[str, object]:
+    name = _required(name, N_("Please give the meal a name."), 120)
+    forms = sorted({DietForm(f).value for f in diet_forms if f} if diet_forms else set())
+    if not forms:
+        raise InvalidInput(N_("Say which diet forms the meal is made in."))
+    days = sorted({int(d) for d in weekdays})
+    if not days or any(d < 1 or d > 7 for d in days):
+        raise InvalidInput(N_("Choose the weekdays the meal is offered."))
+    if daily_capacity is not None and daily_capacity < 1:
+        raise InvalidInput(N_("A daily capacity must be at least 1 meal."))
+    return {
+        "name": name,
+        "description": description.strip()[:4000],
+        "diet_forms": forms,
+        "allergens": sorted({Allergen(a).value for a in allergens if a}),
+        "weekdays": ",".join(str(d) for d in days),
+        "daily_capacity": daily_capacity,
+    }
+
+
+async def _store_photo(settings: Settings, data: bytes) -> tuple[str, str]:
+    photo = process_photo(data, max_bytes=settings.max_upload_bytes)
+    folder = Path(settings.upload_dir) / OFFER_PHOTO_DIR
+    names = (secrets.token_urlsafe(24) + ".webp", secrets.token_urlsafe(24) + ".webp")
+
+    def write() -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / names[0]).write_bytes(photo.full)
+        (folder / names[1]).write_bytes(photo.thumbnail)
+
+    await asyncio.to_thread(write)
+    return names
+
+
+async def save_offer(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    offer_id: int | None,
+    name: str,
+    description: str,
+    diet_forms: Sequence[str],
+    allergens: Sequence[str],
+    weekdays: Sequence[int],
+    daily_capacity: int | None,
+    active: bool = True,
+    photo: bytes | None = None,
+) -> Offer:
+    """Creates or changes an offer of the actor's own provider."""
+    provider_id = _provider_of(actor)
+    if not actor.can(Permission.PROVIDER_PROFILE_EDIT):
+        raise PermissionDenied(N_("Only a provider's administrator can change the menu."))
+    try:
+        values = _offer_fields(name, description, diet_forms, allergens, weekdays, daily_capacity)
+    except ValueError as exc:
+        raise InvalidInput(N_("Choose diet forms and allergens from the lists.")) from exc
+    if photo:
+        values["photo_storage_name"], values["thumbnail_storage_name"] = await _store_photo(
+            settings, photo
+        )
+    values["active"] = active
+    if offer_id is None:
+        offer = await repository.add(session, Offer(provider_id=provider_id, **values))
+        action = "offer.created"
+    else:
+        found = await repository.get_offer(session, offer_id)
+        if found is None or found.provider_id != provider_id:
+            raise OfferNotFound()
+        for key, value in values.items():
+            setattr(found, key, value)
+        await repository.save(session, found)
+        offer, action = found, "offer.changed"
+    await audit.record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="offer",
+        entity_id=offer.id or 0,
+        municipality_id=None,
+        data={k: v for k, v in values.items() if not k.endswith("storage_name")},
+    )
+    return offer
+
+
+async def offers_of_own_provider(session: AsyncSession, *, actor: Actor) -> list[Offer]:
+    return list(await repository.offers_of_provider(session, _provider_of(actor)))
+
+
+async def get_offer_photo(
+    session: AsyncSession, *, settings: Settings, offer_id: int, thumbnail: bool
+) -> Path:
+    """Menu photos are shown to anyone signed in: they are the provider's advertising."""
+    offer = await repository.get_offer(session, offer_id)
+    name = (
+        None
+        if offer is None
+        else (offer.thumbnail_storage_name if thumbnail else offer.photo_storage_name)
+    )
+    if name is None:
+        raise OfferNotFound()
+    return Path(settings.upload_dir) / OFFER_PHOTO_DIR / name
+
+
+async def own_ordering_profile(session: AsyncSession, *, actor: Actor) -> OrderingProfile:
+    provider_id = _provider_of(actor)
+    profile = await repository.ordering_profile(session, provider_id)
+    return profile or OrderingProfile(provider_id=provider_id)
+
+
+async def save_ordering_profile(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    cutoff_days_before: int,
+    cutoff_time: time,
+    window_start: time,
+    window_end: time,
+    accept_within_hours: int,
+    auto_accept: bool,
+    webhook_url: str | None,
+) -> OrderingProfile:
+    provider_id = _provider_of(actor)
+    if not actor.can(Permission.PROVIDER_PROFILE_EDIT):
+        raise PermissionDenied(
+            N_("Only a provider's administrator can change how orders are taken.")
+        )
+    if not 0 <= cutoff_days_before <= 7:
+        raise InvalidInput(N_("The cut-off must be 0 to 7 days before delivery."))
+    if window_end <= window_start:
+        raise InvalidInput(N_("The delivery window must end after it starts."))
+    if not 1 <= accept_within_hours <= 72:
+        raise InvalidInput(N_("Orders must be accepted within 1 to 72 hours."))
+    url = (webhook_url or "").strip() or None
+    if url is not None and not url.startswith(("https://", "http://")):
+        raise InvalidInput(N_("The webhook address must start with https://."))
+    profile = await repository.ordering_profile(session, provider_id)
+    if profile is None:
+        profile = OrderingProfile(provider_id=provider_id)
+    secret = profile.webhook_secret or (secrets.token_urlsafe(32) if url else None)
+    for key, value in {
+        "cutoff_days_before": cutoff_days_before,
+        "cutoff_time": cutoff_time,
+        "window_start": window_start,
+        "window_end": window_end,
+        "accept_within_hours": accept_within_hours,
+        "auto_accept": auto_accept,
+        "webhook_url": url,
+        "webhook_secret": secret,
+    }.items():
+        setattr(profile, key, value)
+    await repository.add(session, profile)
+    await audit.record(
+        session,
+        actor=actor,
+        action="ordering_profile.changed",
+        entity_type="provider",
+        entity_id=provider_id,
+        municipality_id=None,
+        data={
+            "cutoff_days_before": cutoff_days_before,
+            "cutoff_time": cutoff_time.isoformat(),
+            "window": f"{window_start.isoformat()}-{window_end.isoformat()}",
+            "accept_within_hours": accept_within_hours,
+            "auto_accept": auto_accept,
+            "webhook_url": url,
+        },
+    )
+    return profile

@@ -1,0 +1,85 @@
+from datetime import date
+
+from market.errors import N_, Conflict, IllegalTransition, InvalidInput, NotFound
+
+
+class OrderNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(N_("That order does not exist, or is not yours to see."))
+
+
+class OfferNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(N_("That meal is not on offer."))
+
+
+class AlertNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(N_("That welfare alert does not exist."))
+
+
+class OrderTransitionRefused(IllegalTransition):
+    def __init__(self, current: str, wanted: str) -> None:
+        super().__init__(
+            N_("An order that is {current} cannot become {wanted}."),
+            current=current,
+            wanted=wanted,
+        )
+
+
+class PastCutoff(Conflict):
+    def __init__(self, day: date, cutoff: str) -> None:
+        super().__init__(
+            N_("It is too late to order for {day}: orders had to be in by {cutoff}."),
+            day=day.isoformat(),
+            cutoff=cutoff,
+        )
+
+
+class NotOfferedThatDay(InvalidInput):
+    def __init__(self, day: date) -> None:
+        super().__init__(N_("This meal is not offered on {day}."), day=day.isoformat())
+
+
+class ContainsAllergen(InvalidInput):
+    def __init__(self, allergens: str) -> None:
+        super().__init__(
+            N_("This meal contains {allergens}, which the citizen must not have."),
+            allergens=allergens,
+        )
+
+
+class WrongDietForm(InvalidInput):
+    def __init__(self, diet_form: str) -> None:
+        super().__init__(
+            N_("This meal is not made as {diet_form}, which the citizen needs."),
+            diet_form=diet_form,
+        )
+
+
+class OutsideServiceArea(InvalidInput):
+    def __init__(self, postal_code: str) -> None:
+        super().__init__(
+            N_("This provider does not deliver to postal code {postal_code}."),
+            postal_code=postal_code,
+        )
+
+
+class ProviderNotApproved(Conflict):
+    def __init__(self, day: date) -> None:
+        super().__init__(
+            N_("This provider is not approved to deliver here on {day}."), day=day.isoformat()
+        )
+
+
+class CapacityFull(Conflict):
+    def __init__(self, day: date) -> None:
+        super().__init__(
+            N_("The provider is fully booked on {day}. Please choose another day or meal."),
+            day=day.isoformat(),
+        )
+
+
+class AlreadyRated(Conflict):
+    def __init__(self) -> None:
+        super().__init__(N_("This meal has already been rated."))

@@ -1,0 +1,196 @@
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.orders.models import (
+    AlertStatus,
+    CapacityUse,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Rating,
+    StandingOrder,
+    WelfareAlert,
+)
+
+
+def _upsert_insert(session: AsyncSession) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+async def take_capacity(
+    session: AsyncSession, *, scope: str, day: date, capacity: int, units: int
+) -> bool:
+    """Creates the day's counter if needed, then takes units only if they fit."""
+    insert_ = _upsert_insert(session)
+    await session.execute(
+        insert_(CapacityUse)
+        .values(scope=scope, delivery_on=day, capacity=capacity, used=0)
+        .on_conflict_do_nothing(index_elements=["scope", "delivery_on"])
+    )
+    result = await session.execute(
+        update(CapacityUse)
+        .where(
+            CapacityUse.scope == scope,
+            CapacityUse.delivery_on == day,
+            CapacityUse.used + units <= CapacityUse.capacity,
+        )
+        .values(used=CapacityUse.used + units)
+        .returning(CapacityUse.used)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def give_back_capacity(session: AsyncSession, *, scope: str, day: date, units: int) -> None:
+    await session.execute(
+        update(CapacityUse)
+        .where(
+            CapacityUse.scope == scope, CapacityUse.delivery_on == day, CapacityUse.used >= units
+        )
+        .values(used=CapacityUse.used - units)
+    )
+
+
+async def capacity_used(session: AsyncSession, *, scope: str, day: date) -> int:
+    result = await session.execute(
+        select(CapacityUse.used).where(CapacityUse.scope == scope, CapacityUse.delivery_on == day)
+    )
+    return result.scalar_one_or_none() or 0
+
+
+async def insert_order(session: AsyncSession, values: dict[str, Any]) -> int:
+    result = await session.execute(insert(Order).values(**values).returning(Order.id))
+    return result.scalar_one()
+
+
+async def get_order(session: AsyncSession, order_id: int) -> Order | None:
+    result = await session.execute(select(Order).where(Order.id == order_id))
+    return result.scalar_one_or_none()
+
+
+async def get_order_by_key(session: AsyncSession, key: str) -> Order | None:
+    result = await session.execute(select(Order).where(Order.idempotency_key == key))
+    return result.scalar_one_or_none()
+
+
+async def move_order(
+    session: AsyncSession, *, order_id: int, current: OrderStatus, values: dict[str, Any]
+) -> bool:
+    """Conditional on the status read, so two people acting at once cannot both win."""
+    result = await session.execute(
+        update(Order).where(Order.id == order_id, Order.status == current).values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def add_event(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(OrderEvent).values(**values))
+
+
+async def events_of(session: AsyncSession, order_id: int) -> Sequence[OrderEvent]:
+    result = await session.execute(
+        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+    )
+    return result.scalars().all()
+
+
+async def orders_of_citizen(
+    session: AsyncSession, citizen_id: int, *, from_day: date | None = None, limit: int = 100
+) -> Sequence[Order]:
+    query = select(Order).where(Order.citizen_id == citizen_id)
+    if from_day is not None:
+        query = query.where(Order.delivery_on >= from_day)
+    result = await session.execute(
+        query.order_by(Order.delivery_on.desc(), Order.id.desc()).limit(limit)
+    )
+    return result.scalars().all()
+
+
+async def orders_of_provider(
+    session: AsyncSession,
+    provider_id: int,
+    *,
+    day: date | None = None,
+    statuses: frozenset[OrderStatus] | None = None,
+    limit: int = 500,
+) -> Sequence[Order]:
+    query = select(Order).where(Order.provider_id == provider_id)
+    if day is not None:
+        query = query.where(Order.delivery_on == day)
+    if statuses is not None:
+        query = query.where(Order.status.in_(statuses))
+    result = await session.execute(query.order_by(Order.delivery_on, Order.id).limit(limit))
+    return result.scalars().all()
+
+
+async def placed_past_deadline(session: AsyncSession, now: datetime) -> Sequence[Order]:
+    result = await session.execute(
+        select(Order).where(Order.status == OrderStatus.PLACED, Order.accept_by_at <= now)
+    )
+    return result.scalars().all()
+
+
+async def insert_alert(session: AsyncSession, values: dict[str, Any]) -> int:
+    result = await session.execute(insert(WelfareAlert).values(**values).returning(WelfareAlert.id))
+    return result.scalar_one()
+
+
+async def get_alert(session: AsyncSession, alert_id: int) -> WelfareAlert | None:
+    return await session.get(WelfareAlert, alert_id)
+
+
+async def acknowledge_alert(
+    session: AsyncSession, *, alert_id: int, values: dict[str, Any]
+) -> bool:
+    result = await session.execute(
+        update(WelfareAlert)
+        .where(WelfareAlert.id == alert_id, WelfareAlert.status == AlertStatus.OPEN)
+        .values(status=AlertStatus.ACKNOWLEDGED, **values)
+    )
+    return result.rowcount == 1
+
+
+async def alerts(
+    session: AsyncSession, municipality_id: int, *, open_only: bool
+) -> Sequence[WelfareAlert]:
+    query = select(WelfareAlert).where(WelfareAlert.municipality_id == municipality_id)
+    if open_only:
+        query = query.where(WelfareAlert.status == AlertStatus.OPEN)
+    result = await session.execute(query.order_by(WelfareAlert.raised_at))
+    return result.scalars().all()
+
+
+async def add_rating(session: AsyncSession, rating: Rating) -> Rating:
+    session.add(rating)
+    await session.flush()
+    return rating
+
+
+async def rating_of(session: AsyncSession, order_id: int) -> Rating | None:
+    result = await session.execute(select(Rating).where(Rating.order_id == order_id))
+    return result.scalar_one_or_none()
+
+
+async def add_standing_order(session: AsyncSession, standing: StandingOrder) -> StandingOrder:
+    session.add(standing)
+    await session.flush()
+    return standing
+
+
+async def active_standing_orders(session: AsyncSession) -> Sequence[StandingOrder]:
+    result = await session.execute(select(StandingOrder).where(StandingOrder.active.is_(True)))
+    return result.scalars().all()
+
+
+async def count_orders(session: AsyncSession, *, provider_id: int, status: OrderStatus) -> int:
+    result = await session.execute(
+        select(func.count())
+        .select_from(Order)
+        .where(Order.provider_id == provider_id, Order.status == status)
+    )
+    return result.scalar_one()

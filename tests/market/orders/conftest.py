@@ -1,0 +1,89 @@
+"""A provider approved in Aarhus with a menu, and a citizen with a voucher."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.auth import service as auth_service
+from market.auth.permissions import Actor
+from providers import service as providers
+from providers.models import Approval, Offer
+from tests.factories import World
+from tests.providers.conftest import actor, approved, publish_standard
+from tests.vouchers.conftest import caps, make_citizen, make_grant  # noqa: F401 (fixture)
+from vouchers.models import Citizen, VoucherGrant
+
+
+@dataclass
+class Kitchen:
+    approval: Approval
+    offer: Offer
+    staff: Actor
+    admin: Actor
+
+
+@dataclass
+class Diner:
+    citizen: Citizen
+    grant: VoucherGrant
+    me: Actor
+
+
+def days_ahead(n: int) -> date:
+    return providers.today() + timedelta(days=n)
+
+
+@pytest.fixture
+async def kitchen(session: AsyncSession, world: World, settings) -> Kitchen:
+    std = await publish_standard(session, actor(world, "admin"))
+    approval = await approved(session, world, std, settings, daily_capacity=3)
+    admin = actor(world, "provider_admin")
+    offer = await providers.save_offer(
+        session,
+        actor=admin,
+        settings=settings,
+        offer_id=None,
+        name="Frikadeller med kartofler",
+        description="Hjemmelavede frikadeller, kartofler og brun sovs",
+        diet_forms=["normal", "soft"],
+        allergens=["eggs", "milk", "gluten"],
+        weekdays=[1, 2, 3, 4, 5, 6, 7],
+        daily_capacity=None,
+    )
+    await providers.save_ordering_profile(
+        session,
+        actor=admin,
+        cutoff_days_before=1,
+        cutoff_time=time(14, 0),
+        window_start=time(11, 0),
+        window_end=time(13, 0),
+        accept_within_hours=4,
+        auto_accept=False,
+        webhook_url=None,
+    )
+    await session.commit()
+    return Kitchen(
+        approval=approval, offer=offer, staff=actor(world, "provider_staff"), admin=admin
+    )
+
+
+@pytest.fixture
+async def diner(session: AsyncSession, world: World, caps: None) -> Diner:  # noqa: F811
+    case_worker = auth_service.actor_for(world.user("case_worker"))
+    citizen = await make_citizen(session, case_worker, postal_code="8200")
+    start = providers.today() - timedelta(days=providers.today().weekday())
+    grant = await make_grant(
+        session, case_worker, citizen, start, weeks=6, units=7, copayment_ore=6000
+    )
+    user = await auth_service.get_user(session, user_id=citizen.user_id)
+    await session.commit()
+    return Diner(citizen=citizen, grant=grant, me=auth_service.actor_for(user))
+
+
+def noon_before(day: date) -> datetime:
+    """A moment safely before the 14:00 cut-off the day before delivery."""
+    from market.orders.service import local_instant
+
+    return local_instant(day - timedelta(days=1), time(9, 0))
