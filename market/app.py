@@ -23,6 +23,8 @@ from market.db import (
 )
 from market.headers import SecurityHeadersMiddleware
 from market.i18n import LanguageMiddleware
+from market.orders import pages as order_pages
+from market.orders import router as order_router
 from providers import pages as provider_pages
 from providers import router as provider_router
 from vouchers import pages as voucher_pages
@@ -81,6 +83,8 @@ def create_app(
         provider_router.router,
         voucher_pages.router,
         voucher_router.router,
+        order_pages.router,
+        order_router.router,
     ):
         app.include_router(router)
     return app

@@ -6,7 +6,7 @@ def import_all_models() -> None:
     import market.audit.models
     import market.auth.models
     import market.municipalities.models
-    import market.orders.models  # noqa: F401
+    import market.orders.models
     import market.outbox.models  # noqa: F401
     import providers.models  # noqa: F401
     import vouchers.models  # noqa: F401

@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.config import Settings
+from market.orders import service as orders
 from market.outbox import service as outbox
+from vouchers import service as vouchers
 
 log = logging.getLogger("market.tick")
 
@@ -19,6 +21,11 @@ async def run_once(
 ) -> dict[str, Any]:
     """One round of every periodic job; each job is its own unit of work."""
     report: dict[str, Any] = {}
+    async with sessions() as session, session.begin():
+        report["orders_expired"] = await orders.expire_unaccepted(session)
+    async with sessions() as session, session.begin():
+        report["weeks_closed"] = await vouchers.close_past_weeks(session)
+    # Last, so messages written by the jobs above go out in the same round.
     report["outbox"] = asdict(await outbox.deliver_due(sessions, settings=settings))
     return report
 

@@ -32,14 +32,19 @@ class Permission(StrEnum):
     PROXY_MANAGE = "proxy.manage"
     VOUCHER_VIEW_OWN = "voucher.view_own"
     COPAYMENT_CAP_MANAGE = "copayment_cap.manage"
+    # ordering
+    ORDER_PLACE = "order.place"  # for oneself, a linked citizen, or a citizen by phone
+    ORDER_FULFIL = "order.fulfil"  # a provider's kitchen: accept, reject, deliver
+    OFFER_MANAGE = "offer.manage"
+    ALERT_HANDLE = "alert.handle"
 
 
 P = Permission
 _MUNICIPAL_READ = {P.PROVIDER_DIRECTORY_VIEW, P.STANDARD_VIEW, P.EVIDENCE_VIEW}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.CITIZEN: frozenset({P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN}),
-    Role.PROXY: frozenset({P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN}),
+    Role.CITIZEN: frozenset({P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN, P.ORDER_PLACE}),
+    Role.PROXY: frozenset({P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN, P.ORDER_PLACE}),
     Role.CASE_WORKER: frozenset(
         {
             P.ACCOUNT_SELF,
@@ -49,6 +54,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CITIZEN_EDIT,
             P.GRANT_MANAGE,
             P.PROXY_MANAGE,
+            P.ORDER_PLACE,
+            P.ALERT_HANDLE,
         }
     ),
     Role.MUNICIPAL_ADMIN: frozenset(
@@ -60,13 +67,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.AUDIT_VIEW,
             P.CITIZEN_VIEW,
             P.COPAYMENT_CAP_MANAGE,
+            P.ALERT_HANDLE,
             *_MUNICIPAL_READ,
         }
     ),
     Role.AUDITOR: frozenset(
         {P.ACCOUNT_SELF, P.AUDIT_VIEW, P.AUDIT_VERIFY, P.CITIZEN_VIEW, *_MUNICIPAL_READ}
     ),
-    Role.PROVIDER_STAFF: frozenset({P.ACCOUNT_SELF, P.STANDARD_VIEW, P.EVIDENCE_VIEW}),
+    Role.PROVIDER_STAFF: frozenset(
+        {P.ACCOUNT_SELF, P.STANDARD_VIEW, P.EVIDENCE_VIEW, P.ORDER_FULFIL}
+    ),
     Role.PROVIDER_ADMIN: frozenset(
         {
             P.ACCOUNT_SELF,
@@ -75,6 +85,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROVIDER_PROFILE_EDIT,
             P.APPLICATION_SUBMIT,
             P.API_TOKEN_MANAGE,
+            P.ORDER_FULFIL,
+            P.OFFER_MANAGE,
         }
     ),
     Role.PLATFORM_ADMIN: frozenset(
