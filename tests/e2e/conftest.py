@@ -124,23 +124,29 @@ def _wait_until_healthy(url: str, thread: threading.Thread, timeout: float = 15.
 
 
 @pytest.fixture(scope="package")
-def playwright_instance() -> Iterator[Playwright]:
-    # Package scope, not session: while Playwright's sync API is alive it marks its
-    # own event loop as running in this thread, which would stop pytest-asyncio
-    # from running the async tests collected after tests/e2e.
+def chromium_executable() -> str:
+    """Debian's Chromium, or a skip (a failure under MARKET_TEST_STRICT=1)."""
     if shutil.which(CHROMIUM) is None:
         pytest.skip(
             f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)"
             " to run the browser tests"
         )
+    return CHROMIUM
+
+
+@pytest.fixture(scope="package")
+def playwright_instance() -> Iterator[Playwright]:
+    # Package scope, not session: while Playwright's sync API is alive it marks its
+    # own event loop as running in this thread, which would stop pytest-asyncio
+    # from running the async tests collected after tests/e2e.
     with sync_playwright() as p:
         yield p
 
 
 @pytest.fixture(scope="package")
-def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+def browser(chromium_executable: str, playwright_instance: Playwright) -> Iterator[Browser]:
     browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        executable_path=chromium_executable, headless=True, args=CHROMIUM_ARGS
     )
     yield browser
     browser.close()
@@ -173,7 +179,10 @@ _CALL_PASSED = pytest.StashKey[bool]()
 
 @pytest.fixture
 def page(
-    live_server: LiveServer, browser: Browser, request: pytest.FixtureRequest
+    chromium_executable: str,
+    live_server: LiveServer,
+    browser: Browser,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Page]:
     context = browser.new_context(
         base_url=live_server.url, locale="da-DK", timezone_id="Europe/Copenhagen"
