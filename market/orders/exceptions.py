@@ -83,3 +83,13 @@ class CapacityFull(Conflict):
 class AlreadyRated(Conflict):
     def __init__(self) -> None:
         super().__init__(N_("This meal has already been rated."))
+
+
+class OrderChangedMeanwhile(Conflict):
+    def __init__(self) -> None:
+        super().__init__(N_("Someone else changed this order just now. Please look at it again."))
+
+
+class StandingOrderNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(N_("That standing order does not exist, or is not yours to see."))

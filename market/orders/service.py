@@ -6,14 +6,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market import i18n
 from market.audit import service as audit
+from market.auth import service as auth_service
 from market.auth.models import Role
 from market.auth.permissions import Actor
 from market.config import Settings
 from market.db import utcnow
-from market.errors import N_, InvalidInput, NotFound, PermissionDenied
+from market.errors import N_, AppError, InvalidInput, NotFound, PermissionDenied
 from market.municipalities import service as municipalities
 from market.orders import repository
 from market.orders.exceptions import (
@@ -23,11 +26,13 @@ from market.orders.exceptions import (
     ContainsAllergen,
     NotOfferedThatDay,
     OfferNotFound,
+    OrderChangedMeanwhile,
     OrderNotFound,
     OrderTransitionRefused,
     OutsideServiceArea,
     PastCutoff,
     ProviderNotApproved,
+    StandingOrderNotFound,
     WrongDietForm,
 )
 from market.orders.models import (
@@ -36,6 +41,7 @@ from market.orders.models import (
     Order,
     OrderStatus,
     Rating,
+    StandingOrder,
     WelfareAlert,
 )
 from market.outbox import service as outbox
@@ -337,20 +343,21 @@ async def _move(
     note: str | None = None,
     values: dict[str, object] | None = None,
 ) -> Order:
-    check_transition(order.status, wanted)
+    before = order.status
+    check_transition(before, wanted)
     assert order.id is not None
     if not await repository.move_order(
         session,
         order_id=order.id,
-        current=order.status,
+        current=before,
         values={"status": wanted, **(values or {})},
     ):
-        # Someone else moved it first; report against what it is now.
+        # Someone else moved it in the meantime: refuse against what it is now.
         fresh = await repository.get_order(session, order.id)
         assert fresh is not None
         check_transition(fresh.status, wanted)
-    await _event(session, order.id, order.status, wanted, actor, note)
-    before = order.status
+        raise OrderChangedMeanwhile()
+    await _event(session, order.id, before, wanted, actor, note)
     await session.refresh(order)
     await audit.record(
         session,
@@ -431,9 +438,11 @@ async def cancel_order(
     if now < order.cutoff_at:
         check_transition(order.status, OrderStatus.CANCELLED)
         await _release(session, order, acting)
+        await _notify_cancelled(session, order, OrderStatus.CANCELLED)
         return await _move(session, order, OrderStatus.CANCELLED, actor=acting)
     check_transition(order.status, OrderStatus.LATE_CANCELLED)
     await _redeem(session, order, acting)
+    await _notify_cancelled(session, order, OrderStatus.LATE_CANCELLED)
     return await _move(
         session, order, OrderStatus.LATE_CANCELLED, actor=acting, note="cancelled after the cut-off"
     )
@@ -658,3 +667,714 @@ async def rate_order(
         data={"stars": stars},
     )
     return rating
+
+
+# --- kitchen board -----------------------------------------------------------
+# The provider's side: the day's orders with the citizens they are for, the
+# packing list and the route list, and the municipality's welfare alert queue.
+# A provider sees only citizens who have ordered from it; citizens are loaded
+# in one query per list, never one per order.
+
+# Meals the kitchen cooks and packs for a day, and the ones still to be driven.
+TO_COOK = frozenset(
+    {
+        OrderStatus.ACCEPTED,
+        OrderStatus.OUT_FOR_DELIVERY,
+        OrderStatus.DELIVERED,
+        OrderStatus.FAILED,
+    }
+)
+TO_DRIVE = frozenset({OrderStatus.ACCEPTED, OrderStatus.OUT_FOR_DELIVERY})
+
+
+@dataclass(frozen=True)
+class KitchenLine:
+    order: Order
+    citizen: Citizen
+    grant: VoucherGrant | None
+    offer: Offer | None
+
+    @property
+    def diet_form(self) -> str:
+        return self.grant.diet_form.value if self.grant else self.citizen.diet_form.value
+
+    @property
+    def allergies(self) -> list[str]:
+        return sorted(set(self.citizen.allergies) | set(self.grant.allergies if self.grant else []))
+
+    @property
+    def offer_name(self) -> str:
+        return self.offer.name if self.offer else f"#{self.order.offer_id}"
+
+
+@dataclass(frozen=True)
+class KitchenBoard:
+    day: date
+    lines: list[KitchenLine]
+    profile: OrderingProfile
+
+    def having(self, *statuses: OrderStatus) -> list[KitchenLine]:
+        return [line for line in self.lines if line.order.status in statuses]
+
+    @property
+    def placed(self) -> list[KitchenLine]:
+        return self.having(OrderStatus.PLACED)
+
+    @property
+    def accepted(self) -> list[KitchenLine]:
+        return self.having(OrderStatus.ACCEPTED)
+
+    @property
+    def out_for_delivery(self) -> list[KitchenLine]:
+        return self.having(OrderStatus.OUT_FOR_DELIVERY)
+
+    @property
+    def finished(self) -> list[KitchenLine]:
+        return [line for line in self.lines if line.order.status not in HOLDS_UNITS]
+
+
+@dataclass(frozen=True)
+class PackingGroup:
+    """One offer on the packing list: how many, in which diet forms, with which allergens."""
+
+    offer_name: str
+    allergens: list[str]
+    diet_forms: list[tuple[str, int]]
+    lines: list[KitchenLine]
+
+    @property
+    def count(self) -> int:
+        return sum(line.order.units for line in self.lines)
+
+
+def _kitchen_provider(actor: Actor) -> int:
+    if actor.provider_id is None:
+        raise PermissionDenied(N_("Only a provider's kitchen can see its orders."))
+    return actor.provider_id
+
+
+async def _kitchen_lines(session: AsyncSession, actor: Actor, orders: list[Order]) -> list[KitchenLine]:
+    citizens = await vouchers.citizens_by_ids(
+        session, citizen_ids=sorted({o.citizen_id for o in orders})
+    )
+    grants = await vouchers.grants_by_ids(session, grant_ids=sorted({o.grant_id for o in orders}))
+    offers = {o.id: o for o in await providers.offers_of_own_provider(session, actor=actor)}
+    return [
+        KitchenLine(
+            order=order,
+            citizen=citizens[order.citizen_id],
+            grant=grants.get(order.grant_id),
+            offer=offers.get(order.offer_id),
+        )
+        for order in orders
+    ]
+
+
+async def kitchen_board(session: AsyncSession, *, actor: Actor, day: date) -> KitchenBoard:
+    """Every order of the actor's provider for one delivery day, by status."""
+    provider_id = _kitchen_provider(actor)
+    orders = list(await repository.orders_of_provider(session, provider_id, day=day, limit=5000))
+    lines = await _kitchen_lines(session, actor, orders)
+    lines.sort(key=lambda line: (line.citizen.postal_code, line.citizen.address, line.order.id))
+    profile = await providers.own_ordering_profile(session, actor=actor)
+    return KitchenBoard(day=day, lines=lines, profile=profile)
+
+
+async def kitchen_orders(
+    session: AsyncSession, *, actor: Actor, day: date | None, status: OrderStatus | None
+) -> list[KitchenLine]:
+    """For kitchen systems: the provider's orders, optionally for one day and status."""
+    provider_id = _kitchen_provider(actor)
+    orders = list(
+        await repository.orders_of_provider(
+            session,
+            provider_id,
+            day=day,
+            statuses=frozenset({status}) if status else None,
+            limit=5000,
+        )
+    )
+    return await _kitchen_lines(session, actor, orders)
+
+
+def packing_groups(board: KitchenBoard) -> list[PackingGroup]:
+    groups: dict[str, list[KitchenLine]] = {}
+    for line in board.having(*TO_COOK):
+        groups.setdefault(line.offer_name, []).append(line)
+    result = []
+    for name in sorted(groups):
+        lines = sorted(groups[name], key=lambda line: line.citizen.full_name)
+        forms: dict[str, int] = {}
+        for line in lines:
+            forms[line.diet_form] = forms.get(line.diet_form, 0) + line.order.units
+        offer = lines[0].offer
+        result.append(
+            PackingGroup(
+                offer_name=name,
+                allergens=sorted(offer.allergens) if offer else [],
+                diet_forms=sorted(forms.items()),
+                lines=lines,
+            )
+        )
+    return result
+
+
+def route_groups(board: KitchenBoard) -> list[tuple[str, list[KitchenLine]]]:
+    """Meals still to drive, by postal code and then address."""
+    groups: dict[str, list[KitchenLine]] = {}
+    for line in board.having(*TO_DRIVE):
+        groups.setdefault(line.citizen.postal_code, []).append(line)
+    return [(code, groups[code]) for code in sorted(groups)]
+
+
+async def _notify_cancelled(session: AsyncSession, order: Order, status: OrderStatus) -> None:
+    """Tells the provider's kitchen system that a meal it may be planning is off."""
+    profile = await providers.ordering_profile_of(session, provider_id=order.provider_id)
+    if profile is not None and profile.webhook_url and profile.webhook_secret:
+        await outbox.enqueue_webhook(
+            session,
+            idempotency_key=f"webhook:order.cancelled:{order.id}",
+            url=profile.webhook_url,
+            secret=profile.webhook_secret,
+            event="order.cancelled",
+            data={
+                "order_id": order.id,
+                "delivery_on": order.delivery_on.isoformat(),
+                "offer_id": order.offer_id,
+                "units": order.units,
+                "status": status.value,
+            },
+        )
+
+
+# --- welfare alert queue -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertEntry:
+    alert: WelfareAlert
+    citizen: Citizen
+    order: Order | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class AlertQueue:
+    open: list[AlertEntry]
+    history: list[AlertEntry]
+    overdue_minutes: int
+
+
+async def _alert_entries(
+    session: AsyncSession, alerts: list[WelfareAlert], overdue_before: datetime | None
+) -> list[AlertEntry]:
+    citizens = await vouchers.citizens_by_ids(
+        session, citizen_ids=sorted({a.citizen_id for a in alerts})
+    )
+    orders = await repository.orders_by_ids(session, sorted({a.order_id for a in alerts}))
+    return [
+        AlertEntry(
+            alert=alert,
+            citizen=citizens[alert.citizen_id],
+            order=orders.get(alert.order_id),
+            overdue=overdue_before is not None and alert.raised_at <= overdue_before,
+        )
+        for alert in alerts
+    ]
+
+
+async def alert_queue(
+    session: AsyncSession, *, actor: Actor, settings: Settings, now: datetime | None = None
+) -> AlertQueue:
+    """Open alerts of the actor's municipality, oldest first; those nobody
+    acknowledged within settings.alert_overdue_minutes are overdue. Then the
+    most recently acknowledged ones."""
+    now = now or utcnow()
+    minutes = settings.alert_overdue_minutes
+    if actor.municipality_id is None:
+        return AlertQueue(open=[], history=[], overdue_minutes=minutes)
+    open_ = list(await repository.alerts(session, actor.municipality_id, open_only=True))
+    done = list(await repository.acknowledged_alerts(session, actor.municipality_id))
+    return AlertQueue(
+        open=await _alert_entries(session, open_, now - timedelta(minutes=minutes)),
+        history=await _alert_entries(session, done, None),
+        overdue_minutes=minutes,
+    )
+
+
+async def open_alert_count(session: AsyncSession, *, actor: Actor) -> int:
+    """For the badge in the menu: one COUNT, only for staff who handle alerts."""
+    if actor.municipality_id is None or actor.role not in (Role.CASE_WORKER, Role.MUNICIPAL_ADMIN):
+        return 0
+    return await repository.count_open_alerts(session, actor.municipality_id)
+
+
+# --- standing orders -------------------------------------------------------------
+# The citizen's side of ordering (also proxies and case workers by phone): the
+# start page, "my orders", one order, the same meal on several days, standing
+# weekly orders and the periodic job that places them ahead.
+
+ORDER_DAYS_AHEAD = 7
+CANCELLABLE = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED})
+
+
+@dataclass(frozen=True)
+class DayChoice:
+    day: date
+    orders: list[Order]
+
+
+@dataclass(frozen=True)
+class OrderingStart:
+    """Step 1: whom the order is for (a proxy may have several) and the coming days."""
+
+    citizen: Citizen | None
+    choices: list[Citizen]
+    grant: VoucherGrant | None
+    days: list[DayChoice]
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    order: Order
+    offer: Offer | None
+    provider: Provider | None
+    can_cancel: bool
+    late: bool
+    can_rate: bool
+    rating: Rating | None
+    window_start: time | None = None
+
+    @property
+    def municipality_pays_ore(self) -> int:
+        return self.order.unit_price_ore - self.order.copayment_ore
+
+
+@dataclass(frozen=True)
+class StandingLine:
+    standing: StandingOrder
+    offer: Offer | None
+    provider: Provider | None
+
+    @property
+    def weekdays(self) -> list[int]:
+        return [int(d) for d in self.standing.weekdays.split(",") if d]
+
+
+@dataclass(frozen=True)
+class MyOrders:
+    citizen: Citizen | None
+    choices: list[Citizen]
+    upcoming: list[OrderLine]
+    past: list[OrderLine]
+    standing: list[StandingLine]
+
+
+@dataclass
+class StandingReport:
+    standing_orders: int = 0
+    placed: int = 0
+    problems: int = 0
+
+
+def _today_of(now: datetime) -> date:
+    return now.astimezone(COPENHAGEN).date()
+
+
+async def _whom(
+    session: AsyncSession, actor: Actor, citizen_id: int | None
+) -> tuple[Citizen | None, list[Citizen]]:
+    """The citizen the pages are about. A proxy linked to several people chooses
+    first (the same choice as on "my voucher"); staff always name the citizen."""
+    if actor.role in (Role.CITIZEN, Role.PROXY):
+        view = await vouchers.my_voucher(session, actor=actor, citizen_id=citizen_id, weeks_ahead=0)
+        return view.citizen, view.choices
+    citizen, _ = await vouchers.citizen_for_ordering(session, actor=actor, citizen_id=citizen_id)
+    return citizen, []
+
+
+async def ordering_start(
+    session: AsyncSession, *, actor: Actor, citizen_id: int | None, now: datetime | None = None
+) -> OrderingStart:
+    """The next days as choices, each with the orders already placed for it."""
+    today = _today_of(now or utcnow())
+    citizen, choices = await _whom(session, actor, citizen_id)
+    if citizen is None or citizen.id is None:
+        return OrderingStart(citizen=None, choices=choices, grant=None, days=[])
+    days = [today + timedelta(days=n) for n in range(1, ORDER_DAYS_AHEAD + 1)]
+    orders = await repository.orders_of_citizen(session, citizen.id, from_day=days[0])
+    grant = await vouchers.active_grant_on(session, citizen_id=citizen.id, day=days[0])
+    return OrderingStart(
+        citizen=citizen,
+        choices=choices,
+        grant=grant,
+        days=[
+            DayChoice(
+                day=day,
+                orders=[o for o in orders if o.delivery_on == day and o.status in HOLDS_UNITS],
+            )
+            for day in days
+        ],
+    )
+
+
+async def _lines(session: AsyncSession, orders: list[Order], now: datetime) -> list[OrderLine]:
+    offers, providers_ = await providers.offers_and_providers(
+        session, offer_ids=[o.offer_id for o in orders]
+    )
+    ratings = await repository.ratings_of(session, [o.id for o in orders if o.id is not None])
+    windows: dict[int, time] = {}
+    for provider_id in {o.provider_id for o in orders}:
+        profile = await providers.ordering_profile_of(session, provider_id=provider_id)
+        windows[provider_id] = (profile or OrderingProfile(provider_id=provider_id)).window_start
+    lines = []
+    for order in orders:
+        offer = offers.get(order.offer_id)
+        rating = ratings.get(order.id or 0)
+        lines.append(
+            OrderLine(
+                order=order,
+                offer=offer,
+                provider=providers_.get(order.provider_id),
+                can_cancel=order.status in CANCELLABLE,
+                late=now >= order.cutoff_at,
+                can_rate=order.status == OrderStatus.DELIVERED and rating is None,
+                rating=rating,
+                window_start=windows.get(order.provider_id),
+            )
+        )
+    return lines
+
+
+async def _standing_lines(session: AsyncSession, citizen_id: int) -> list[StandingLine]:
+    standing = list(await repository.standing_orders_of_citizen(session, citizen_id))
+    offers, providers_ = await providers.offers_and_providers(
+        session, offer_ids=[s.offer_id for s in standing]
+    )
+    return [
+        StandingLine(
+            standing=s,
+            offer=offers.get(s.offer_id),
+            provider=providers_.get(offers[s.offer_id].provider_id)
+            if s.offer_id in offers
+            else None,
+        )
+        for s in standing
+    ]
+
+
+async def my_orders(
+    session: AsyncSession, *, actor: Actor, citizen_id: int | None, now: datetime | None = None
+) -> MyOrders:
+    """Upcoming orders (soonest first), earlier and closed ones, and standing orders."""
+    now = now or utcnow()
+    today = _today_of(now)
+    citizen, choices = await _whom(session, actor, citizen_id)
+    if citizen is None or citizen.id is None:
+        return MyOrders(citizen=None, choices=choices, upcoming=[], past=[], standing=[])
+    orders = list(await repository.orders_of_citizen(session, citizen.id, limit=200))
+    lines = await _lines(session, orders, now)
+    upcoming = [
+        line
+        for line in lines
+        if line.order.status in HOLDS_UNITS and line.order.delivery_on >= today
+    ]
+    upcoming.sort(key=lambda line: (line.order.delivery_on, line.order.id or 0))
+    past = [line for line in lines if line not in upcoming]
+    return MyOrders(
+        citizen=citizen,
+        choices=choices,
+        upcoming=upcoming,
+        past=past,
+        standing=await _standing_lines(session, citizen.id),
+    )
+
+
+async def order_details(
+    session: AsyncSession, *, actor: Actor, order_id: int, now: datetime | None = None
+) -> OrderLine:
+    """One order as its citizen (or whoever may act for them) sees it."""
+    order, _ = await _order_for_citizen_side(session, actor, order_id)
+    [line] = await _lines(session, [order], now or utcnow())
+    return line
+
+
+async def place_order_once(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    citizen_id: int | None,
+    offer_id: int,
+    delivery_on: date,
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> tuple[Order, bool]:
+    """place_order, also saying whether this call placed it (False: the key was
+    used before and the first order is returned, nothing reserved twice)."""
+    before = await repository.get_order_by_key(session, idempotency_key.strip())
+    order = await place_order(
+        session,
+        actor=actor,
+        citizen_id=citizen_id,
+        offer_id=offer_id,
+        delivery_on=delivery_on,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+    return order, before is None
+
+
+async def repeat_order(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    order_id: int,
+    days: list[date],
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> list[Order]:
+    """The same meal for the same citizen on several more days: all or nothing,
+    one key per day derived from the form's key, so a second tap orders nothing."""
+    if not days:
+        raise InvalidInput(N_("Choose at least one day."))
+    key = idempotency_key.strip()
+    if not key or len(key) > 180:
+        raise InvalidInput(N_("An idempotency key of 1 to 200 characters is required."))
+    order, _ = await _order_for_citizen_side(session, actor, order_id)
+    return [
+        await place_order(
+            session,
+            actor=actor,
+            citizen_id=order.citizen_id,
+            offer_id=order.offer_id,
+            delivery_on=day,
+            idempotency_key=f"{key}:{day.isoformat()}",
+            now=now,
+        )
+        for day in sorted(set(days))
+    ]
+
+
+def _weekdays_text(weekdays: list[int]) -> str:
+    days = sorted(set(weekdays))
+    if not days or any(d < 1 or d > 7 for d in days):
+        raise InvalidInput(N_("Choose at least one weekday."))
+    return ",".join(str(d) for d in days)
+
+
+def _problem_sentence(language: str, day: date, exc: AppError) -> str:
+    """Stored in the citizen's own language: they read it on "my orders"."""
+    language = language if language in i18n.LANGUAGES else "da"
+    catalogue_ = i18n.translations(language)
+    reason = catalogue_.gettext(exc.message)
+    if exc.params:
+        reason = reason.format(**exc.params)
+    when = format_date(
+        day,
+        "EEEE d. MMMM" if language == "da" else "EEEE d MMMM",
+        locale="da_DK" if language == "da" else "en_GB",
+    )
+    sentence = catalogue_.gettext(N_("We could not order for {day}: {reason}"))
+    return sentence.format(day=when, reason=reason[:1].lower() + reason[1:])
+
+
+async def _place_ahead(
+    session: AsyncSession, standing: StandingOrder, *, now: datetime, days_ahead: int
+) -> tuple[int, bool]:
+    """Places the standing order's days in the window. Each placement acts as the
+    citizen's own user (the standing order is the citizen's instruction; the
+    order's standing_order_id leads to whoever set it up, and stays valid if a
+    proxy is later unlinked). A refused day is retried next round until its
+    cut-off; placed_through_on stops before the first refused day."""
+    assert standing.id is not None
+    citizen = await vouchers.get_citizen(session, citizen_id=standing.citizen_id)
+    user = await auth_service.get_user(session, user_id=citizen.user_id)
+    as_citizen = auth_service.actor_for(user)
+    today = _today_of(now)
+    weekdays = {int(d) for d in standing.weekdays.split(",") if d}
+    first = today + timedelta(days=1)
+    if standing.placed_through_on is not None and standing.placed_through_on >= first:
+        first = standing.placed_through_on + timedelta(days=1)
+    last = today + timedelta(days=days_ahead)
+    placed, problem, first_refused = 0, None, None
+    day = first
+    while day <= last:
+        if day.isoweekday() in weekdays:
+            key = f"standing:{standing.id}:{day.isoformat()}"
+            try:
+                async with session.begin_nested():
+                    before = await repository.get_order_by_key(session, key)
+                    await place_order(
+                        session,
+                        actor=as_citizen,
+                        citizen_id=None,
+                        offer_id=standing.offer_id,
+                        delivery_on=day,
+                        idempotency_key=key,
+                        now=now,
+                        standing_order_id=standing.id,
+                    )
+                placed += before is None
+            except PastCutoff:
+                pass  # too late for that day by now; nothing to retry
+            except AppError as exc:
+                if first_refused is None:
+                    first_refused = day
+                    problem = _problem_sentence(citizen.language, day, exc)
+        day += timedelta(days=1)
+    values: dict[str, object] = {
+        "placed_through_on": first_refused - timedelta(days=1) if first_refused else last
+    }
+    if problem is not None:
+        values.update(last_problem=problem, last_problem_at=now)
+    elif placed:
+        values.update(last_problem=None, last_problem_at=None)
+    await repository.update_standing_order(session, standing_id=standing.id, values=values)
+    return placed, problem is not None
+
+
+async def place_standing_orders(
+    session: AsyncSession,
+    *,
+    today: date | None = None,
+    days_ahead: int = ORDER_DAYS_AHEAD,
+    now: datetime | None = None,
+) -> StandingReport:
+    """Periodic job (market tick): places every active standing order ahead,
+    while units and capacity are there, one idempotency key per day."""
+    now = now or utcnow()
+    if today is not None and _today_of(now) != today:
+        now = local_instant(today, time(0, 5))
+    report = StandingReport()
+    for standing in await repository.active_standing_orders(session):
+        placed, refused = await _place_ahead(session, standing, now=now, days_ahead=days_ahead)
+        report.standing_orders += 1
+        report.placed += placed
+        report.problems += refused
+    return report
+
+
+async def _standing_for_citizen_side(
+    session: AsyncSession, actor: Actor, standing_id: int
+) -> tuple[StandingOrder, Actor]:
+    standing = await repository.get_standing_order(session, standing_id)
+    if standing is None:
+        raise StandingOrderNotFound()
+    try:
+        acting = await vouchers.acting_for_citizen(
+            session, actor=actor, citizen_id=standing.citizen_id
+        )
+    except (PermissionDenied, NotFound) as exc:
+        raise StandingOrderNotFound() from exc
+    return standing, acting
+
+
+async def create_standing_order(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    citizen_id: int | None,
+    offer_id: int,
+    weekdays: list[int],
+    now: datetime | None = None,
+) -> StandingOrder:
+    """A weekly pattern, e.g. every Monday to Friday this meal. Checked now against the offer, the
+    citizen's postal code, diet and allergies; then placed ahead at once."""
+    now = now or utcnow()
+    days = _weekdays_text(weekdays)
+    citizen, acting = await vouchers.citizen_for_ordering(
+        session, actor=actor, citizen_id=citizen_id
+    )
+    assert citizen.id is not None
+    tomorrow = _today_of(now) + timedelta(days=1)
+    offering = await providers.offering(
+        session, offer_id=offer_id, municipality_id=citizen.municipality_id, on=tomorrow
+    )
+    if offering is None:
+        raise OfferNotFound()
+    if citizen.postal_code not in offering.postal_codes:
+        raise OutsideServiceArea(citizen.postal_code)
+    if any(not offering.offer.offered_on(d) for d in weekdays):
+        raise InvalidInput(N_("This meal is not offered on every weekday you chose."))
+    grant = await vouchers.active_grant_on(session, citizen_id=citizen.id, day=tomorrow)
+    if grant is None:
+        raise NoGrantForDate(tomorrow)
+    if grant.diet_form.value not in offering.offer.diet_forms:
+        raise WrongDietForm(grant.diet_form.value)
+    forbidden = sorted(
+        set(offering.offer.allergens) & (set(citizen.allergies) | set(grant.allergies))
+    )
+    if forbidden:
+        raise ContainsAllergen(", ".join(forbidden))
+    standing = await repository.add_standing_order(
+        session,
+        StandingOrder(
+            citizen_id=citizen.id,
+            offer_id=offer_id,
+            weekdays=days,
+            created_by_user_id=actor.user_id,
+            created_at=now,
+        ),
+    )
+    assert standing.id is not None
+    await audit.record(
+        session,
+        actor=acting,
+        action="standing_order.created",
+        entity_type="standing_order",
+        entity_id=standing.id,
+        municipality_id=citizen.municipality_id,
+        data={"citizen_id": citizen.id, "offer_id": offer_id, "weekdays": days},
+    )
+    await _place_ahead(session, standing, now=now, days_ahead=ORDER_DAYS_AHEAD)
+    await session.refresh(standing)
+    return standing
+
+
+async def change_standing_order(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    standing_id: int,
+    active: bool | None = None,
+    weekdays: list[int] | None = None,
+) -> StandingOrder:
+    """Stop, resume or change the weekdays. Orders already placed stay; each can
+    be cancelled on its own."""
+    standing, acting = await _standing_for_citizen_side(session, actor, standing_id)
+    values: dict[str, object] = {}
+    if active is not None and active != standing.active:
+        values["active"] = active
+        if active:
+            # Resuming places from tomorrow on, not the days skipped while stopped.
+            values["placed_through_on"] = None
+    if weekdays is not None:
+        text = _weekdays_text(weekdays)
+        if text != standing.weekdays:
+            values["weekdays"] = text
+    if not values:
+        return standing
+    await repository.update_standing_order(session, standing_id=standing_id, values=values)
+    await session.refresh(standing)
+    citizen = await vouchers.get_citizen(session, citizen_id=standing.citizen_id)
+    await audit.record(
+        session,
+        actor=acting,
+        action="standing_order.changed",
+        entity_type="standing_order",
+        entity_id=standing_id,
+        municipality_id=citizen.municipality_id,
+        data={k: v for k, v in values.items() if k != "placed_through_on"},
+    )
+    if values.get("active") is True:
+        await _place_ahead(session, standing, now=utcnow(), days_ahead=ORDER_DAYS_AHEAD)
+        await session.refresh(standing)
+    return standing
+
+
+async def standing_orders(
+    session: AsyncSession, *, actor: Actor, citizen_id: int | None
+) -> list[StandingLine]:
+    citizen, _ = await vouchers.citizen_for_ordering(session, actor=actor, citizen_id=citizen_id)
+    assert citizen.id is not None
+    return await _standing_lines(session, citizen.id)

@@ -113,22 +113,16 @@ async def test_the_whole_way_to_the_door_redeems_the_unit(session, kitchen, dine
     assert done.status == OrderStatus.DELIVERED and done.delivered_at is not None
     assert await balance(session, diner.grant, AccountKind.REDEEMED, day) == 1
     assert await balance(session, diner.grant, AccountKind.RESERVED, day) == 0
-    events = (
-        (
-            await session.execute(
-                select(OrderEvent.to_status)
-                .where(OrderEvent.order_id == order.id)
-                .order_by(OrderEvent.id)
-            )
-        )
-        .scalars()
-        .all()
+    result = await session.execute(
+        select(OrderEvent.from_status, OrderEvent.to_status)
+        .where(OrderEvent.order_id == order.id)
+        .order_by(OrderEvent.id)
     )
-    assert events == [
-        OrderStatus.PLACED,
-        OrderStatus.ACCEPTED,
-        OrderStatus.OUT_FOR_DELIVERY,
-        OrderStatus.DELIVERED,
+    assert [tuple(row) for row in result.all()] == [
+        (None, OrderStatus.PLACED),
+        (OrderStatus.PLACED, OrderStatus.ACCEPTED),
+        (OrderStatus.ACCEPTED, OrderStatus.OUT_FOR_DELIVERY),
+        (OrderStatus.OUT_FOR_DELIVERY, OrderStatus.DELIVERED),
     ]
     rating = await service.rate_order(
         session, actor=diner.me, order_id=order.id, stars=5, comment="Som hos mor"
