@@ -206,7 +206,8 @@ def page(
 
 def assert_accessible(page: Page) -> None:
     """Runs axe-core on the page as it is now and fails on every serious or
-    critical violation, listing rule, impact, help and the first elements."""
+    critical violation, listing rule, impact, help, the first elements, and the
+    markup and axe's explanation for the first of them."""
     from axe_playwright_python.sync_playwright import Axe
 
     page.wait_for_load_state("load")
@@ -221,6 +222,10 @@ def assert_accessible(page: Page) -> None:
             targets = [", ".join(map(str, node["target"])) for node in v["nodes"][:3]]
             more = f" (+{len(v['nodes']) - 3} more)" if len(v["nodes"]) > 3 else ""
             lines.append(f"- {v['id']} [{v['impact']}]: {v['help']} -> {'; '.join(targets)}{more}")
+            first = v["nodes"][0] if v["nodes"] else {}
+            if first:
+                lines.append(f"    {first.get('html', '')[:200]}")
+                lines.append(f"    {' '.join(first.get('failureSummary', '').split())[:300]}")
         pytest.fail("\n".join(lines), pytrace=False)
 
 

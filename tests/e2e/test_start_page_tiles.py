@@ -18,20 +18,21 @@ def demo_login(live_server: LiveServer, who_starts_with: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("who", "expected_tiles"),
+    "who",
     [
-        ("municipal admin, Aarhus", 6),
-        ("provider admin, approved in Aarhus and Odense", 3),
-        ("citizen, Aarhus", 2),
+        "municipal admin, Aarhus",
+        "provider admin, approved in Aarhus and Odense",
+        "citizen, Aarhus",
     ],
 )
 def test_every_start_page_tile_opens_an_accessible_page(
-    page: Page, login_as, live_server: LiveServer, who: str, expected_tiles: int
+    page: Page, login_as, live_server: LiveServer, who: str
 ) -> None:
+    """Which tiles each role gets is checked in test_shell; here each one is opened."""
     login_as(page, demo_login(live_server, who))
     tiles = page.get_by_role("main").get_by_role("list").first.get_by_role("link")
-    expect(tiles).to_have_count(expected_tiles)
-    hrefs = [tiles.nth(i).get_attribute("href") for i in range(expected_tiles)]
+    hrefs = [tile.get_attribute("href") for tile in tiles.all()]
+    assert len(hrefs) >= 2, f"start page of {who} has only these tiles: {hrefs}"
     for href in hrefs:
         assert href and href.startswith("/")
         response = page.goto(href)
