@@ -18,7 +18,10 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from argon2 import PasswordHasher
+
 from market.app import create_app
+from market.auth.security import use_password_hasher
 from market.config import Settings
 from market.db import create_engine
 from market.migrations import upgrade
@@ -28,6 +31,9 @@ PG_ADMIN_URL = os.environ.get(
     "MARKET_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 STRICT = os.environ.get("MARKET_TEST_STRICT") == "1"
+
+# Real argon2, with parameters cheap enough for a suite that creates many users.
+use_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.hookimpl(hookwrapper=True)

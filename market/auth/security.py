@@ -9,6 +9,14 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
+def use_password_hasher(hasher: PasswordHasher) -> None:
+    """Swaps the argon2 parameters. The test suite uses cheap ones (hundreds of
+    users are created); production keeps argon2-cffi's RFC 9106 defaults."""
+    global _hasher, _DUMMY_HASH
+    _hasher = hasher
+    _DUMMY_HASH = hasher.hash("not-a-real-password")
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
