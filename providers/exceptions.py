@@ -67,7 +67,7 @@ class NotAMunicipalUser(PermissionDenied):
 
 
 class StandardNotEditable(Conflict):
-    def __init__(self, status: str) -> None:
+    def __init__(self, status: object) -> None:
         super().__init__(
             N_("A quality standard that is {status} cannot be changed. Create a new version."),
             status=status,

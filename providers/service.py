@@ -27,6 +27,7 @@ from market.config import Settings
 from market.db import utcnow
 from market.dietary import Allergen, DietForm
 from market.errors import N_, Conflict, IllegalTransition, InvalidInput, PermissionDenied
+from market.i18n import gettext
 from market.images import process_photo
 from market.municipalities import service as municipalities
 from market.municipalities.models import Municipality
@@ -120,28 +121,59 @@ APPROVAL_TRANSITIONS: dict[ApprovalStatus, frozenset[ApprovalStatus]] = {
     ApprovalStatus.REPLACED: frozenset(),
 }
 
-# The verb a person reads in the refusal: "An approval that is revoked cannot be reinstated."
-_VERBS: dict[StrEnum, str] = {
-    StandardStatus.PUBLISHED: "published",
-    StandardStatus.SUPERSEDED: "superseded",
-    ApplicationStatus.SUBMITTED: "submitted",
-    ApplicationStatus.APPROVED: "approved",
-    ApplicationStatus.REJECTED: "rejected",
-    ApplicationStatus.WITHDRAWN: "withdrawn",
-    ApprovalStatus.ACTIVE: "reinstated",
-    ApprovalStatus.SUSPENDED: "suspended",
-    ApprovalStatus.REVOKED: "revoked",
-    ApprovalStatus.REPLACED: "replaced",
+
+class _Words:
+    """A word or phrase put into a sentence, translated when the sentence is
+    shown, so the whole sentence reads in the reader's language."""
+
+    def __init__(self, msgid: str) -> None:
+        self.msgid = msgid
+
+    def __format__(self, spec: str) -> str:
+        return format(gettext(self.msgid), spec)
+
+    def __str__(self) -> str:
+        return gettext(self.msgid)
+
+
+_THINGS: dict[type[StrEnum], str] = {
+    StandardStatus: N_("A quality standard"),
+    ApplicationStatus: N_("An application"),
+    ApprovalStatus: N_("An approval"),
+}
+# How a status reads after "that is …", and after "cannot be …" as the move's
+# past participle: "An approval that is revoked cannot be reinstated."
+_STATES: dict[StrEnum, str] = {
+    StandardStatus.DRAFT: N_("a draft"),
+    StandardStatus.PUBLISHED: N_("published"),
+    StandardStatus.SUPERSEDED: N_("superseded"),
+    ApplicationStatus.DRAFT: N_("a draft"),
+    ApplicationStatus.SUBMITTED: N_("submitted"),
+    ApplicationStatus.APPROVED: N_("approved"),
+    ApplicationStatus.REJECTED: N_("rejected"),
+    ApplicationStatus.WITHDRAWN: N_("withdrawn"),
+    ApprovalStatus.ACTIVE: N_("active"),
+    ApprovalStatus.SUSPENDED: N_("suspended"),
+    ApprovalStatus.REVOKED: N_("revoked"),
+    ApprovalStatus.REPLACED: N_("replaced"),
+}
+_MOVES: dict[StrEnum, str] = {
+    **_STATES,
+    ApprovalStatus.ACTIVE: N_("reinstated"),
 }
 
 
-def check_transition(transitions: dict[S, frozenset[S]], thing: str, current: S, target: S) -> None:
+def state_words(status: StrEnum) -> _Words:
+    return _Words(_STATES[status])
+
+
+def check_transition(transitions: dict[S, frozenset[S]], current: S, target: S) -> None:
     if target not in transitions[current]:
         raise IllegalTransition(
             N_("{a_thing} that is {current} cannot be {verb}."),
-            a_thing=thing,
-            current=current.value,
-            verb=_VERBS[target],
+            a_thing=_Words(_THINGS[type(current)]),
+            current=state_words(current),
+            verb=_Words(_MOVES[target]),
         )
 
 
@@ -149,19 +181,18 @@ async def _move(
     session: AsyncSession,
     row: Application | Approval | QualityStandard,
     transitions: dict[S, frozenset[S]],
-    thing: str,
     target: S,
     **values: object,
 ) -> None:
     """Checks the move against the table and makes it with one conditional
     UPDATE, so a concurrent change by someone else is refused, not overwritten."""
     current = row.status
-    check_transition(transitions, thing, current, target)  # type: ignore[arg-type]
+    check_transition(transitions, current, target)  # type: ignore[arg-type]
     assert row.id is not None
     if not await repository.move_status(session, type(row), row.id, current, target, values):
         raise Conflict(
             N_("{a_thing} was changed by someone else just now. Please reload and try again."),
-            a_thing=thing,
+            a_thing=_Words(_THINGS[type(current)]),
         )
 
 
@@ -426,7 +457,7 @@ async def _standard_for_editing(
     if standard is None or standard.municipality_id != _municipality_of(actor):
         raise StandardNotFound()
     if standard.status != StandardStatus.DRAFT:
-        raise StandardNotEditable(standard.status.value)
+        raise StandardNotEditable(state_words(standard.status))
     return standard
 
 
@@ -642,9 +673,7 @@ async def publish_standard(
     standard = await repository.get_standard(session, standard_id)
     if standard is None or standard.municipality_id != municipality_id:
         raise StandardNotFound()
-    check_transition(
-        STANDARD_TRANSITIONS, "A quality standard", standard.status, StandardStatus.PUBLISHED
-    )
+    check_transition(STANDARD_TRANSITIONS, standard.status, StandardStatus.PUBLISHED)
     assert standard.id is not None
     if not await repository.list_requirements(session, standard.id):
         raise Conflict(N_("Add at least one requirement before publishing the standard."))
@@ -663,14 +692,11 @@ async def publish_standard(
             )
         if reapply_by <= today():
             raise InvalidInput(N_("The re-apply date must be after today."))
-        check_transition(
-            STANDARD_TRANSITIONS, "A quality standard", previous.status, StandardStatus.SUPERSEDED
-        )
+        check_transition(STANDARD_TRANSITIONS, previous.status, StandardStatus.SUPERSEDED)
         await _move(
             session,
             previous,
             STANDARD_TRANSITIONS,
-            "A quality standard",
             StandardStatus.SUPERSEDED,
         )
         asked = await repository.ask_to_reapply(
@@ -682,7 +708,6 @@ async def publish_standard(
         session,
         standard,
         STANDARD_TRANSITIONS,
-        "A quality standard",
         StandardStatus.PUBLISHED,
         published_at=utcnow(),
         reapply_by=reapply_by,
@@ -995,7 +1020,7 @@ async def save_application(
     if application.status != ApplicationStatus.DRAFT:
         raise IllegalTransition(
             N_("An application that is {status} cannot be changed."),
-            status=application.status.value,
+            status=state_words(application.status),
         )
     assert application.id is not None
     requirements = {
@@ -1043,7 +1068,6 @@ async def save_application(
     if submit:
         check_transition(
             APPLICATION_TRANSITIONS,
-            "An application",
             application.status,
             ApplicationStatus.SUBMITTED,
         )
@@ -1061,7 +1085,6 @@ async def save_application(
             session,
             application,
             APPLICATION_TRANSITIONS,
-            "An application",
             ApplicationStatus.SUBMITTED,
             submitted_at=utcnow(),
         )
@@ -1086,14 +1109,11 @@ async def withdraw_application(
     application = await _visible_application(session, actor, application_id)
     if actor.provider_id is None:
         raise NotAProviderUser()
-    check_transition(
-        APPLICATION_TRANSITIONS, "An application", application.status, ApplicationStatus.WITHDRAWN
-    )
+    check_transition(APPLICATION_TRANSITIONS, application.status, ApplicationStatus.WITHDRAWN)
     await _move(
         session,
         application,
         APPLICATION_TRANSITIONS,
-        "An application",
         ApplicationStatus.WITHDRAWN,
         decided_at=utcnow(),
     )
@@ -1146,7 +1166,7 @@ async def record_decisions(
     if application.status != ApplicationStatus.SUBMITTED:
         raise IllegalTransition(
             N_("An application that is {status} cannot be reviewed."),
-            status=application.status.value,
+            status=state_words(application.status),
         )
     assert application.id is not None
     requirement_ids = {
@@ -1226,9 +1246,7 @@ async def approve_application(
     """Approves once every mandatory requirement is decided met, with the
     approval's validity, service area, capacity and first contract terms."""
     application = await _reviewable(session, actor, application_id)
-    check_transition(
-        APPLICATION_TRANSITIONS, "An application", application.status, ApplicationStatus.APPROVED
-    )
+    check_transition(APPLICATION_TRANSITIONS, application.status, ApplicationStatus.APPROVED)
     view = await _load_application_view(session, application)
     for item in view.items:
         if not item.requirement.mandatory:
@@ -1262,7 +1280,6 @@ async def approve_application(
         session,
         application,
         APPLICATION_TRANSITIONS,
-        "An application",
         ApplicationStatus.APPROVED,
         decided_at=utcnow(),
         decided_by_user_id=actor.user_id,
@@ -1272,14 +1289,11 @@ async def approve_application(
         session, application.provider_id, application.municipality_id, service
     )
     if standing is not None:
-        check_transition(
-            APPROVAL_TRANSITIONS, "An approval", standing.status, ApprovalStatus.REPLACED
-        )
+        check_transition(APPROVAL_TRANSITIONS, standing.status, ApprovalStatus.REPLACED)
         await _move(
             session,
             standing,
             APPROVAL_TRANSITIONS,
-            "An approval",
             ApprovalStatus.REPLACED,
             status_changed_at=utcnow(),
             status_reason=f"replaced by the approval of application {application.id}",
@@ -1336,9 +1350,7 @@ async def reject_application(
     session: AsyncSession, *, actor: Actor, application_id: int, reason: str
 ) -> ApplicationView:
     application = await _reviewable(session, actor, application_id)
-    check_transition(
-        APPLICATION_TRANSITIONS, "An application", application.status, ApplicationStatus.REJECTED
-    )
+    check_transition(APPLICATION_TRANSITIONS, application.status, ApplicationStatus.REJECTED)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput(N_("Give the reasons for the rejection; the provider will read them."))
@@ -1346,7 +1358,6 @@ async def reject_application(
         session,
         application,
         APPLICATION_TRANSITIONS,
-        "An application",
         ApplicationStatus.REJECTED,
         rejection_reason=reason,
         decided_at=utcnow(),
@@ -1379,7 +1390,7 @@ async def _move_approval(
     approval = await repository.get_approval(session, approval_id)
     if approval is None or approval.municipality_id != _municipality_of(actor):
         raise ApprovalNotFound()
-    check_transition(APPROVAL_TRANSITIONS, "An approval", approval.status, target)
+    check_transition(APPROVAL_TRANSITIONS, approval.status, target)
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput(N_("Please give a reason; the provider will read it."))
@@ -1388,7 +1399,6 @@ async def _move_approval(
         session,
         approval,
         APPROVAL_TRANSITIONS,
-        "An approval",
         target,
         status_reason=reason,
         status_changed_at=utcnow(),
@@ -1842,3 +1852,29 @@ async def save_ordering_profile(
         },
     )
     return profile
+
+
+# --- for the ordering pages (added by the orders engineer) ---------------------
+
+
+async def offers_and_providers(
+    session: AsyncSession, *, offer_ids: list[int]
+) -> tuple[dict[int, Offer], dict[int, Provider]]:
+    """Offers by id and their providers, for listing a citizen's orders by name."""
+    offers: dict[int, Offer] = {}
+    for offer_id in sorted(set(offer_ids)):
+        offer = await repository.get_offer(session, offer_id)
+        if offer is not None:
+            offers[offer_id] = offer
+    providers = await repository.providers_by_ids(
+        session, sorted({o.provider_id for o in offers.values()})
+    )
+    return offers, providers
+
+
+# --- for the order flow: a provider's ordering profile by id -----------------
+
+
+async def ordering_profile_of(session: AsyncSession, *, provider_id: int) -> OrderingProfile | None:
+    """The profile (webhook address and secret) of the provider an order is for."""
+    return await repository.ordering_profile(session, provider_id)
