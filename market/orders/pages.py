@@ -1,11 +1,336 @@
 """HTML pages of the order flow. Sections: citizens, proxies and case workers;
 the provider's kitchen; welfare alerts."""
 
-from fastapi import APIRouter
+import secrets
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+from babel.dates import format_date
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from market.auth.dependencies import Session, require
+from market.auth.models import Role
+from market.auth.permissions import Actor, Permission
+from market.errors import N_, AppError, InvalidInput
+from market.i18n import current_language, gettext
+from market.orders import service
+from market.orders.models import OrderStatus
+from market.templating import render
+from vouchers import pages as voucher_pages
 
 router = APIRouter(include_in_schema=False)
 
 # --- citizens, proxies and case workers ---------------------------------------
+# A citizen orders at /order, /orders; a proxy or a case worker (by phone) at
+# /citizens/{id}/order, /citizens/{id}/orders, with the same templates.
+
+Orderer = Annotated[Actor, Depends(require(Permission.ORDER_PLACE))]
+
+CITIZEN_STATUS_LABELS = {
+    OrderStatus.PLACED: N_("Ordered, waiting for the kitchen to confirm"),
+    OrderStatus.ACCEPTED: N_("Confirmed by the kitchen"),
+    OrderStatus.REJECTED: N_("Rejected by the kitchen"),
+    OrderStatus.EXPIRED: N_("Not confirmed in time; you do not pay"),
+    OrderStatus.CANCELLED: N_("Cancelled"),
+    OrderStatus.LATE_CANCELLED: N_("Cancelled after the cut-off; you pay"),
+    OrderStatus.OUT_FOR_DELIVERY: N_("On its way"),
+    OrderStatus.DELIVERED: N_("Delivered"),
+    OrderStatus.FAILED: N_("Not delivered"),
+}
+WEEKDAY_NAMES = {
+    1: N_("Monday"),
+    2: N_("Tuesday"),
+    3: N_("Wednesday"),
+    4: N_("Thursday"),
+    5: N_("Friday"),
+    6: N_("Saturday"),
+    7: N_("Sunday"),
+}
+
+
+def _danish() -> bool:
+    return current_language.get() == "da"
+
+
+def day_words(day: date) -> str:
+    """E.g. 'fredag 27. november' / 'Friday 27 November'."""
+    if _danish():
+        return format_date(day, "EEEE d. MMMM", locale="da_DK")
+    return format_date(day, "EEEE d MMMM", locale="en_GB")
+
+
+def time_words(instant: datetime) -> str:
+    return instant.astimezone(service.COPENHAGEN).strftime("%H:%M")
+
+
+def when_words(instant: datetime) -> str:
+    local = instant.astimezone(service.COPENHAGEN)
+    return gettext("{day} at {time}").format(day=day_words(local.date()), time=time_words(local))
+
+
+def _base(actor: Actor, citizen_id: int | None) -> str:
+    """Where this actor's ordering pages for the citizen live."""
+    if actor.role == Role.CITIZEN or citizen_id is None:
+        return ""
+    return f"/citizens/{citizen_id}"
+
+
+def _citizen_context(actor: Actor, citizen_id: int | None, **extra: Any) -> dict[str, Any]:
+    base = _base(actor, citizen_id)
+    return {
+        "base": base,
+        "day_words": day_words,
+        "when_words": when_words,
+        "time_words": time_words,
+        "statuses": CITIZEN_STATUS_LABELS,
+        "weekday_names": list(WEEKDAY_NAMES.items()),
+        "weekday_names_map": WEEKDAY_NAMES,
+        "list_url": f"{base}/orders",
+        "start_url": f"{base}/order",
+        **extra,
+    }
+
+
+def _sentence(exc: AppError) -> str:
+    message = gettext(exc.message)
+    return message.format(**exc.params) if exc.params else message
+
+
+async def _start(
+    request: Request, session: Session, actor: Actor, citizen_id: int | None
+) -> Response:
+    view = await service.ordering_start(session, actor=actor, citizen_id=citizen_id)
+    cid = view.citizen.id if view.citizen else None
+    return render(request, "orders/citizen_start.html", _citizen_context(actor, cid, view=view))
+
+
+@router.get("/order", response_class=HTMLResponse)
+async def order_start(request: Request, session: Session, actor: Orderer) -> Response:
+    """Step 1: choose the day."""
+    return await _start(request, session, actor, None)
+
+
+@router.get("/citizens/{citizen_id}/order", response_class=HTMLResponse)
+async def order_start_for(
+    request: Request, session: Session, actor: Orderer, citizen_id: int
+) -> Response:
+    return await _start(request, session, actor, citizen_id)
+
+
+async def _catalogue(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    citizen_id: int | None,
+    day: date,
+    *,
+    key: str | None = None,
+    error: AppError | None = None,
+) -> Response:
+    catalogue = await service.catalogue(
+        session, actor=actor, citizen_id=citizen_id, delivery_on=day
+    )
+    context = _citizen_context(
+        actor,
+        catalogue.citizen.id,
+        catalogue=catalogue,
+        idempotency_key=key or secrets.token_urlsafe(18),
+        diets=voucher_pages.DIET_LABELS,
+        allergens=voucher_pages.ALLERGEN_LABELS,
+        error=_sentence(error) if error else None,
+    )
+    return render(
+        request,
+        "orders/citizen_catalogue.html",
+        context,
+        status_code=error.status_code if error else 200,
+    )
+
+
+@router.get("/order/{day}", response_class=HTMLResponse)
+async def order_day(request: Request, session: Session, actor: Orderer, day: date) -> Response:
+    """Step 2: the meals of that day, each with its price split and an Order button."""
+    return await _catalogue(request, session, actor, None, day)
+
+
+@router.get("/citizens/{citizen_id}/order/{day}", response_class=HTMLResponse)
+async def order_day_for(
+    request: Request, session: Session, actor: Orderer, citizen_id: int, day: date
+) -> Response:
+    return await _catalogue(request, session, actor, citizen_id, day)
+
+
+async def _place(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    citizen_id: int | None,
+    day: date,
+    offer_id: int,
+    idempotency_key: str,
+) -> Response:
+    try:
+        order = await service.place_order(
+            session,
+            actor=actor,
+            citizen_id=citizen_id,
+            offer_id=offer_id,
+            delivery_on=day,
+            idempotency_key=idempotency_key,
+        )
+    except AppError as exc:
+        # Nothing was stored (the request rolls back); the page says why.
+        return await _catalogue(
+            request, session, actor, citizen_id, day, key=idempotency_key, error=exc
+        )
+    return RedirectResponse(f"/orders/{order.id}?placed=1", status_code=303)
+
+
+@router.post("/order/{day}", response_class=HTMLResponse)
+async def place_order(
+    request: Request,
+    session: Session,
+    actor: Orderer,
+    day: date,
+    offer_id: Annotated[int, Form()],
+    idempotency_key: Annotated[str, Form()] = "",
+) -> Response:
+    """Step 3: the order is placed and the confirmation shown (303 to /orders/{id})."""
+    return await _place(request, session, actor, None, day, offer_id, idempotency_key)
+
+
+@router.post("/citizens/{citizen_id}/order/{day}", response_class=HTMLResponse)
+async def place_order_for(
+    request: Request,
+    session: Session,
+    actor: Orderer,
+    citizen_id: int,
+    day: date,
+    offer_id: Annotated[int, Form()],
+    idempotency_key: Annotated[str, Form()] = "",
+) -> Response:
+    return await _place(request, session, actor, citizen_id, day, offer_id, idempotency_key)
+
+
+async def _orders(
+    request: Request, session: Session, actor: Actor, citizen_id: int | None
+) -> Response:
+    view = await service.my_orders(session, actor=actor, citizen_id=citizen_id)
+    cid = view.citizen.id if view.citizen else None
+    return render(request, "orders/citizen_orders.html", _citizen_context(actor, cid, view=view))
+
+
+@router.get("/orders", response_class=HTMLResponse)
+async def my_orders(request: Request, session: Session, actor: Orderer) -> Response:
+    return await _orders(request, session, actor, None)
+
+
+@router.get("/citizens/{citizen_id}/orders", response_class=HTMLResponse)
+async def orders_of_citizen(
+    request: Request, session: Session, actor: Orderer, citizen_id: int
+) -> Response:
+    return await _orders(request, session, actor, citizen_id)
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+async def order_page(
+    request: Request,
+    session: Session,
+    actor: Orderer,
+    order_id: int,
+    placed: Annotated[int, Query()] = 0,
+) -> Response:
+    """The confirmation: what, which day, the window, what you pay, how to cancel."""
+    line = await service.order_details(session, actor=actor, order_id=order_id)
+    day = line.order.delivery_on
+    offered = line.offer.weekdays.split(",") if line.offer else []
+    repeat_days = [
+        day + timedelta(days=n)
+        for n in range(1, service.ORDER_DAYS_AHEAD + 1)
+        if str((day + timedelta(days=n)).isoweekday()) in offered
+    ]
+    context = _citizen_context(
+        actor,
+        line.order.citizen_id,
+        line=line,
+        just_placed=bool(placed),
+        repeat_days=repeat_days,
+        idempotency_key=secrets.token_urlsafe(18),
+        citizen=None,
+    )
+    return render(request, "orders/citizen_order.html", context)
+
+
+@router.post("/orders/{order_id}/cancel", response_class=HTMLResponse)
+async def cancel_order(
+    request: Request, session: Session, actor: Orderer, order_id: int
+) -> Response:
+    order = await service.cancel_order(session, actor=actor, order_id=order_id)
+    return RedirectResponse(f"{_base(actor, order.citizen_id)}/orders", status_code=303)
+
+
+@router.post("/orders/{order_id}/repeat", response_class=HTMLResponse)
+async def repeat_order(
+    request: Request,
+    session: Session,
+    actor: Orderer,
+    order_id: int,
+    days: Annotated[list[date] | None, Form()] = None,
+    idempotency_key: Annotated[str, Form()] = "",
+) -> Response:
+    """The same meal on more days, in one tap."""
+    orders = await service.repeat_order(
+        session, actor=actor, order_id=order_id, days=days or [], idempotency_key=idempotency_key
+    )
+    return RedirectResponse(f"{_base(actor, orders[0].citizen_id)}/orders", status_code=303)
+
+
+@router.post("/orders/{order_id}/rating", response_class=HTMLResponse)
+async def rate_order(
+    request: Request,
+    session: Session,
+    actor: Orderer,
+    order_id: int,
+    stars: Annotated[int, Form()] = 0,
+    comment: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/orders",
+) -> Response:
+    await service.rate_order(session, actor=actor, order_id=order_id, stars=stars, comment=comment)
+    target = next if next.startswith("/") and not next.startswith("//") else "/orders"
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/standing-orders", response_class=HTMLResponse)
+async def create_standing_order(
+    request: Request,
+    session: Session,
+    actor: Orderer,
+    offer_id: Annotated[int, Form()],
+    weekdays: Annotated[list[int] | None, Form()] = None,
+    citizen_id: Annotated[int | None, Form()] = None,
+) -> Response:
+    """Every week on the chosen weekdays, this meal (placed ahead by itself)."""
+    standing = await service.create_standing_order(
+        session,
+        actor=actor,
+        citizen_id=None if actor.role == Role.CITIZEN else citizen_id,
+        offer_id=offer_id,
+        weekdays=weekdays or [],
+    )
+    return RedirectResponse(f"{_base(actor, standing.citizen_id)}/orders", status_code=303)
+
+
+@router.post("/standing-orders/{standing_id}/{action}", response_class=HTMLResponse)
+async def stop_or_resume_standing_order(
+    request: Request, session: Session, actor: Orderer, standing_id: int, action: str
+) -> Response:
+    if action not in ("stop", "resume"):
+        raise InvalidInput(N_("That action is not possible here."))
+    standing = await service.change_standing_order(
+        session, actor=actor, standing_id=standing_id, active=action == "resume"
+    )
+    return RedirectResponse(f"{_base(actor, standing.citizen_id)}/orders", status_code=303)
 
 
 # --- the provider's kitchen ----------------------------------------------------

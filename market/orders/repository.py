@@ -194,3 +194,37 @@ async def count_orders(session: AsyncSession, *, provider_id: int, status: Order
         .where(Order.provider_id == provider_id, Order.status == status)
     )
     return result.scalar_one()
+
+
+# --- standing orders and the citizen's pages -------------------------------------
+
+
+async def get_standing_order(session: AsyncSession, standing_id: int) -> StandingOrder | None:
+    result = await session.execute(select(StandingOrder).where(StandingOrder.id == standing_id))
+    return result.scalar_one_or_none()
+
+
+async def standing_orders_of_citizen(
+    session: AsyncSession, citizen_id: int
+) -> Sequence[StandingOrder]:
+    result = await session.execute(
+        select(StandingOrder)
+        .where(StandingOrder.citizen_id == citizen_id)
+        .order_by(StandingOrder.active.desc(), StandingOrder.id)
+    )
+    return result.scalars().all()
+
+
+async def update_standing_order(
+    session: AsyncSession, *, standing_id: int, values: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(StandingOrder).where(StandingOrder.id == standing_id).values(**values)
+    )
+
+
+async def ratings_of(session: AsyncSession, order_ids: list[int]) -> dict[int, Rating]:
+    if not order_ids:
+        return {}
+    result = await session.execute(select(Rating).where(Rating.order_id.in_(order_ids)))
+    return {r.order_id: r for r in result.scalars().all()}

@@ -753,7 +753,9 @@ def _kitchen_provider(actor: Actor) -> int:
     return actor.provider_id
 
 
-async def _kitchen_lines(session: AsyncSession, actor: Actor, orders: list[Order]) -> list[KitchenLine]:
+async def _kitchen_lines(
+    session: AsyncSession, actor: Actor, orders: list[Order]
+) -> list[KitchenLine]:
     citizens = await vouchers.citizens_by_ids(
         session, citizen_ids=sorted({o.citizen_id for o in orders})
     )

@@ -87,3 +87,44 @@ def noon_before(day: date) -> datetime:
     from market.orders.service import local_instant
 
     return local_instant(day - timedelta(days=1), time(9, 0))
+
+
+# --- the citizen side: signing in and a late cut-off -------------------------------
+
+CITIZEN_PASSWORD = "borger-password-123"
+
+
+async def sign_in_citizen(client, session: AsyncSession, diner: Diner) -> None:
+    """Gives the diner's login a password and signs in with it in the client."""
+    from sqlalchemy import update
+
+    from market.auth.models import User
+    from market.auth.security import hash_password
+    from tests.factories import login
+
+    await session.execute(
+        update(User)
+        .where(User.id == diner.citizen.user_id)
+        .values(password_hash=hash_password(CITIZEN_PASSWORD))
+    )
+    user = await auth_service.get_user(session, user_id=diner.citizen.user_id)
+    await session.commit()
+    response = await login(client, user.email, CITIZEN_PASSWORD)
+    assert response.status_code == 303, response.text
+
+
+async def late_cutoff(session: AsyncSession, kitchen: Kitchen, settings) -> None:
+    """Orders for tomorrow are taken until 23:59 today, so page tests that use the
+    real clock can order tomorrow's lunch at any time of day."""
+    await providers.save_ordering_profile(
+        session,
+        actor=kitchen.admin,
+        cutoff_days_before=1,
+        cutoff_time=time(23, 59),
+        window_start=time(11, 0),
+        window_end=time(13, 0),
+        accept_within_hours=4,
+        auto_accept=False,
+        webhook_url=None,
+    )
+    await session.commit()
