@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from market import errors, pages, tick
@@ -56,6 +56,8 @@ def create_app(
         version="0.1.0",
         description="Voucher marketplace for municipal welfare services. JSON API under /api/v1.",
         lifespan=lifespan,
+        # The open welfare alerts badge in the menu (one COUNT, for alert staff only).
+        dependencies=[Depends(order_pages.alert_badge)],
     )
     app.state.settings = settings
     app.state.engine = app.state.sessionmaker = None

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     outbox_backoff_base_seconds: int = 30
     outbox_backoff_max_seconds: int = 3600
     webhook_timeout_seconds: float = 10.0
+    # A welfare alert nobody acknowledged within this many minutes is shown as overdue.
+    alert_overdue_minutes: int = 30
     # Run periodic work (`market tick`) inside the server every this many seconds.
     run_periodic: bool = False
     tick_interval_seconds: int = 60

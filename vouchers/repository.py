@@ -493,3 +493,20 @@ async def mark_code_used(session: AsyncSession, code_id: int, now: datetime) -> 
         .returning(LetterCode.id)
     )
     return result.scalar_one_or_none() is not None
+
+
+# --- batch look-ups for the ordering flow (kitchen lists, alert queue) ---
+
+
+async def citizens_by_ids(session: AsyncSession, citizen_ids: Sequence[int]) -> dict[int, Citizen]:
+    if not citizen_ids:
+        return {}
+    result = await session.execute(select(Citizen).where(Citizen.id.in_(set(citizen_ids))))
+    return {c.id: c for c in result.scalars().all() if c.id is not None}
+
+
+async def grants_by_ids(session: AsyncSession, grant_ids: Sequence[int]) -> dict[int, VoucherGrant]:
+    if not grant_ids:
+        return {}
+    result = await session.execute(select(VoucherGrant).where(VoucherGrant.id.in_(set(grant_ids))))
+    return {g.id: g for g in result.scalars().all() if g.id is not None}

@@ -1541,3 +1541,16 @@ async def get_citizen(session: AsyncSession, *, citizen_id: int) -> Citizen:
     if citizen is None:
         raise CitizenNotFound()
     return citizen
+
+
+# --- batch look-ups for the ordering flow (kitchen lists, alert queue) ---
+# The caller decides who may see whom: market.orders passes only the citizens
+# and grants of orders the actor's provider or municipality already holds.
+
+
+async def citizens_by_ids(session: AsyncSession, *, citizen_ids: list[int]) -> dict[int, Citizen]:
+    return await repository.citizens_by_ids(session, citizen_ids)
+
+
+async def grants_by_ids(session: AsyncSession, *, grant_ids: list[int]) -> dict[int, VoucherGrant]:
+    return await repository.grants_by_ids(session, grant_ids)

@@ -12,10 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from market.auth.dependencies import Session, require
 from market.auth.models import Role
 from market.auth.permissions import Actor, Permission
+from market.dietary import Allergen, DietForm
 from market.errors import N_, AppError, InvalidInput
 from market.i18n import current_language, gettext
 from market.orders import service
-from market.orders.models import OrderStatus
+from market.orders.models import FailureReason, OrderStatus
 from market.templating import render
 from vouchers import pages as voucher_pages
 
@@ -335,5 +336,275 @@ async def stop_or_resume_standing_order(
 
 # --- the provider's kitchen ----------------------------------------------------
 
+Kitchen = Annotated[Actor, Depends(require(Permission.ORDER_FULFIL))]
+
+DIET_LABELS = {
+    DietForm.NORMAL: N_("Normal"),
+    DietForm.ENERGY_DENSE: N_("Energy-dense (small eaters)"),
+    DietForm.SOFT: N_("Soft"),
+    DietForm.MINCED: N_("Minced"),
+    DietForm.PUREED: N_("Puréed"),
+    DietForm.DIABETIC: N_("Diabetic"),
+}
+ALLERGEN_LABELS = {
+    Allergen.GLUTEN: N_("Cereals containing gluten"),
+    Allergen.CRUSTACEANS: N_("Crustaceans"),
+    Allergen.EGGS: N_("Eggs"),
+    Allergen.FISH: N_("Fish"),
+    Allergen.PEANUTS: N_("Peanuts"),
+    Allergen.SOYBEANS: N_("Soybeans"),
+    Allergen.MILK: N_("Milk"),
+    Allergen.NUTS: N_("Nuts"),
+    Allergen.CELERY: N_("Celery"),
+    Allergen.MUSTARD: N_("Mustard"),
+    Allergen.SESAME: N_("Sesame seeds"),
+    Allergen.SULPHITES: N_("Sulphur dioxide and sulphites"),
+    Allergen.LUPIN: N_("Lupin"),
+    Allergen.MOLLUSCS: N_("Molluscs"),
+}
+KITCHEN_STATUS_LABELS = {
+    OrderStatus.PLACED: N_("New"),
+    OrderStatus.ACCEPTED: N_("Accepted"),
+    OrderStatus.REJECTED: N_("Rejected"),
+    OrderStatus.EXPIRED: N_("Expired"),
+    OrderStatus.CANCELLED: N_("Cancelled"),
+    OrderStatus.LATE_CANCELLED: N_("Cancelled after the cut-off"),
+    OrderStatus.OUT_FOR_DELIVERY: N_("Out for delivery"),
+    OrderStatus.DELIVERED: N_("Delivered"),
+    OrderStatus.FAILED: N_("Not delivered"),
+}
+FAILURE_LABELS = {
+    FailureReason.CITIZEN_ABSENT: N_("Citizen did not open the door"),
+    FailureReason.NOT_DELIVERED: N_("Not delivered"),
+    FailureReason.TOO_LATE: N_("Refused: too late"),
+    FailureReason.WRONG_MEAL: N_("Wrong meal"),
+}
+KITCHEN_DONE = {
+    "accepted": N_("The selected orders are accepted."),
+    "rejected": N_("The order is rejected; the citizen can see your reason."),
+    "out": N_("The selected orders are out for delivery."),
+    "delivered": N_("The order is marked delivered."),
+    "failed": N_("The failed delivery is recorded."),
+    "none": N_("No orders were selected."),
+}
+KITCHEN_LABELS = {
+    "diets": DIET_LABELS,
+    "allergens": ALLERGEN_LABELS,
+    "statuses": KITCHEN_STATUS_LABELS,
+    "failures": FAILURE_LABELS,
+}
+
+
+def _message(exc: AppError) -> str:
+    message = gettext(exc.message)
+    return message.format(**exc.params) if exc.params else message
+
+
+def _kitchen_day(value: str | None) -> date:
+    text = (value or "").strip()
+    if not text:
+        return datetime.now(service.COPENHAGEN).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(N_("{value} is not a date (YYYY-MM-DD)."), value=text) from exc
+
+
+def _back(day: date, done: str) -> RedirectResponse:
+    return RedirectResponse(f"/kitchen?day={day.isoformat()}&done={done}", status_code=303)
+
+
+async def _board_error(
+    request: Request, session: Session, actor: Actor, day: date, exc: AppError
+) -> Response:
+    """The board again, with the sentence that says why nothing changed."""
+    board = await service.kitchen_board(session, actor=actor, day=day)
+    return render(
+        request,
+        "orders/kitchen_board.html",
+        {**KITCHEN_LABELS, "board": board, "error": _message(exc)},
+        status_code=exc.status_code,
+    )
+
+
+@router.get("/kitchen", response_class=HTMLResponse)
+async def kitchen_board(
+    request: Request, session: Session, actor: Kitchen, day: str = "", done: str = ""
+) -> Response:
+    board = await service.kitchen_board(session, actor=actor, day=_kitchen_day(day))
+    notice = KITCHEN_DONE.get(done)
+    return render(
+        request,
+        "orders/kitchen_board.html",
+        {**KITCHEN_LABELS, "board": board, "notice": gettext(notice) if notice else None},
+    )
+
+
+@router.post("/kitchen/accept", response_class=HTMLResponse)
+async def kitchen_accept(
+    request: Request,
+    session: Session,
+    actor: Kitchen,
+    day: Annotated[str, Form()] = "",
+    order_ids: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+) -> Response:
+    on = _kitchen_day(day)
+    if not order_ids:
+        return _back(on, "none")
+    try:
+        await service.accept_orders(session, actor=actor, order_ids=order_ids)
+    except AppError as exc:
+        return await _board_error(request, session, actor, on, exc)
+    return _back(on, "accepted")
+
+
+@router.post("/kitchen/out-for-delivery", response_class=HTMLResponse)
+async def kitchen_out_for_delivery(
+    request: Request,
+    session: Session,
+    actor: Kitchen,
+    day: Annotated[str, Form()] = "",
+    order_ids: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
+) -> Response:
+    on = _kitchen_day(day)
+    if not order_ids:
+        return _back(on, "none")
+    try:
+        await service.mark_out_for_delivery(session, actor=actor, order_ids=order_ids)
+    except AppError as exc:
+        return await _board_error(request, session, actor, on, exc)
+    return _back(on, "out")
+
+
+@router.post("/kitchen/orders/{order_id}/reject", response_class=HTMLResponse)
+async def kitchen_reject(
+    request: Request,
+    session: Session,
+    actor: Kitchen,
+    order_id: int,
+    day: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    on = _kitchen_day(day)
+    try:
+        await service.reject_order(session, actor=actor, order_id=order_id, reason=reason)
+    except AppError as exc:
+        return await _board_error(request, session, actor, on, exc)
+    return _back(on, "rejected")
+
+
+@router.post("/kitchen/orders/{order_id}/delivered", response_class=HTMLResponse)
+async def kitchen_delivered(
+    request: Request,
+    session: Session,
+    actor: Kitchen,
+    order_id: int,
+    day: Annotated[str, Form()] = "",
+) -> Response:
+    on = _kitchen_day(day)
+    try:
+        await service.mark_delivered(session, actor=actor, order_id=order_id)
+    except AppError as exc:
+        return await _board_error(request, session, actor, on, exc)
+    return _back(on, "delivered")
+
+
+@router.post("/kitchen/orders/{order_id}/failed", response_class=HTMLResponse)
+async def kitchen_failed(
+    request: Request,
+    session: Session,
+    actor: Kitchen,
+    order_id: int,
+    day: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    on = _kitchen_day(day)
+    try:
+        try:
+            why = FailureReason(reason)
+        except ValueError as exc:
+            raise InvalidInput(N_("Please choose why the meal was not delivered.")) from exc
+        await service.mark_failed(
+            session,
+            actor=actor,
+            order_id=order_id,
+            reason=why,
+            note=note.strip(),
+            settings=request.app.state.settings,
+        )
+    except AppError as exc:
+        return await _board_error(request, session, actor, on, exc)
+    return _back(on, "failed")
+
+
+@router.get("/kitchen/packing", response_class=HTMLResponse)
+async def kitchen_packing(
+    request: Request, session: Session, actor: Kitchen, day: str = ""
+) -> Response:
+    board = await service.kitchen_board(session, actor=actor, day=_kitchen_day(day))
+    return render(
+        request,
+        "orders/kitchen_packing.html",
+        {**KITCHEN_LABELS, "board": board, "groups": service.packing_groups(board)},
+    )
+
+
+@router.get("/kitchen/route", response_class=HTMLResponse)
+async def kitchen_route(
+    request: Request, session: Session, actor: Kitchen, day: str = ""
+) -> Response:
+    board = await service.kitchen_board(session, actor=actor, day=_kitchen_day(day))
+    return render(
+        request,
+        "orders/kitchen_route.html",
+        {**KITCHEN_LABELS, "board": board, "groups": service.route_groups(board)},
+    )
+
 
 # --- welfare alerts --------------------------------------------------------------
+
+AlertStaff = Annotated[Actor, Depends(require(Permission.ALERT_HANDLE))]
+
+
+async def alert_badge(request: Request, session: Session) -> None:
+    """An app-wide dependency (market.app): the number of open alerts for the
+    menu badge, one COUNT for staff who handle alerts, nothing for anyone else."""
+    from market.auth.dependencies import _identify as identify  # cached per request
+
+    if request.url.path.startswith(("/api/", "/static/")):
+        return
+    actor = await identify(request, session)
+    if actor is not None and actor.can(Permission.ALERT_HANDLE):
+        request.state.open_alert_count = await service.open_alert_count(session, actor=actor)
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+async def alert_queue(request: Request, session: Session, actor: AlertStaff) -> Response:
+    queue = await service.alert_queue(session, actor=actor, settings=request.app.state.settings)
+    return render(
+        request,
+        "orders/alert_queue.html",
+        {"queue": queue, "done": request.query_params.get("done") == "acknowledged"},
+    )
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_class=HTMLResponse)
+async def alert_acknowledge(
+    request: Request,
+    session: Session,
+    actor: AlertStaff,
+    alert_id: int,
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        await service.acknowledge_alert(session, actor=actor, alert_id=alert_id, note=note)
+    except AppError as exc:
+        queue = await service.alert_queue(session, actor=actor, settings=request.app.state.settings)
+        return render(
+            request,
+            "orders/alert_queue.html",
+            {"queue": queue, "error": _message(exc), "error_alert_id": alert_id, "note": note},
+            status_code=exc.status_code,
+        )
+    return RedirectResponse("/alerts?done=acknowledged", status_code=303)

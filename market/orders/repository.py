@@ -196,6 +196,43 @@ async def count_orders(session: AsyncSession, *, provider_id: int, status: Order
     return result.scalar_one()
 
 
+# --- kitchen board and welfare alert queue ---------------------------------
+
+
+async def orders_by_ids(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, Order]:
+    if not order_ids:
+        return {}
+    result = await session.execute(select(Order).where(Order.id.in_(set(order_ids))))
+    return {o.id: o for o in result.scalars().all() if o.id is not None}
+
+
+async def count_open_alerts(session: AsyncSession, municipality_id: int) -> int:
+    result = await session.execute(
+        select(func.count())
+        .select_from(WelfareAlert)
+        .where(
+            WelfareAlert.municipality_id == municipality_id,
+            WelfareAlert.status == AlertStatus.OPEN,
+        )
+    )
+    return result.scalar_one()
+
+
+async def acknowledged_alerts(
+    session: AsyncSession, municipality_id: int, *, limit: int = 50
+) -> Sequence[WelfareAlert]:
+    result = await session.execute(
+        select(WelfareAlert)
+        .where(
+            WelfareAlert.municipality_id == municipality_id,
+            WelfareAlert.status == AlertStatus.ACKNOWLEDGED,
+        )
+        .order_by(WelfareAlert.acknowledged_at.desc(), WelfareAlert.id.desc())
+        .limit(limit)
+    )
+    return result.scalars().all()
+
+
 # --- standing orders and the citizen's pages -------------------------------------
 
 
