@@ -23,6 +23,7 @@ from market.auth.models import Role
 from market.auth.permissions import Actor
 from market.config import Settings
 from market.db import create_engine, create_sessionmaker
+from market.errors import AppError
 from market.migrations import upgrade_async
 from market.municipalities import service as municipalities
 from tests.conftest import PG_ADMIN_URL, TEST_SECRET, _pg_admin, backend
@@ -212,5 +213,56 @@ async def test_same_key_raced_moves_once(race_settings: Settings):
             reserved = await repository.balance(session, race.grant_id, AccountKind.RESERVED, week)
             assert reserved == 7 - UNITS_LEFT + 1
             assert (await service.verify_ledger(session)).ok
+    finally:
+        await engine.dispose()
+
+
+async def test_revocation_racing_reservations_leaves_nothing_reserved_after_the_end(
+    race_settings: Settings,
+):
+    """Reservations for the rest of the week race a revocation whose last day is
+    the Monday: whatever order they commit in, nothing stays reserved after it."""
+    engine = create_engine(race_settings)
+    try:
+        race = await _prepare(engine, _code())
+        maker = create_sessionmaker(engine)
+
+        async def reserve(offset: int) -> str:
+            try:
+                async with maker() as session, session.begin():
+                    await service.reserve(
+                        session,
+                        grant_id=race.grant_id,
+                        delivery_on=race.day + timedelta(days=offset),
+                        units=1,
+                        idempotency_key=f"rv-{uuid.uuid4()}",
+                        actor=race.actor,
+                    )
+                return "ok"
+            except AppError as exc:
+                return exc.code
+
+        async def revoke() -> str:
+            async with maker() as session, session.begin():
+                await service.revoke_grant(
+                    session,
+                    actor=race.actor,
+                    grant_id=race.grant_id,
+                    reason="Race",
+                    ends_on=race.day,
+                )
+            return "revoked"
+
+        jobs = [reserve(1 + i % 6) for i in range(12)]
+        jobs.insert(6, revoke())
+        outcomes = await asyncio.gather(*jobs)
+        assert "revoked" in outcomes
+        assert set(outcomes) <= {"ok", "revoked", "conflict", "no_units_left"}, outcomes
+        week = service.iso_week_of(race.day)
+        async with maker() as session, session.begin():
+            reserved = await repository.balance(session, race.grant_id, AccountKind.RESERVED, week)
+            assert reserved == 7 - UNITS_LEFT  # only the Monday's setup reservation
+            report = await service.verify_ledger(session)
+            assert report.ok, report.problems
     finally:
         await engine.dispose()
