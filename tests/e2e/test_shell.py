@@ -19,10 +19,26 @@ DEMO_STAFF = [
     (
         "admin@aarhus.example",
         "Anders Admin",
-        ["Quality standards", "Applications", "Providers", "Citizens", "Audit log"],
+        [
+            "Quality standards",
+            "Applications",
+            "Providers",
+            "Citizens",
+            "Welfare alerts",
+            "Supervision",
+            "Audit log",
+        ],
     ),
-    ("revisor@aarhus.example", "Rasmus Revisor", ["Providers", "Citizens", "Audit log"]),
-    ("sagsbehandler@aarhus.example", "Susanne Sagsbehandler", ["Providers", "Citizens"]),
+    (
+        "revisor@aarhus.example",
+        "Rasmus Revisor",
+        ["Providers", "Citizens", "Supervision", "Audit log"],
+    ),
+    (
+        "sagsbehandler@aarhus.example",
+        "Susanne Sagsbehandler",
+        ["Providers", "Citizens", "Welfare alerts", "Supervision"],
+    ),
     ("platform@velfaerd.example", "Pia Platform", ["Audit log"]),
 ]
 
