@@ -565,7 +565,9 @@ async def _close_after_end(
         allotted = await repository.get_transfer_by_key(session, f"allot:{grant.id}:{week}")
         excess = (allotted.units if allotted else 0) - _grant_allotment(grant, week)
         available = await repository.balance(session, grant.id, AccountKind.AVAILABLE, week)
-        trim = min(available, max(0, excess))
+        # A week wholly after the end keeps nothing (rolled-over units included);
+        # the end's own week keeps its days' share.
+        trim = available if monday > end else min(available, max(0, excess))
         if trim > 0:
             await _transfer(
                 session,

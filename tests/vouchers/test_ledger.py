@@ -407,3 +407,34 @@ async def test_reserving_on_an_expired_grant_is_refused_and_changes_nothing(
     assert caught.value.status_code == 409
     assert str(caught.value) == "This voucher is expired and can no longer be used to order."
     assert await ledger_snapshot(session) == before
+
+
+async def test_rolled_over_units_expire_when_the_grant_ends_before_their_week(
+    session, world, caps, case_worker, monday
+):
+    """Found by the state machine: units rolled into a week after the new end
+    must expire with that week's own units."""
+    from tests.vouchers.conftest import make_citizen
+
+    citizen = await make_citizen(session, case_worker, cpr="030350-4321", name="Ove Krog")
+    grant = await make_grant(session, case_worker, citizen, monday, weeks=3, rollover=True)
+    week1, week2 = service.iso_week_of(monday), service.iso_week_of(monday + timedelta(days=7))
+    await service.ensure_week_allotted(session, grant_id=grant.id, iso_week=week2)
+    assert (
+        await service.expire_week(session, grant_id=grant.id, iso_week=week1)
+    ).reason == "rollover"
+    assert (await balances(session, grant.id, week2))["available"] == 14
+    await service.revoke_grant(
+        session,
+        actor=case_worker,
+        grant_id=grant.id,
+        reason="Ended",
+        ends_on=monday + timedelta(days=3),
+    )
+    assert (await balances(session, grant.id, week2)) == {
+        "available": 0,
+        "reserved": 0,
+        "redeemed": 0,
+        "expired": 14,
+    }
+    assert (await service.verify_ledger(session)).ok
