@@ -2,12 +2,12 @@
 quality standards, the review queue, approvals and the provider list. Form
 errors re-render the form with what the person typed and a 4xx status."""
 
-from datetime import date
+from datetime import date, time
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData, UploadFile
 
@@ -15,6 +15,7 @@ from market.auth.dependencies import Session, public, require
 from market.auth.pages import signed_in_redirect
 from market.auth.permissions import Actor, Permission
 from market.config import Settings
+from market.dietary import Allergen, DietForm
 from market.errors import N_, AppError, InvalidInput, NotFound
 from market.i18n import gettext
 from market.templating import render
@@ -652,3 +653,255 @@ async def approval_move(
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/providers/{provider_id}?done={move}", status_code=303)
+
+
+# --- offers (menus) and how the provider takes orders ---------------------------
+# The provider's administrator keeps the menu: name, description, a photo
+# (re-encoded by market.images; anything but a real JPEG, PNG or WebP is
+# refused with 415, too large with 413, and nothing is stored), diet forms,
+# allergens, weekdays, capacity. Photos are shown to anyone signed in.
+
+OfferAdmin = Annotated[Actor, Depends(require(P.OFFER_MANAGE))]
+SignedIn = Annotated[Actor, Depends(require())]
+
+OFFER_DIET_LABELS = {
+    DietForm.NORMAL: N_("Normal"),
+    DietForm.ENERGY_DENSE: N_("Energy-dense (small eaters)"),
+    DietForm.SOFT: N_("Soft"),
+    DietForm.MINCED: N_("Minced"),
+    DietForm.PUREED: N_("Puréed"),
+    DietForm.DIABETIC: N_("Diabetic"),
+}
+OFFER_ALLERGEN_LABELS = {
+    Allergen.GLUTEN: N_("Cereals containing gluten"),
+    Allergen.CRUSTACEANS: N_("Crustaceans"),
+    Allergen.EGGS: N_("Eggs"),
+    Allergen.FISH: N_("Fish"),
+    Allergen.PEANUTS: N_("Peanuts"),
+    Allergen.SOYBEANS: N_("Soybeans"),
+    Allergen.MILK: N_("Milk"),
+    Allergen.NUTS: N_("Nuts"),
+    Allergen.CELERY: N_("Celery"),
+    Allergen.MUSTARD: N_("Mustard"),
+    Allergen.SESAME: N_("Sesame seeds"),
+    Allergen.SULPHITES: N_("Sulphur dioxide and sulphites"),
+    Allergen.LUPIN: N_("Lupin"),
+    Allergen.MOLLUSCS: N_("Molluscs"),
+}
+OFFER_WEEKDAYS = {
+    1: N_("Monday"),
+    2: N_("Tuesday"),
+    3: N_("Wednesday"),
+    4: N_("Thursday"),
+    5: N_("Friday"),
+    6: N_("Saturday"),
+    7: N_("Sunday"),
+}
+OFFER_LABELS = {
+    "diets": OFFER_DIET_LABELS,
+    "allergens": OFFER_ALLERGEN_LABELS,
+    "weekdays": OFFER_WEEKDAYS,
+}
+
+
+def _offer_values(form: FormData) -> dict[str, Any]:
+    return {
+        "name": _text(form, "name"),
+        "description": _text(form, "description"),
+        "diet_forms": [v for v in form.getlist("diet_forms") if isinstance(v, str)],
+        "allergens": [v for v in form.getlist("allergens") if isinstance(v, str)],
+        "weekdays": [v for v in form.getlist("weekdays") if isinstance(v, str)],
+        "daily_capacity": _text(form, "daily_capacity").strip(),
+        "active": _text(form, "active") == "yes",
+    }
+
+
+def _whole_number(text: str, what: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError as exc:
+        raise InvalidInput(N_("Please give a whole number: {what}."), what=gettext(what)) from exc
+
+
+async def _photo_bytes(form: FormData, limit: int) -> bytes | None:
+    upload = form.get("photo")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None
+    return await upload.read(limit + 1)  # one byte over the limit is enough to refuse
+
+
+async def _save_offer_form(
+    request: Request, session: Session, actor: Actor, offer_id: int | None
+) -> Response:
+    settings = _settings(request)
+    form = await request.form()
+    values = _offer_values(form)
+    try:
+        capacity = values["daily_capacity"]
+        await service.save_offer(
+            session,
+            actor=actor,
+            settings=settings,
+            offer_id=offer_id,
+            name=values["name"],
+            description=values["description"],
+            diet_forms=values["diet_forms"],
+            allergens=values["allergens"],
+            weekdays=[_whole_number(d, N_("weekday")) for d in values["weekdays"]],
+            daily_capacity=_whole_number(capacity, N_("Daily capacity")) if capacity else None,
+            active=values["active"],
+            photo=await _photo_bytes(form, settings.max_upload_bytes),
+        )
+    except AppError as exc:
+        return render(
+            request,
+            "providers/offer_form.html",
+            {**OFFER_LABELS, "values": values, "offer_id": offer_id, "error": _message(exc)},
+            status_code=exc.status_code,
+        )
+    return RedirectResponse("/provider/offers?done=saved", status_code=303)
+
+
+@router.get("/provider/offers", response_class=HTMLResponse)
+async def offer_list(
+    request: Request, session: Session, actor: OfferAdmin, done: str | None = None
+) -> Response:
+    offers = await service.offers_of_own_provider(session, actor=actor)
+    return render(
+        request, "providers/offers.html", {**OFFER_LABELS, "offers": offers, "done": done}
+    )
+
+
+@router.get("/provider/offers/new", response_class=HTMLResponse)
+async def offer_new(request: Request, actor: OfferAdmin) -> Response:
+    values = {
+        "diet_forms": ["normal"],
+        "allergens": [],
+        "weekdays": ["1", "2", "3", "4", "5", "6", "7"],
+        "active": True,
+    }
+    return render(
+        request, "providers/offer_form.html", {**OFFER_LABELS, "values": values, "offer_id": None}
+    )
+
+
+@router.post("/provider/offers/new", response_class=HTMLResponse)
+async def offer_create(request: Request, session: Session, actor: OfferAdmin) -> Response:
+    return await _save_offer_form(request, session, actor, None)
+
+
+@router.get("/provider/offers/{offer_id}", response_class=HTMLResponse)
+async def offer_edit(
+    request: Request, session: Session, actor: OfferAdmin, offer_id: int
+) -> Response:
+    found = [o for o in await service.offers_of_own_provider(session, actor=actor)]
+    offer = next((o for o in found if o.id == offer_id), None)
+    if offer is None:
+        raise NotFound(N_("That meal is not on your menu."))
+    values = {
+        "name": offer.name,
+        "description": offer.description,
+        "diet_forms": offer.diet_forms,
+        "allergens": offer.allergens,
+        "weekdays": offer.weekdays.split(","),
+        "daily_capacity": offer.daily_capacity if offer.daily_capacity is not None else "",
+        "active": offer.active,
+    }
+    return render(
+        request,
+        "providers/offer_form.html",
+        {**OFFER_LABELS, "values": values, "offer_id": offer_id, "offer": offer},
+    )
+
+
+@router.post("/provider/offers/{offer_id}", response_class=HTMLResponse)
+async def offer_update(
+    request: Request, session: Session, actor: OfferAdmin, offer_id: int
+) -> Response:
+    return await _save_offer_form(request, session, actor, offer_id)
+
+
+@router.get("/offers/{offer_id}/photo")
+async def offer_photo(
+    request: Request, session: Session, actor: SignedIn, offer_id: int, thumbnail: bool = False
+) -> Response:
+    path = await service.get_offer_photo(
+        session, settings=_settings(request), offer_id=offer_id, thumbnail=thumbnail
+    )
+    if not path.is_file():
+        raise NotFound(N_("That meal has no photo."))
+    return FileResponse(
+        path,
+        media_type="image/webp",
+        headers={"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _clock(text: str, what: str) -> time:
+    try:
+        return time.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InvalidInput(
+            N_("Please give a time of day (HH:MM): {what}."), what=gettext(what)
+        ) from exc
+
+
+PROFILE_FIELDS = (
+    "cutoff_days_before",
+    "cutoff_time",
+    "window_start",
+    "window_end",
+    "accept_within_hours",
+    "webhook_url",
+)
+
+
+def _profile_values(profile: Any) -> dict[str, Any]:
+    return {
+        "cutoff_days_before": profile.cutoff_days_before,
+        "cutoff_time": profile.cutoff_time.strftime("%H:%M"),
+        "window_start": profile.window_start.strftime("%H:%M"),
+        "window_end": profile.window_end.strftime("%H:%M"),
+        "accept_within_hours": profile.accept_within_hours,
+        "auto_accept": profile.auto_accept,
+        "webhook_url": profile.webhook_url or "",
+    }
+
+
+@router.get("/provider/ordering", response_class=HTMLResponse)
+async def ordering_profile(
+    request: Request, session: Session, actor: OfferAdmin, done: str | None = None
+) -> Response:
+    profile = await service.own_ordering_profile(session, actor=actor)
+    return render(
+        request,
+        "providers/ordering_profile.html",
+        {"values": _profile_values(profile), "secret": profile.webhook_secret, "done": done},
+    )
+
+
+@router.post("/provider/ordering", response_class=HTMLResponse)
+async def ordering_profile_save(request: Request, session: Session, actor: OfferAdmin) -> Response:
+    form = await request.form()
+    values: dict[str, Any] = {name: _text(form, name) for name in PROFILE_FIELDS}
+    values["auto_accept"] = _text(form, "auto_accept") == "yes"
+    try:
+        await service.save_ordering_profile(
+            session,
+            actor=actor,
+            cutoff_days_before=_whole_number(values["cutoff_days_before"], N_("Days before")),
+            cutoff_time=_clock(values["cutoff_time"], N_("Cut-off time")),
+            window_start=_clock(values["window_start"], N_("Delivery from")),
+            window_end=_clock(values["window_end"], N_("Delivery until")),
+            accept_within_hours=_whole_number(values["accept_within_hours"], N_("Accept within")),
+            auto_accept=values["auto_accept"],
+            webhook_url=values["webhook_url"],
+        )
+    except AppError as exc:
+        return render(
+            request,
+            "providers/ordering_profile.html",
+            {"values": values, "secret": None, "error": _message(exc)},
+            status_code=exc.status_code,
+        )
+    return RedirectResponse("/provider/ordering?done=saved", status_code=303)
