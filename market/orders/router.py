@@ -5,9 +5,11 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from starlette.requests import Request
 
 from market.auth.dependencies import Session, require
 from market.auth.permissions import Actor, Permission
+from market.orders import schemas as kitchen_api  # kitchen systems and welfare alerts
 from market.orders import service
 from market.orders.models import Order, StandingOrder
 from market.orders.schemas import (
@@ -224,5 +226,164 @@ async def stop_standing_order(
 
 # --- kitchen systems ---------------------------------------------------------------
 
+KitchenSystem = Annotated[Actor, Depends(require(Permission.ORDER_FULFIL))]
+
+
+def _kitchen_line_out(line: service.KitchenLine) -> kitchen_api.KitchenOrderOut:
+    order, citizen = line.order, line.citizen
+    assert order.id is not None
+    return kitchen_api.KitchenOrderOut(
+        id=order.id,
+        status=order.status.value,
+        delivery_on=order.delivery_on,
+        offer_id=order.offer_id,
+        offer_name=line.offer_name,
+        units=order.units,
+        citizen_name=citizen.full_name,
+        address=citizen.address,
+        postal_code=citizen.postal_code,
+        phone=citizen.phone,
+        diet_form=line.diet_form,
+        allergies=line.allergies,
+        accept_by_at=order.accept_by_at,
+        window_end_at=order.window_end_at,
+        failure_reason=order.failure_reason.value if order.failure_reason else None,
+        status_note=order.status_note,
+    )
+
+
+def _move_out(order: Order) -> kitchen_api.KitchenMoveOut:
+    assert order.id is not None
+    return kitchen_api.KitchenMoveOut(
+        id=order.id,
+        status=order.status.value,
+        status_note=order.status_note,
+        failure_reason=order.failure_reason.value if order.failure_reason else None,
+    )
+
+
+@router.get("/kitchen/orders", response_model=list[kitchen_api.KitchenOrderOut])
+async def kitchen_orders(
+    session: Session,
+    actor: KitchenSystem,
+    day: date | None = None,
+    status: Annotated[str | None, Query(description="e.g. placed or accepted")] = None,
+) -> list[kitchen_api.KitchenOrderOut]:
+    lines = await service.kitchen_orders(
+        session, actor=actor, day=day, status=service.parse_order_status(status)
+    )
+    return [_kitchen_line_out(line) for line in lines]
+
+
+@router.post("/kitchen/orders/accept", response_model=list[kitchen_api.KitchenMoveOut])
+async def kitchen_accept_many(
+    session: Session, actor: KitchenSystem, body: kitchen_api.OrderIdsIn
+) -> list[kitchen_api.KitchenMoveOut]:
+    orders = await service.accept_orders(session, actor=actor, order_ids=body.order_ids)
+    return [_move_out(order) for order in orders]
+
+
+@router.post("/kitchen/orders/{order_id}/accept", response_model=kitchen_api.KitchenMoveOut)
+async def kitchen_accept(
+    session: Session, actor: KitchenSystem, order_id: int
+) -> kitchen_api.KitchenMoveOut:
+    [order] = await service.accept_orders(session, actor=actor, order_ids=[order_id])
+    return _move_out(order)
+
+
+@router.post("/kitchen/orders/{order_id}/reject", response_model=kitchen_api.KitchenMoveOut)
+async def kitchen_reject(
+    session: Session, actor: KitchenSystem, order_id: int, body: kitchen_api.RejectIn
+) -> kitchen_api.KitchenMoveOut:
+    order = await service.reject_order(session, actor=actor, order_id=order_id, reason=body.reason)
+    return _move_out(order)
+
+
+@router.post(
+    "/kitchen/orders/{order_id}/out-for-delivery", response_model=kitchen_api.KitchenMoveOut
+)
+async def kitchen_out_for_delivery(
+    session: Session, actor: KitchenSystem, order_id: int
+) -> kitchen_api.KitchenMoveOut:
+    [order] = await service.mark_out_for_delivery(session, actor=actor, order_ids=[order_id])
+    return _move_out(order)
+
+
+@router.post("/kitchen/orders/{order_id}/delivered", response_model=kitchen_api.KitchenMoveOut)
+async def kitchen_delivered(
+    session: Session, actor: KitchenSystem, order_id: int
+) -> kitchen_api.KitchenMoveOut:
+    return _move_out(await service.mark_delivered(session, actor=actor, order_id=order_id))
+
+
+@router.post("/kitchen/orders/{order_id}/failed", response_model=kitchen_api.KitchenMoveOut)
+async def kitchen_failed(
+    request: Request,
+    session: Session,
+    actor: KitchenSystem,
+    order_id: int,
+    body: kitchen_api.FailedIn,
+) -> kitchen_api.KitchenMoveOut:
+    order = await service.mark_failed(
+        session,
+        actor=actor,
+        order_id=order_id,
+        reason=service.parse_failure_reason(body.reason),
+        note=body.note.strip(),
+        settings=request.app.state.settings,
+    )
+    return _move_out(order)
+
 
 # --- welfare alerts ----------------------------------------------------------------
+
+AlertStaff = Annotated[Actor, Depends(require(Permission.ALERT_HANDLE))]
+
+
+def _alert_out(entry: service.AlertEntry) -> kitchen_api.AlertOut:
+    alert, citizen = entry.alert, entry.citizen
+    assert alert.id is not None
+    return kitchen_api.AlertOut(
+        id=alert.id,
+        status=alert.status.value,
+        order_id=alert.order_id,
+        delivery_on=entry.order.delivery_on if entry.order else None,
+        citizen_id=alert.citizen_id,
+        citizen_name=citizen.full_name,
+        address=citizen.address,
+        postal_code=citizen.postal_code,
+        phone=citizen.phone,
+        contact_name=citizen.contact_name,
+        contact_phone=citizen.contact_phone,
+        provider_note=alert.provider_note,
+        raised_at=alert.raised_at,
+        overdue=entry.overdue,
+        acknowledged_at=alert.acknowledged_at,
+        acknowledgement_note=alert.acknowledgement_note,
+    )
+
+
+@router.get("/alerts", response_model=kitchen_api.AlertQueueOut)
+async def alert_queue(
+    request: Request, session: Session, actor: AlertStaff
+) -> kitchen_api.AlertQueueOut:
+    queue = await service.alert_queue(session, actor=actor, settings=request.app.state.settings)
+    return kitchen_api.AlertQueueOut(
+        open=[_alert_out(entry) for entry in queue.open],
+        acknowledged=[_alert_out(entry) for entry in queue.history],
+        overdue_minutes=queue.overdue_minutes,
+    )
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=kitchen_api.AlertOut)
+async def alert_acknowledge(
+    request: Request,
+    session: Session,
+    actor: AlertStaff,
+    alert_id: int,
+    body: kitchen_api.AcknowledgeIn,
+) -> kitchen_api.AlertOut:
+    entry = await service.acknowledge_alert_entry(
+        session, actor=actor, alert_id=alert_id, note=body.note
+    )
+    return _alert_out(entry)

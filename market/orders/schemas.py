@@ -100,4 +100,74 @@ class StandingOrderOut(BaseModel):
 # --- kitchen systems ---------------------------------------------------------------
 
 
+class KitchenOrderOut(BaseModel):
+    """An order as the kitchen needs it: what to cook, for whom, where to drive."""
+
+    id: int
+    status: str
+    delivery_on: date
+    offer_id: int
+    offer_name: str
+    units: int
+    citizen_name: str
+    address: str
+    postal_code: str
+    phone: str | None
+    diet_form: str
+    allergies: list[str]
+    accept_by_at: datetime
+    window_end_at: datetime
+    failure_reason: str | None
+    status_note: str | None
+
+
+class KitchenMoveOut(BaseModel):
+    id: int
+    status: str
+    status_note: str | None
+    failure_reason: str | None
+
+
+class OrderIdsIn(BaseModel):
+    order_ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+class RejectIn(BaseModel):
+    reason: str = Field(max_length=2000, description="Shown to the citizen.")
+
+
+class FailedIn(BaseModel):
+    reason: str = Field(description="citizen_absent, not_delivered, too_late or wrong_meal")
+    note: str = Field(default="", max_length=2000)
+
+
 # --- welfare alerts ----------------------------------------------------------------
+
+
+class AlertOut(BaseModel):
+    id: int
+    status: str
+    order_id: int
+    delivery_on: date | None
+    citizen_id: int
+    citizen_name: str
+    address: str
+    postal_code: str
+    phone: str | None
+    contact_name: str | None
+    contact_phone: str | None
+    provider_note: str | None
+    raised_at: datetime
+    overdue: bool
+    acknowledged_at: datetime | None
+    acknowledgement_note: str | None
+
+
+class AlertQueueOut(BaseModel):
+    open: list[AlertOut]
+    acknowledged: list[AlertOut]
+    overdue_minutes: int
+
+
+class AcknowledgeIn(BaseModel):
+    note: str = Field(max_length=4000, description="What was done, e.g. who was called.")

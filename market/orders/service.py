@@ -904,6 +904,31 @@ async def alert_queue(
     )
 
 
+def parse_order_status(value: str | None) -> OrderStatus | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return OrderStatus(value.strip())
+    except ValueError as exc:
+        raise InvalidInput(N_("{value} is not an order status."), value=value) from exc
+
+
+def parse_failure_reason(value: str) -> FailureReason:
+    try:
+        return FailureReason(value.strip())
+    except ValueError as exc:
+        raise InvalidInput(N_("Please choose why the meal was not delivered.")) from exc
+
+
+async def acknowledge_alert_entry(
+    session: AsyncSession, *, actor: Actor, alert_id: int, note: str
+) -> AlertEntry:
+    """Acknowledges the alert and returns it with its citizen, for the API."""
+    alert = await acknowledge_alert(session, actor=actor, alert_id=alert_id, note=note)
+    [entry] = await _alert_entries(session, [alert], None)
+    return entry
+
+
 async def open_alert_count(session: AsyncSession, *, actor: Actor) -> int:
     """For the badge in the menu: one COUNT, only for staff who handle alerts."""
     if actor.municipality_id is None or actor.role not in (Role.CASE_WORKER, Role.MUNICIPAL_ADMIN):
