@@ -25,6 +25,7 @@ from market.headers import SecurityHeadersMiddleware
 from market.i18n import LanguageMiddleware
 from market.orders import pages as order_pages
 from market.orders import router as order_router
+from market.supervision import pages as supervision_pages
 from providers import pages as provider_pages
 from providers import router as provider_router
 from vouchers import pages as voucher_pages
@@ -87,6 +88,7 @@ def create_app(
         voucher_router.router,
         order_pages.router,
         order_router.router,
+        supervision_pages.router,
     ):
         app.include_router(router)
     return app

@@ -1,0 +1,1 @@
+from tests.market.orders.conftest import caps, diner, kitchen  # noqa: F401 (fixtures)
