@@ -24,6 +24,8 @@ async def run_once(
     async with sessions() as session, session.begin():
         report["orders_expired"] = await orders.expire_unaccepted(session)
     async with sessions() as session, session.begin():
+        report["standing_orders"] = asdict(await orders.place_standing_orders(session))
+    async with sessions() as session, session.begin():
         report["weeks_closed"] = await vouchers.close_past_weeks(session)
     # Last, so messages written by the jobs above go out in the same round.
     report["outbox"] = asdict(await outbox.deliver_due(sessions, settings=settings))
