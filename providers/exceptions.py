@@ -67,11 +67,16 @@ class NotAMunicipalUser(PermissionDenied):
 
 
 class StandardNotEditable(Conflict):
-    def __init__(self, status: object) -> None:
-        super().__init__(
-            N_("A quality standard that is {status} cannot be changed. Create a new version."),
-            status=status,
-        )
+    def __init__(self, status: str) -> None:
+        if status == "superseded":
+            message = N_(
+                "A quality standard that is superseded cannot be changed. Create a new version."
+            )
+        else:
+            message = N_(
+                "A quality standard that is published cannot be changed. Create a new version."
+            )
+        super().__init__(message)
 
 
 class NoPublishedStandard(Conflict):

@@ -27,7 +27,6 @@ from market.config import Settings
 from market.db import utcnow
 from market.dietary import Allergen, DietForm
 from market.errors import N_, Conflict, IllegalTransition, InvalidInput, PermissionDenied
-from market.i18n import gettext
 from market.images import process_photo
 from market.municipalities import service as municipalities
 from market.municipalities.models import Municipality
@@ -122,59 +121,112 @@ APPROVAL_TRANSITIONS: dict[ApprovalStatus, frozenset[ApprovalStatus]] = {
 }
 
 
-class _Words:
-    """A word or phrase put into a sentence, translated when the sentence is
-    shown, so the whole sentence reads in the reader's language."""
-
-    def __init__(self, msgid: str) -> None:
-        self.msgid = msgid
-
-    def __format__(self, spec: str) -> str:
-        return format(gettext(self.msgid), spec)
-
-    def __str__(self) -> str:
-        return gettext(self.msgid)
-
-
-_THINGS: dict[type[StrEnum], str] = {
-    StandardStatus: N_("A quality standard"),
-    ApplicationStatus: N_("An application"),
-    ApprovalStatus: N_("An approval"),
+# Whole sentences, so each reads right once translated: "An approval that is
+# revoked cannot be reinstated." Moves nobody can ask for share the fallback.
+_REFUSALS: dict[tuple[type[StrEnum], StrEnum, StrEnum], str] = {
+    (StandardStatus, StandardStatus.PUBLISHED, StandardStatus.PUBLISHED): N_(
+        "A quality standard that is published cannot be published."
+    ),
+    (StandardStatus, StandardStatus.SUPERSEDED, StandardStatus.PUBLISHED): N_(
+        "A quality standard that is superseded cannot be published."
+    ),
+    (ApplicationStatus, ApplicationStatus.DRAFT, ApplicationStatus.APPROVED): N_(
+        "An application that is a draft cannot be approved."
+    ),
+    (ApplicationStatus, ApplicationStatus.APPROVED, ApplicationStatus.APPROVED): N_(
+        "An application that is approved cannot be approved."
+    ),
+    (ApplicationStatus, ApplicationStatus.REJECTED, ApplicationStatus.APPROVED): N_(
+        "An application that is rejected cannot be approved."
+    ),
+    (ApplicationStatus, ApplicationStatus.WITHDRAWN, ApplicationStatus.APPROVED): N_(
+        "An application that is withdrawn cannot be approved."
+    ),
+    (ApplicationStatus, ApplicationStatus.DRAFT, ApplicationStatus.REJECTED): N_(
+        "An application that is a draft cannot be rejected."
+    ),
+    (ApplicationStatus, ApplicationStatus.APPROVED, ApplicationStatus.REJECTED): N_(
+        "An application that is approved cannot be rejected."
+    ),
+    (ApplicationStatus, ApplicationStatus.REJECTED, ApplicationStatus.REJECTED): N_(
+        "An application that is rejected cannot be rejected."
+    ),
+    (ApplicationStatus, ApplicationStatus.WITHDRAWN, ApplicationStatus.REJECTED): N_(
+        "An application that is withdrawn cannot be rejected."
+    ),
+    (ApplicationStatus, ApplicationStatus.APPROVED, ApplicationStatus.WITHDRAWN): N_(
+        "An application that is approved cannot be withdrawn."
+    ),
+    (ApplicationStatus, ApplicationStatus.REJECTED, ApplicationStatus.WITHDRAWN): N_(
+        "An application that is rejected cannot be withdrawn."
+    ),
+    (ApplicationStatus, ApplicationStatus.WITHDRAWN, ApplicationStatus.WITHDRAWN): N_(
+        "An application that is withdrawn cannot be withdrawn."
+    ),
+    (ApprovalStatus, ApprovalStatus.ACTIVE, ApprovalStatus.ACTIVE): N_(
+        "An approval that is active cannot be reinstated."
+    ),
+    (ApprovalStatus, ApprovalStatus.REVOKED, ApprovalStatus.ACTIVE): N_(
+        "An approval that is revoked cannot be reinstated."
+    ),
+    (ApprovalStatus, ApprovalStatus.REPLACED, ApprovalStatus.ACTIVE): N_(
+        "An approval that is replaced cannot be reinstated."
+    ),
+    (ApprovalStatus, ApprovalStatus.SUSPENDED, ApprovalStatus.SUSPENDED): N_(
+        "An approval that is suspended cannot be suspended."
+    ),
+    (ApprovalStatus, ApprovalStatus.REVOKED, ApprovalStatus.SUSPENDED): N_(
+        "An approval that is revoked cannot be suspended."
+    ),
+    (ApprovalStatus, ApprovalStatus.REPLACED, ApprovalStatus.SUSPENDED): N_(
+        "An approval that is replaced cannot be suspended."
+    ),
+    (ApprovalStatus, ApprovalStatus.REVOKED, ApprovalStatus.REVOKED): N_(
+        "An approval that is revoked cannot be revoked."
+    ),
+    (ApprovalStatus, ApprovalStatus.REPLACED, ApprovalStatus.REVOKED): N_(
+        "An approval that is replaced cannot be revoked."
+    ),
+    (ApprovalStatus, ApprovalStatus.SUSPENDED, ApprovalStatus.REPLACED): N_(
+        "An approval that is suspended cannot be replaced by a new approval. "
+        "Reinstate or revoke it first."
+    ),
+    (ApprovalStatus, ApprovalStatus.REVOKED, ApprovalStatus.REPLACED): N_(
+        "An approval that is revoked cannot be replaced by a new approval."
+    ),
+    (ApprovalStatus, ApprovalStatus.REPLACED, ApprovalStatus.REPLACED): N_(
+        "An approval that is replaced cannot be replaced by a new approval."
+    ),
 }
-# How a status reads after "that is …", and after "cannot be …" as the move's
-# past participle: "An approval that is revoked cannot be reinstated."
-_STATES: dict[StrEnum, str] = {
-    StandardStatus.DRAFT: N_("a draft"),
-    StandardStatus.PUBLISHED: N_("published"),
-    StandardStatus.SUPERSEDED: N_("superseded"),
-    ApplicationStatus.DRAFT: N_("a draft"),
-    ApplicationStatus.SUBMITTED: N_("submitted"),
-    ApplicationStatus.APPROVED: N_("approved"),
-    ApplicationStatus.REJECTED: N_("rejected"),
-    ApplicationStatus.WITHDRAWN: N_("withdrawn"),
-    ApprovalStatus.ACTIVE: N_("active"),
-    ApprovalStatus.SUSPENDED: N_("suspended"),
-    ApprovalStatus.REVOKED: N_("revoked"),
-    ApprovalStatus.REPLACED: N_("replaced"),
+_REFUSAL_FALLBACK = N_("That change is not possible in the current state.")
+_CHANGED_MEANWHILE: dict[type[StrEnum], str] = {
+    StandardStatus: N_(
+        "The quality standard was changed by someone else just now. Please reload and try again."
+    ),
+    ApplicationStatus: N_(
+        "The application was changed by someone else just now. Please reload and try again."
+    ),
+    ApprovalStatus: N_(
+        "The approval was changed by someone else just now. Please reload and try again."
+    ),
 }
-_MOVES: dict[StrEnum, str] = {
-    **_STATES,
-    ApprovalStatus.ACTIVE: N_("reinstated"),
+_NOT_EDITABLE: dict[ApplicationStatus, str] = {
+    ApplicationStatus.SUBMITTED: N_("An application that is submitted cannot be changed."),
+    ApplicationStatus.APPROVED: N_("An application that is approved cannot be changed."),
+    ApplicationStatus.REJECTED: N_("An application that is rejected cannot be changed."),
+    ApplicationStatus.WITHDRAWN: N_("An application that is withdrawn cannot be changed."),
 }
-
-
-def state_words(status: StrEnum) -> _Words:
-    return _Words(_STATES[status])
+_NOT_REVIEWABLE: dict[ApplicationStatus, str] = {
+    ApplicationStatus.DRAFT: N_("An application that is a draft cannot be reviewed."),
+    ApplicationStatus.APPROVED: N_("An application that is approved cannot be reviewed."),
+    ApplicationStatus.REJECTED: N_("An application that is rejected cannot be reviewed."),
+    ApplicationStatus.WITHDRAWN: N_("An application that is withdrawn cannot be reviewed."),
+}
 
 
 def check_transition(transitions: dict[S, frozenset[S]], current: S, target: S) -> None:
     if target not in transitions[current]:
-        raise IllegalTransition(
-            N_("{a_thing} that is {current} cannot be {verb}."),
-            a_thing=_Words(_THINGS[type(current)]),
-            current=state_words(current),
-            verb=_Words(_MOVES[target]),
-        )
+        raise IllegalTransition(_REFUSALS.get((type(current), current, target), _REFUSAL_FALLBACK))
 
 
 async def _move(
@@ -190,10 +242,7 @@ async def _move(
     check_transition(transitions, current, target)  # type: ignore[arg-type]
     assert row.id is not None
     if not await repository.move_status(session, type(row), row.id, current, target, values):
-        raise Conflict(
-            N_("{a_thing} was changed by someone else just now. Please reload and try again."),
-            a_thing=_Words(_THINGS[type(current)]),
-        )
+        raise Conflict(_CHANGED_MEANWHILE[type(current)])
 
 
 class EffectiveStatus(StrEnum):
@@ -457,7 +506,7 @@ async def _standard_for_editing(
     if standard is None or standard.municipality_id != _municipality_of(actor):
         raise StandardNotFound()
     if standard.status != StandardStatus.DRAFT:
-        raise StandardNotEditable(state_words(standard.status))
+        raise StandardNotEditable(standard.status)
     return standard
 
 
@@ -1018,10 +1067,7 @@ async def save_application(
     if actor.provider_id is None:
         raise NotAProviderUser()
     if application.status != ApplicationStatus.DRAFT:
-        raise IllegalTransition(
-            N_("An application that is {status} cannot be changed."),
-            status=state_words(application.status),
-        )
+        raise IllegalTransition(_NOT_EDITABLE[application.status])
     assert application.id is not None
     requirements = {
         r.id: r for r in await repository.list_requirements(session, application.standard_id)
@@ -1164,10 +1210,7 @@ async def record_decisions(
     """The reviewer's met / not met per requirement; a later decision replaces an earlier one."""
     application = await _reviewable(session, actor, application_id)
     if application.status != ApplicationStatus.SUBMITTED:
-        raise IllegalTransition(
-            N_("An application that is {status} cannot be reviewed."),
-            status=state_words(application.status),
-        )
+        raise IllegalTransition(_NOT_REVIEWABLE[application.status])
     assert application.id is not None
     requirement_ids = {
         r.id for r in await repository.list_requirements(session, application.standard_id)

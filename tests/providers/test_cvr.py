@@ -58,3 +58,30 @@ def test_decimal_and_postal_code_parsing():
     assert str(parse_decimal("5.000.000")) == "5000000"
     assert str(parse_decimal("4,5")) == "4.5"
     assert split_postal_codes(" 8000,8200  8210;") == ["8000", "8200", "8210"]
+
+
+def test_every_refusal_sentence_belongs_to_a_move_the_tables_refuse():
+    from providers import service
+
+    tables = (
+        service.STANDARD_TRANSITIONS,
+        service.APPLICATION_TRANSITIONS,
+        service.APPROVAL_TRANSITIONS,
+    )
+    refused = {
+        (type(current), current, target)
+        for table in tables
+        for current in table
+        for target in table
+        if target not in table[current]
+    }
+    assert set(service._REFUSALS) <= refused
+    for table in tables:
+        for current in table:
+            for target in table:
+                if target in table[current]:
+                    service.check_transition(table, current, target)
+                else:
+                    with pytest.raises(InvalidInput.__mro__[1]) as caught:  # AppError
+                        service.check_transition(table, current, target)
+                    assert caught.value.status_code == 409
