@@ -172,7 +172,7 @@ async def _place(
     idempotency_key: str,
 ) -> Response:
     try:
-        order = await service.place_order(
+        order, _ = await service.place_order_once(
             session,
             actor=actor,
             citizen_id=citizen_id,

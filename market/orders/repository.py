@@ -265,3 +265,11 @@ async def ratings_of(session: AsyncSession, order_ids: list[int]) -> dict[int, R
         return {}
     result = await session.execute(select(Rating).where(Rating.order_id.in_(order_ids)))
     return {r.order_id: r for r in result.scalars().all()}
+
+
+async def lock_idempotency_key(session: AsyncSession, key: str) -> None:
+    """Serialises requests carrying the same idempotency key until the end of the
+    transaction, so a raced double tap finds the first order instead of failing
+    on the unique key. SQLite needs nothing: BEGIN IMMEDIATE serialises writers."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))

@@ -1137,7 +1137,9 @@ async def place_order_once(
     now: datetime | None = None,
 ) -> tuple[Order, bool]:
     """place_order, also saying whether this call placed it (False: the key was
-    used before and the first order is returned, nothing reserved twice)."""
+    used before and the first order is returned, nothing reserved twice). Requests
+    racing with one key wait for each other, so the later ones find the first."""
+    await repository.lock_idempotency_key(session, idempotency_key.strip())
     before = await repository.get_order_by_key(session, idempotency_key.strip())
     order = await place_order(
         session,
