@@ -193,9 +193,8 @@ def approve_as_admin(page: Page, today: str, until: str) -> None:
 def expect_approved_row(row: Locator) -> None:
     expect(row).to_have_count(1)
     expect(row).to_contain_text(_("Active"))
-    expect(row).to_contain_text("8000, 8200")
-    expect(row).to_contain_text("40")
-    expect(row).to_contain_text("85,00 kr.")
+    for cell in ("8000, 8200", "40", "85,00 kr."):  # service area, daily capacity, unit price
+        expect(row.get_by_role("cell", name=cell, exact=True)).to_have_count(1)
 
 
 def test_provider_applies_admin_approves_provider_shows_as_approved(page: Page, login_as) -> None:
