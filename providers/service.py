@@ -9,12 +9,11 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Protocol, TypeVar
-from zoneinfo import ZoneInfo
 
 import filetype
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,11 +22,13 @@ from market.audit import service as audit
 from market.auth import service as auth_service
 from market.auth.models import MUNICIPAL_ROLES, Role, User
 from market.auth.permissions import Actor, Permission
+from market.clock import today
 from market.config import Settings
 from market.db import utcnow
 from market.dietary import Allergen, DietForm
 from market.errors import N_, Conflict, IllegalTransition, InvalidInput, PermissionDenied
 from market.images import process_photo
+from market.money import parse_kroner
 from market.municipalities import service as municipalities
 from market.municipalities.models import Municipality
 from providers import repository
@@ -75,7 +76,6 @@ from providers.schemas import (
     StandardCreate,
 )
 
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 DEFAULT_SERVICE = "madservice"
 CVR_WEIGHTS = (2, 7, 6, 5, 4, 3, 2, 1)
 ALLOWED_UPLOAD_TYPES = {
@@ -86,11 +86,6 @@ ALLOWED_UPLOAD_TYPES = {
 }
 UPLOAD_CHUNK = 64 * 1024
 S = TypeVar("S", bound=StrEnum)
-
-
-def today() -> date:
-    """'Today' is the day in Copenhagen, whatever the server's zone."""
-    return datetime.now(COPENHAGEN).date()
 
 
 # lifecycles
@@ -319,22 +314,11 @@ def parse_decimal(text: str) -> Decimal:
     return value.to_integral_value() if value == value.to_integral_value() else value.normalize()
 
 
-def parse_kroner(text: str) -> int:
-    """'85,00', '85.00', '1.250,50 kr.' → whole øre, exactly (no float)."""
-    try:
-        value = Decimal(_normalise_number(str(text)))
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite():
-        raise InvalidInput(
-            N_("“{text}” is not an amount in kroner. Write it like 85,00."), text=text
-        )
-    ore = value * 100
-    if ore != ore.to_integral_value():
-        raise InvalidInput(N_("An amount in kroner can have at most two decimals (øre)."))
+def parse_unit_price(text: str) -> int:
+    ore = parse_kroner(text)
     if ore <= 0:
         raise InvalidInput(N_("The unit price must be more than 0 kroner."))
-    return int(ore)
+    return ore
 
 
 def split_postal_codes(text: str) -> list[str]:
@@ -1311,7 +1295,7 @@ async def approve_application(
         raise InvalidInput(N_("The approval must end after the day it starts."))
     if terms.daily_capacity <= 0:
         raise InvalidInput(N_("The daily capacity must be at least 1 unit."))
-    unit_price_ore = parse_kroner(terms.unit_price)
+    unit_price_ore = parse_unit_price(terms.unit_price)
     codes = split_postal_codes(terms.service_area)
     if not codes:
         raise InvalidInput(N_("Give the service area as one or more postal codes."))

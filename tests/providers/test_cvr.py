@@ -1,7 +1,7 @@
 import pytest
 
 from market.errors import InvalidInput
-from providers.service import check_cvr, parse_decimal, parse_kroner, split_postal_codes
+from providers.service import check_cvr, parse_decimal, parse_unit_price, split_postal_codes
 
 
 def cvr_with_check_digit(first_seven: str) -> str | None:
@@ -44,14 +44,14 @@ def test_check_digit_helper_agrees_with_the_rule():
         ("85,5 kr.", 8550),
     ],
 )
-def test_kroner_become_exact_ore(text, ore):
-    assert parse_kroner(text) == ore
+def test_unit_prices_become_exact_ore(text, ore):
+    assert parse_unit_price(text) == ore
 
 
 @pytest.mark.parametrize("text", ["85,001", "0", "-5", "abc", "", "85,00,00"])
-def test_bad_kroner_are_refused(text):
+def test_bad_unit_prices_are_refused(text):
     with pytest.raises(InvalidInput):
-        parse_kroner(text)
+        parse_unit_price(text)
 
 
 def test_decimal_and_postal_code_parsing():
