@@ -1170,6 +1170,7 @@ async def repeat_order(
     if not key or len(key) > 180:
         raise InvalidInput(N_("An idempotency key of 1 to 200 characters is required."))
     order, _ = await _order_for_citizen_side(session, actor, order_id)
+    await repository.lock_idempotency_key(session, key)
     return [
         await place_order(
             session,
