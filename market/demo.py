@@ -43,8 +43,8 @@ def remove_sqlite_file(database_url: str) -> None:
 
 async def seed(settings: Settings) -> list[tuple[str, str]]:
     """Returns (who, e-mail) for every demo login."""
-    from providers import demo as provider_demo
     from market.orders import demo as order_demo
+    from providers import demo as provider_demo
     from vouchers import demo as voucher_demo
 
     logins: list[tuple[str, str]] = []

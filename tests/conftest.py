@@ -15,10 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-
-from argon2 import PasswordHasher
 
 from market.app import create_app
 from market.auth.security import use_password_hasher
