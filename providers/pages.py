@@ -15,7 +15,7 @@ from market.auth.dependencies import Session, public, require
 from market.auth.pages import signed_in_redirect
 from market.auth.permissions import Actor, Permission
 from market.config import Settings
-from market.dietary import Allergen, DietForm
+from market.dietary import ALLERGEN_LABELS, DIET_FORM_LABELS
 from market.errors import N_, AppError, InvalidInput, NotFound
 from market.i18n import gettext
 from market.templating import render
@@ -664,30 +664,6 @@ async def approval_move(
 OfferAdmin = Annotated[Actor, Depends(require(P.OFFER_MANAGE))]
 SignedIn = Annotated[Actor, Depends(require())]
 
-OFFER_DIET_LABELS = {
-    DietForm.NORMAL: N_("Normal"),
-    DietForm.ENERGY_DENSE: N_("Energy-dense (small eaters)"),
-    DietForm.SOFT: N_("Soft"),
-    DietForm.MINCED: N_("Minced"),
-    DietForm.PUREED: N_("Puréed"),
-    DietForm.DIABETIC: N_("Diabetic"),
-}
-OFFER_ALLERGEN_LABELS = {
-    Allergen.GLUTEN: N_("Cereals containing gluten"),
-    Allergen.CRUSTACEANS: N_("Crustaceans"),
-    Allergen.EGGS: N_("Eggs"),
-    Allergen.FISH: N_("Fish"),
-    Allergen.PEANUTS: N_("Peanuts"),
-    Allergen.SOYBEANS: N_("Soybeans"),
-    Allergen.MILK: N_("Milk"),
-    Allergen.NUTS: N_("Nuts"),
-    Allergen.CELERY: N_("Celery"),
-    Allergen.MUSTARD: N_("Mustard"),
-    Allergen.SESAME: N_("Sesame seeds"),
-    Allergen.SULPHITES: N_("Sulphur dioxide and sulphites"),
-    Allergen.LUPIN: N_("Lupin"),
-    Allergen.MOLLUSCS: N_("Molluscs"),
-}
 OFFER_WEEKDAYS = {
     1: N_("Monday"),
     2: N_("Tuesday"),
@@ -698,8 +674,8 @@ OFFER_WEEKDAYS = {
     7: N_("Sunday"),
 }
 OFFER_LABELS = {
-    "diets": OFFER_DIET_LABELS,
-    "allergens": OFFER_ALLERGEN_LABELS,
+    "diets": DIET_FORM_LABELS,
+    "allergens": ALLERGEN_LABELS,
     "weekdays": OFFER_WEEKDAYS,
 }
 

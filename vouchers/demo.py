@@ -10,9 +10,10 @@ from market.auth import service as auth_service
 from market.auth.models import User
 from market.auth.permissions import Actor
 from market.config import Settings
+from market.dietary import Allergen, DietForm
 from market.municipalities.models import Municipality
 from vouchers import repository, service
-from vouchers.models import Allergen, Citizen, DietForm
+from vouchers.models import Citizen
 from vouchers.schemas import CitizenDetails, GrantTerms
 
 # Co-payment caps per year, in øre. 2024 is the statutory cap for a delivered

@@ -8,34 +8,7 @@ from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from market.db import UTCDateTime, enum_type, utcnow
-
-
-class Allergen(StrEnum):
-    """The 14 allergens EU Regulation 1169/2011 (Annex II) requires to be declared."""
-
-    GLUTEN = "gluten"
-    CRUSTACEANS = "crustaceans"
-    EGGS = "eggs"
-    FISH = "fish"
-    PEANUTS = "peanuts"
-    SOYBEANS = "soybeans"
-    MILK = "milk"
-    NUTS = "nuts"
-    CELERY = "celery"
-    MUSTARD = "mustard"
-    SESAME = "sesame"
-    SULPHITES = "sulphites"
-    LUPIN = "lupin"
-    MOLLUSCS = "molluscs"
-
-
-class DietForm(StrEnum):
-    NORMAL = "normal"
-    ENERGY_DENSE = "energy_dense"
-    SOFT = "soft"
-    MINCED = "minced"
-    PUREED = "pureed"
-    DIABETIC = "diabetic"
+from market.dietary import DietForm
 
 
 class VoucherService(StrEnum):

@@ -14,12 +14,14 @@ from market.auth.dependencies import Session, public, require
 from market.auth.pages import signed_in_redirect
 from market.auth.permissions import Actor, Permission
 from market.config import Settings
+from market.dietary import ALLERGEN_LABELS, DIET_FORM_LABELS, Allergen, DietForm
 from market.errors import N_, AppError
 from market.i18n import gettext
+from market.money import parse_kroner
 from market.templating import render
 from vouchers import service
 from vouchers.exceptions import BadInput
-from vouchers.models import Allergen, DietForm, GrantStatus
+from vouchers.models import GrantStatus
 from vouchers.schemas import CitizenDetails, GrantTerms
 
 router = APIRouter(include_in_schema=False)
@@ -29,37 +31,13 @@ StaffEdit = Annotated[Actor, Depends(require(Permission.CITIZEN_EDIT))]
 GrantManager = Annotated[Actor, Depends(require(Permission.GRANT_MANAGE))]
 ProxyManager = Annotated[Actor, Depends(require(Permission.PROXY_MANAGE))]
 
-DIET_LABELS = {
-    DietForm.NORMAL: N_("Normal"),
-    DietForm.ENERGY_DENSE: N_("Energy-dense (small eaters)"),
-    DietForm.SOFT: N_("Soft"),
-    DietForm.MINCED: N_("Minced"),
-    DietForm.PUREED: N_("Puréed"),
-    DietForm.DIABETIC: N_("Diabetic"),
-}
-ALLERGEN_LABELS = {
-    Allergen.GLUTEN: N_("Cereals containing gluten"),
-    Allergen.CRUSTACEANS: N_("Crustaceans"),
-    Allergen.EGGS: N_("Eggs"),
-    Allergen.FISH: N_("Fish"),
-    Allergen.PEANUTS: N_("Peanuts"),
-    Allergen.SOYBEANS: N_("Soybeans"),
-    Allergen.MILK: N_("Milk"),
-    Allergen.NUTS: N_("Nuts"),
-    Allergen.CELERY: N_("Celery"),
-    Allergen.MUSTARD: N_("Mustard"),
-    Allergen.SESAME: N_("Sesame seeds"),
-    Allergen.SULPHITES: N_("Sulphur dioxide and sulphites"),
-    Allergen.LUPIN: N_("Lupin"),
-    Allergen.MOLLUSCS: N_("Molluscs"),
-}
 STATUS_LABELS = {
     GrantStatus.ACTIVE: N_("Active"),
     GrantStatus.SUPERSEDED: N_("Superseded"),
     GrantStatus.REVOKED: N_("Revoked"),
     GrantStatus.EXPIRED: N_("Expired"),
 }
-LABELS = {"diets": DIET_LABELS, "allergens": ALLERGEN_LABELS, "statuses": STATUS_LABELS}
+LABELS = {"diets": DIET_FORM_LABELS, "allergens": ALLERGEN_LABELS, "statuses": STATUS_LABELS}
 
 
 def _settings(request: Request) -> Settings:
@@ -123,7 +101,7 @@ def _terms(form: dict[str, Any]) -> GrantTerms:
         units_per_week=_int(form["units_per_week"], gettext("units per week")),
         valid_from=valid_from,
         valid_to=valid_to,
-        copayment_ore=service.parse_kroner(form["copayment"]),
+        copayment_ore=parse_kroner(form["copayment"]),
         diet_form=_choice(DietForm, form["diet_form"]),
         allergies=tuple(_choice(Allergen, a) for a in form["allergies"]),
         reassess_on=_day(form["reassess_on"], "", required=False),
@@ -592,7 +570,7 @@ async def set_copayment_cap(
             session,
             actor=actor,
             year=_int(year, gettext("year")),
-            cap_ore=service.parse_kroner(cap),
+            cap_ore=parse_kroner(cap),
         )
     except AppError as exc:
         context = {"caps": [], "form": {"year": year, "cap": cap}}

@@ -5,7 +5,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from vouchers.models import Allergen, DietForm, GrantStatus, VoucherService
+from market.dietary import Allergen, DietForm
+from vouchers.models import GrantStatus, VoucherService
 
 
 @dataclass(frozen=True)

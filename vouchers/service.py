@@ -14,8 +14,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,9 +25,12 @@ from market.auth.exceptions import WeakPassword
 from market.auth.models import Role, User
 from market.auth.permissions import Actor
 from market.auth.security import hash_password
+from market.clock import today as today_in_copenhagen
 from market.config import Settings
 from market.db import utcnow
+from market.dietary import Allergen, DietForm
 from market.errors import N_, AppError, InvalidInput
+from market.money import format_kroner
 from market.municipalities import service as municipalities
 from vouchers import repository
 from vouchers.exceptions import (
@@ -55,10 +56,8 @@ from vouchers.exceptions import (
 from vouchers.models import (
     NO_WEEK,
     AccountKind,
-    Allergen,
     Citizen,
     CopaymentCap,
-    DietForm,
     GrantStatus,
     LedgerTransfer,
     LetterCode,
@@ -67,16 +66,11 @@ from vouchers.models import (
 )
 from vouchers.schemas import CitizenDetails, GrantTerms, LedgerReport, Move
 
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 MAX_UNITS_PER_WEEK = 50
 LETTER_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 LETTER_CODE_LENGTH = 8
 LETTER_CODE_DAYS = 30
 CITIZEN_LOGIN_DOMAIN = "borger.velfaerd.invalid"
-
-
-def today_in_copenhagen() -> date:
-    return datetime.now(COPENHAGEN).date()
 
 
 # --- weeks -------------------------------------------------------------------
@@ -169,25 +163,6 @@ def cpr_hash(secret_key: str, digits: str) -> str:
 
 
 # --- money -------------------------------------------------------------------
-
-
-def parse_kroner(text: str) -> int:
-    """ "61,00", "61.5", "61" → øre, exactly (no floats)."""
-    cleaned = text.strip().replace(" ", "").replace("kr.", "").replace("kr", "")
-    if "," in cleaned:
-        cleaned = cleaned.replace(".", "").replace(",", ".")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation as exc:
-        raise BadInput(N_("{text} is not an amount in kroner, e.g. 61,00."), text=text) from exc
-    ore = amount * 100
-    if ore != ore.to_integral_value() or ore < 0:
-        raise BadInput(N_("{text} is not an amount in kroner, e.g. 61,00."), text=text)
-    return int(ore)
-
-
-def format_kroner(ore: int) -> str:
-    return f"{Decimal(ore).scaleb(-2):.2f}".replace(".", ",")
 
 
 # --- ledger core -----------------------------------------------------------

@@ -12,13 +12,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from market.auth.dependencies import Session, require
 from market.auth.models import Role
 from market.auth.permissions import Actor, Permission
-from market.dietary import Allergen, DietForm
+from market.dietary import ALLERGEN_LABELS, DIET_FORM_LABELS
 from market.errors import N_, AppError, InvalidInput
 from market.i18n import current_language, gettext
 from market.orders import service
 from market.orders.models import FailureReason, OrderStatus
 from market.templating import render
-from vouchers import pages as voucher_pages
 
 router = APIRouter(include_in_schema=False)
 
@@ -137,8 +136,8 @@ async def _catalogue(
         catalogue.citizen.id,
         catalogue=catalogue,
         idempotency_key=key or secrets.token_urlsafe(18),
-        diets=voucher_pages.DIET_LABELS,
-        allergens=voucher_pages.ALLERGEN_LABELS,
+        diets=DIET_FORM_LABELS,
+        allergens=ALLERGEN_LABELS,
         error=_sentence(error) if error else None,
     )
     return render(
@@ -338,30 +337,6 @@ async def stop_or_resume_standing_order(
 
 Kitchen = Annotated[Actor, Depends(require(Permission.ORDER_FULFIL))]
 
-DIET_LABELS = {
-    DietForm.NORMAL: N_("Normal"),
-    DietForm.ENERGY_DENSE: N_("Energy-dense (small eaters)"),
-    DietForm.SOFT: N_("Soft"),
-    DietForm.MINCED: N_("Minced"),
-    DietForm.PUREED: N_("Puréed"),
-    DietForm.DIABETIC: N_("Diabetic"),
-}
-ALLERGEN_LABELS = {
-    Allergen.GLUTEN: N_("Cereals containing gluten"),
-    Allergen.CRUSTACEANS: N_("Crustaceans"),
-    Allergen.EGGS: N_("Eggs"),
-    Allergen.FISH: N_("Fish"),
-    Allergen.PEANUTS: N_("Peanuts"),
-    Allergen.SOYBEANS: N_("Soybeans"),
-    Allergen.MILK: N_("Milk"),
-    Allergen.NUTS: N_("Nuts"),
-    Allergen.CELERY: N_("Celery"),
-    Allergen.MUSTARD: N_("Mustard"),
-    Allergen.SESAME: N_("Sesame seeds"),
-    Allergen.SULPHITES: N_("Sulphur dioxide and sulphites"),
-    Allergen.LUPIN: N_("Lupin"),
-    Allergen.MOLLUSCS: N_("Molluscs"),
-}
 KITCHEN_STATUS_LABELS = {
     OrderStatus.PLACED: N_("New"),
     OrderStatus.ACCEPTED: N_("Accepted"),
@@ -388,7 +363,7 @@ KITCHEN_DONE = {
     "none": N_("No orders were selected."),
 }
 KITCHEN_LABELS = {
-    "diets": DIET_LABELS,
+    "diets": DIET_FORM_LABELS,
     "allergens": ALLERGEN_LABELS,
     "statuses": KITCHEN_STATUS_LABELS,
     "failures": FAILURE_LABELS,

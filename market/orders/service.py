@@ -218,6 +218,9 @@ async def place_order(
     key = idempotency_key.strip()
     if not key or len(key) > 200:
         raise InvalidInput(N_("An idempotency key of 1 to 200 characters is required."))
+    # Requests racing with one key wait here for each other, so the later ones
+    # find the first order instead of failing on the unique key.
+    await repository.lock_idempotency_key(session, key)
     existing = await repository.get_order_by_key(session, key)
     citizen, acting = await vouchers.citizen_for_ordering(
         session, actor=actor, citizen_id=citizen_id

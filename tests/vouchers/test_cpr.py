@@ -5,6 +5,7 @@ from datetime import date
 
 import pytest
 
+from market.money import parse_kroner
 from vouchers import service
 from vouchers.exceptions import InvalidCpr
 
@@ -77,11 +78,11 @@ def test_keyed_hash_is_stable_and_depends_on_the_key():
     ],
 )
 def test_kroner_are_parsed_exactly(text, ore):
-    assert service.parse_kroner(text) == ore
+    assert parse_kroner(text) == ore
 
 
 @pytest.mark.parametrize("text", ["", "abc", "61,001", "-5"])
 def test_bad_kroner_are_refused(text):
     with pytest.raises(Exception) as caught:
-        service.parse_kroner(text)
+        parse_kroner(text)
     assert caught.value.status_code == 422
