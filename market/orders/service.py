@@ -3,8 +3,7 @@ and ratings. Voucher units move only through vouchers.service (reserve,
 release, redeem); capacity through one conditional UPDATE per scope."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time, timedelta
 
 from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +13,7 @@ from market.audit import service as audit
 from market.auth import service as auth_service
 from market.auth.models import Role
 from market.auth.permissions import Actor
+from market.clock import COPENHAGEN, local_instant
 from market.config import Settings
 from market.db import utcnow
 from market.errors import N_, AppError, InvalidInput, NotFound, PermissionDenied
@@ -51,7 +51,6 @@ from vouchers import service as vouchers
 from vouchers.exceptions import NoGrantForDate
 from vouchers.models import Citizen, VoucherGrant
 
-COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 # Statuses in which the order holds voucher units and capacity.
 HOLDS_UNITS = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED, OrderStatus.OUT_FOR_DELIVERY})
 
@@ -61,10 +60,6 @@ def check_transition(current: OrderStatus, wanted: OrderStatus) -> None:
         raise OrderTransitionRefused(
             current.value.replace("_", " "), wanted.value.replace("_", " ")
         )
-
-
-def local_instant(day: date, at: time) -> datetime:
-    return datetime.combine(day, at, tzinfo=COPENHAGEN).astimezone(UTC)
 
 
 def cutoff_for(profile: OrderingProfile, day: date) -> datetime:

@@ -84,7 +84,7 @@ async def diner(session: AsyncSession, world: World, caps: None) -> Diner:  # no
 
 def noon_before(day: date) -> datetime:
     """A moment safely before the 14:00 cut-off the day before delivery."""
-    from market.orders.service import local_instant
+    from market.clock import local_instant
 
     return local_instant(day - timedelta(days=1), time(9, 0))
 

@@ -3,10 +3,10 @@ from datetime import time, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from market.clock import local_instant
 from market.errors import AppError, Conflict, InvalidInput
 from market.orders import service
 from market.orders.models import AlertStatus, FailureReason, OrderEvent, OrderStatus, WelfareAlert
-from market.orders.service import local_instant
 from tests.market.orders.conftest import days_ahead, noon_before
 from vouchers import repository as voucher_repository
 from vouchers.models import AccountKind

@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from market import tick
 from market.auth import service as auth_service
+from market.clock import local_instant
 from market.orders import service
 from market.orders.models import Order, OrderStatus, StandingOrder
-from market.orders.service import local_instant
 from tests.market.orders.conftest import sign_in_citizen
 from vouchers import service as vouchers
 
