@@ -770,10 +770,7 @@ async def offer_create(request: Request, session: Session, actor: OfferAdmin) ->
 async def offer_edit(
     request: Request, session: Session, actor: OfferAdmin, offer_id: int
 ) -> Response:
-    found = [o for o in await service.offers_of_own_provider(session, actor=actor)]
-    offer = next((o for o in found if o.id == offer_id), None)
-    if offer is None:
-        raise NotFound(N_("That meal is not on your menu."))
+    offer = await service.own_offer(session, actor=actor, offer_id=offer_id)
     values = {
         "name": offer.name,
         "description": offer.description,

@@ -1799,6 +1799,14 @@ async def offers_of_own_provider(session: AsyncSession, *, actor: Actor) -> list
     return list(await repository.offers_of_provider(session, _provider_of(actor)))
 
 
+async def own_offer(session: AsyncSession, *, actor: Actor, offer_id: int) -> Offer:
+    """One meal of the actor's own menu; another provider's meal does not exist here."""
+    offer = await repository.get_offer(session, offer_id)
+    if offer is None or offer.provider_id != _provider_of(actor):
+        raise OfferNotFound()
+    return offer
+
+
 async def get_offer_photo(
     session: AsyncSession, *, settings: Settings, offer_id: int, thumbnail: bool
 ) -> Path:

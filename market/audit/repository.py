@@ -2,8 +2,10 @@ from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from market.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
+from market.auth.models import User
 
 
 async def advance_head(session: AsyncSession, chain: str) -> tuple[int, str]:
@@ -55,8 +57,16 @@ async def recent(
     limit: int,
     entity_type: str | None = None,
     entity_id: str | None = None,
-) -> Sequence[AuditEvent]:
-    query = select(AuditEvent).order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+) -> list[tuple[AuditEvent, str | None, str | None]]:
+    """Newest first, with the names of who acted and for whom (an auditor reads
+    names, not user ids)."""
+    actor, for_whom = aliased(User), aliased(User)
+    query = (
+        select(AuditEvent, actor.full_name, for_whom.full_name)
+        .outerjoin(actor, actor.id == AuditEvent.actor_user_id)
+        .outerjoin(for_whom, for_whom.id == AuditEvent.on_behalf_of_user_id)
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    )
     if municipality_id is not None:
         query = query.where(AuditEvent.municipality_id == municipality_id)
     if entity_type is not None:
@@ -64,7 +74,7 @@ async def recent(
     if entity_id is not None:
         query = query.where(AuditEvent.entity_id == entity_id)
     result = await session.execute(query.limit(limit))
-    return result.scalars().all()
+    return [(row[0], row[1], row[2]) for row in result.all()]
 
 
 async def count(session: AsyncSession, *, action: str | None = None) -> int:

@@ -3,7 +3,6 @@ municipality (and one platform chain for what belongs to no municipality)."""
 
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -189,7 +188,8 @@ async def recent(
     limit: int = 100,
     entity_type: str | None = None,
     entity_id: str | None = None,
-) -> Sequence[AuditEvent]:
+) -> list[tuple[AuditEvent, str | None, str | None]]:
+    """Events newest first, each with the names of who acted and for whom."""
     return await repository.recent(
         session,
         municipality_id=municipality_id,

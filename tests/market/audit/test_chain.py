@@ -111,3 +111,26 @@ async def test_citizen_cannot_verify(client, world):
     response = await client.get("/api/v1/audit/verify")
     assert response.status_code == 403
     assert response.json()["detail"] == "Your role does not allow this."
+
+
+async def test_the_log_names_who_acted_and_for_whom(client, world, session):
+    from market.auth import service as auth_service
+    from tests.factories import login
+
+    case_worker = auth_service.actor_for(world.user("case_worker"))
+    acting = case_worker.__class__(
+        **{**case_worker.__dict__, "on_behalf_of_user_id": world.user("citizen").id}
+    )
+    await audit.record(
+        session,
+        actor=acting,
+        action="test.for_citizen",
+        entity_type="test",
+        entity_id=1,
+        municipality_id=world.municipality.id,
+    )
+    await session.commit()
+    await login(client, "revisor@aarhus.dk")
+    page = await client.get("/audit")
+    row = page.text.split("test.for_citizen")[1].split("</tr>")[0]
+    assert world.user("case_worker").full_name in row and world.user("citizen").full_name in row
