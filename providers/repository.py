@@ -452,9 +452,3 @@ async def ordering_profiles(
         select(OrderingProfile).where(OrderingProfile.provider_id.in_(provider_ids))  # type: ignore[attr-defined]
     )
     return {p.provider_id: p for p in result.scalars().all()}
-
-
-async def standing_approval_for_offer(
-    session: AsyncSession, provider_id: int, municipality_id: int, service: str
-) -> Approval | None:
-    return await standing_approval(session, provider_id, municipality_id, service)

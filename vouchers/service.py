@@ -386,6 +386,41 @@ async def reserve(
         )
 
 
+async def _out_of_reserved(
+    session: AsyncSession,
+    *,
+    grant_id: int,
+    delivery_on: date,
+    units: int,
+    idempotency_key: str,
+    actor: Actor | None,
+    order_ref: str | None,
+    reason: str,
+    target: Callable[[str], AccountKind],
+) -> Move:
+    """The one way reserved units leave: back (release) or used (redeem)."""
+    key = _key(idempotency_key)
+    replay = await _replay(session, key)
+    if replay is not None:
+        return replay
+    _positive_units(units)
+    await _get_grant(session, grant_id)
+    week = iso_week_of(delivery_on)
+    return await _transfer(
+        session,
+        grant_id=grant_id,
+        source=(AccountKind.RESERVED, week),
+        target=(target(week), week),
+        units=units,
+        key=key,
+        reason=reason,
+        actor_user_id=actor.user_id if actor else None,
+        short=lambda: NotEnoughReserved(week_number(week)),
+        order_ref=order_ref,
+        delivery_on=delivery_on,
+    )
+
+
 async def release(
     session: AsyncSession,
     *,
@@ -399,26 +434,22 @@ async def release(
 ) -> Move:
     """Gives reserved units back (an order cancelled, rejected or expired).
     Units of a week that has already ended go straight to expired."""
-    key = _key(idempotency_key)
-    replay = await _replay(session, key)
-    if replay is not None:
-        return replay
-    _positive_units(units)
-    await _get_grant(session, grant_id)
-    week = iso_week_of(delivery_on)
-    ended = week_monday(week) + timedelta(days=6) < (today or today_in_copenhagen())
-    return await _transfer(
+    day = today or today_in_copenhagen()
+
+    def back_to(week: str) -> AccountKind:
+        ended = week_monday(week) + timedelta(days=6) < day
+        return AccountKind.EXPIRED if ended else AccountKind.AVAILABLE
+
+    return await _out_of_reserved(
         session,
         grant_id=grant_id,
-        source=(AccountKind.RESERVED, week),
-        target=(AccountKind.EXPIRED if ended else AccountKind.AVAILABLE, week),
-        units=units,
-        key=key,
-        reason="release",
-        actor_user_id=actor.user_id if actor else None,
-        short=lambda: NotEnoughReserved(week_number(week)),
-        order_ref=order_ref,
         delivery_on=delivery_on,
+        units=units,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        order_ref=order_ref,
+        reason="release",
+        target=back_to,
     )
 
 
@@ -433,25 +464,16 @@ async def redeem(
     order_ref: str | None = None,
 ) -> Move:
     """Reserved units become used: the service was delivered."""
-    key = _key(idempotency_key)
-    replay = await _replay(session, key)
-    if replay is not None:
-        return replay
-    _positive_units(units)
-    await _get_grant(session, grant_id)
-    week = iso_week_of(delivery_on)
-    return await _transfer(
+    return await _out_of_reserved(
         session,
         grant_id=grant_id,
-        source=(AccountKind.RESERVED, week),
-        target=(AccountKind.REDEEMED, week),
-        units=units,
-        key=key,
-        reason="redeem",
-        actor_user_id=actor.user_id if actor else None,
-        short=lambda: NotEnoughReserved(week_number(week)),
-        order_ref=order_ref,
         delivery_on=delivery_on,
+        units=units,
+        idempotency_key=idempotency_key,
+        actor=actor,
+        order_ref=order_ref,
+        reason="redeem",
+        target=lambda _week: AccountKind.REDEEMED,
     )
 
 

@@ -41,7 +41,6 @@ ORDER_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.DELIVERED: frozenset(),
     OrderStatus.FAILED: frozenset(),
 }
-OPEN_STATUSES = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED, OrderStatus.OUT_FOR_DELIVERY})
 
 
 class FailureReason(StrEnum):

@@ -92,13 +92,6 @@ async def add_event(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(insert(OrderEvent).values(**values))
 
 
-async def events_of(session: AsyncSession, order_id: int) -> Sequence[OrderEvent]:
-    result = await session.execute(
-        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
-    )
-    return result.scalars().all()
-
-
 async def orders_of_citizen(
     session: AsyncSession, citizen_id: int, *, from_day: date | None = None, limit: int = 100
 ) -> Sequence[Order]:
