@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     # Run periodic work (`market tick`) inside the server every this many seconds.
     run_periodic: bool = False
     tick_interval_seconds: int = 60
+    # Payments: the offline gateway needs no network; "stripe" uses the stripe SDK.
+    payment_gateway: Literal["offline", "stripe"] = "offline"
+    currency: str = "dkk"
+    stripe_api_key: SecretStr | None = None
+    # Another base address for Stripe's API (tests point it at localstripe).
+    stripe_api_base: str | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_max_network_retries: int = 2
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> "Settings":

@@ -7,6 +7,8 @@ def import_all_models() -> None:
     import market.auth.models
     import market.municipalities.models
     import market.orders.models
-    import market.outbox.models  # noqa: F401
+    import market.outbox.models
+    import market.payments.models
+    import market.settlement.models  # noqa: F401
     import providers.models  # noqa: F401
     import vouchers.models  # noqa: F401

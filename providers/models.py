@@ -6,26 +6,15 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Index, String, Text, UniqueConstraint, text
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from market.db import UTCDateTime, enum_type, utcnow
+from market.db import ExactDecimal, UTCDateTime, enum_type, utcnow
 
 
-class ExactDecimal(TypeDecorator[Decimal]):
-    """A decimal kept as its exact text: SQLite has no exact decimal type and
-    would round through float. Thresholds are compared in Python, never in SQL."""
-
-    impl = String(40)
-    cache_ok = True
-
-    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
-        return None if value is None else str(value)
-
-    def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(value)
+class PayoutMethod(StrEnum):
+    BANK_FILE = "bank_file"  # an ISO 20022 pain.001 credit transfer file for the bank
+    STRIPE_TRANSFER = "stripe_transfer"  # a Stripe Connect transfer
 
 
 class Provider(SQLModel, table=True):
@@ -41,6 +30,14 @@ class Provider(SQLModel, table=True):
     contact_email: str = Field(max_length=254)
     contact_phone: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Where settlements are paid: a bank account (pain.001 file) or a Stripe
+    # Connect account (transfer). ``payout_method`` chooses between them.
+    payout_method: PayoutMethod = Field(
+        default=PayoutMethod.BANK_FILE, sa_type=enum_type(PayoutMethod)
+    )
+    payout_iban: str | None = Field(default=None, max_length=34)
+    payout_bic: str | None = Field(default=None, max_length=11)
+    stripe_account_id: str | None = Field(default=None, max_length=64)
 
 
 class StandardStatus(StrEnum):
@@ -230,18 +227,64 @@ class ApprovalPostalCode(SQLModel, table=True):
     postal_code: str = Field(max_length=4, primary_key=True, index=True)
 
 
+_BP_TERMS = (
+    "shortfall_rate_bp",
+    "rebate_bp",
+    "on_time_target_bp",
+    "malus_bp_per_point",
+    "malus_cap_bp",
+    "bonus_bp",
+    "citizen_absent_share_bp",
+    "late_cancel_share_bp",
+)
+
+
 class ContractTerms(SQLModel, table=True):
-    """Versioned contract terms of an approval. The unit price is the first
-    term; settlement adds its risk-sharing terms as further columns."""
+    """Versioned contract terms of an approval: the unit price and the
+    risk-sharing terms of DESIGN.md's settlement rules. A version is in force
+    from its ``valid_from`` until the next version's; later versions start on
+    the first of a month, so one version governs each settlement month."""
 
     __tablename__ = "contract_terms"
-    __table_args__ = (UniqueConstraint("approval_id", "version", name="uq_contract_terms_version"),)
+    __table_args__ = (
+        UniqueConstraint("approval_id", "version", name="uq_contract_terms_version"),
+        CheckConstraint("unit_price_ore > 0", name="ck_contract_terms_unit_price_positive"),
+        CheckConstraint(
+            "min_units_per_month >= 0 AND (rebate_threshold_units IS NULL "
+            "OR rebate_threshold_units >= 0)",
+            name="ck_contract_terms_units_nonnegative",
+        ),
+        *(
+            CheckConstraint(f"{name} BETWEEN 0 AND 10000", name=f"ck_contract_terms_{name}")
+            for name in _BP_TERMS
+        ),
+        CheckConstraint(
+            "bonus_threshold_bp IS NULL OR bonus_threshold_bp BETWEEN 0 AND 10000",
+            name="ck_contract_terms_bonus_threshold_bp",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     approval_id: int = Field(foreign_key="approval.id", index=True)
     version: int
     unit_price_ore: int
     valid_from: date
+    # Volume guarantee (take-or-pay).
+    min_units_per_month: int = 0
+    shortfall_rate_bp: int = 0
+    # Volume rebate above a threshold; no rebate while the threshold is unset.
+    rebate_threshold_units: int | None = None
+    rebate_bp: int = 0
+    # SLA malus per whole point below target, capped; bonus at or above a threshold.
+    on_time_target_bp: int = 0
+    malus_bp_per_point: int = 0
+    malus_cap_bp: int = 0
+    bonus_threshold_bp: int | None = None
+    bonus_bp: int = 0
+    # Shares of the unit price paid for work done that did not end in a delivery.
+    citizen_absent_share_bp: int = 0
+    late_cancel_share_bp: int = 0
+    note: str = Field(default="", sa_type=Text)
     created_by_user_id: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

@@ -12,6 +12,12 @@ class Municipality(SQLModel, table=True):
     # When true, staff (not citizens) must set up a second factor before working.
     require_staff_totp: bool = False
     oncall_email: str | None = Field(default=None, max_length=254)
+    # DESIGN.md: whether a citizen-absent failure costs the citizen the
+    # co-payment; off by default, since the absence may have been an emergency.
+    charge_copayment_when_absent: bool = False
+    # The municipality's own account, the debtor of its pain.001 payment files.
+    payment_account_iban: str | None = Field(default=None, max_length=34)
+    payment_account_bic: str | None = Field(default=None, max_length=11)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
