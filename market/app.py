@@ -14,6 +14,9 @@ from market.audit import router as audit_router
 from market.auth import pages as auth_pages
 from market.auth.middleware import CsrfCookieMiddleware
 from market.config import Settings, get_settings
+from market.copayments import pages as copayment_pages
+from market.copayments import router as copayment_router
+from market.dashboard import pages as dashboard_pages
 from market.db import (
     SessionProvider,
     UnitOfWorkMiddleware,
@@ -25,6 +28,12 @@ from market.headers import SecurityHeadersMiddleware
 from market.i18n import LanguageMiddleware
 from market.orders import pages as order_pages
 from market.orders import router as order_router
+from market.payments import pages as payment_pages
+from market.payments import router as payment_router
+from market.payouts import pages as payout_pages
+from market.payouts import router as payout_router
+from market.settlement import pages as settlement_pages
+from market.settlement import router as settlement_router
 from market.supervision import pages as supervision_pages
 from providers import pages as provider_pages
 from providers import router as provider_router
@@ -89,6 +98,15 @@ def create_app(
         order_pages.router,
         order_router.router,
         supervision_pages.router,
+        settlement_pages.router,
+        settlement_router.router,
+        payment_pages.router,
+        payment_router.router,
+        payout_pages.router,
+        payout_router.router,
+        copayment_pages.router,
+        copayment_router.router,
+        dashboard_pages.router,
     ):
         app.include_router(router)
     return app

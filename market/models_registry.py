@@ -5,10 +5,12 @@ Like app.py and cli.py, this module may see every package."""
 def import_all_models() -> None:
     import market.audit.models
     import market.auth.models
+    import market.copayments.models
     import market.municipalities.models
     import market.orders.models
     import market.outbox.models
     import market.payments.models
+    import market.payouts.models
     import market.settlement.models  # noqa: F401
     import providers.models  # noqa: F401
     import vouchers.models  # noqa: F401

@@ -37,14 +37,28 @@ class Permission(StrEnum):
     ORDER_FULFIL = "order.fulfil"  # a provider's kitchen: accept, reject, deliver
     OFFER_MANAGE = "offer.manage"
     ALERT_HANDLE = "alert.handle"
+    # settlement, payouts and payments
+    CONTRACT_TERMS_MANAGE = "contract_terms.manage"
+    SETTLEMENT_VIEW = "settlement.view"  # statements, their lines, orders and exports
+    SETTLEMENT_RUN = "settlement.run"  # run or re-run a month as a draft, add adjustments
+    SETTLEMENT_APPROVE = "settlement.approve"  # the second pair of eyes (never the preparer)
+    PAYOUT_MANAGE = "payout.manage"  # pay approved statements, make payment files
+    COPAYMENT_STATEMENT_ISSUE = "copayment_statement.issue"
+    COPAYMENT_VIEW = "copayment.view"  # citizens' co-payment statements (staff)
+    PAYMENT_METHOD_MANAGE = "payment_method.manage"  # invoice or card for a citizen
+    DASHBOARD_VIEW = "dashboard.view"
 
 
 P = Permission
 _MUNICIPAL_READ = {P.PROVIDER_DIRECTORY_VIEW, P.STANDARD_VIEW, P.EVIDENCE_VIEW}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.CITIZEN: frozenset({P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN, P.ORDER_PLACE}),
-    Role.PROXY: frozenset({P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN, P.ORDER_PLACE}),
+    Role.CITIZEN: frozenset(
+        {P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN, P.ORDER_PLACE, P.PAYMENT_METHOD_MANAGE}
+    ),
+    Role.PROXY: frozenset(
+        {P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN, P.ORDER_PLACE, P.PAYMENT_METHOD_MANAGE}
+    ),
     Role.CASE_WORKER: frozenset(
         {
             P.ACCOUNT_SELF,
@@ -56,6 +70,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROXY_MANAGE,
             P.ORDER_PLACE,
             P.ALERT_HANDLE,
+            P.COPAYMENT_VIEW,
+            P.PAYMENT_METHOD_MANAGE,
         }
     ),
     Role.MUNICIPAL_ADMIN: frozenset(
@@ -68,11 +84,28 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CITIZEN_VIEW,
             P.COPAYMENT_CAP_MANAGE,
             P.ALERT_HANDLE,
+            P.CONTRACT_TERMS_MANAGE,
+            P.SETTLEMENT_VIEW,
+            P.SETTLEMENT_RUN,
+            P.SETTLEMENT_APPROVE,
+            P.PAYOUT_MANAGE,
+            P.COPAYMENT_STATEMENT_ISSUE,
+            P.COPAYMENT_VIEW,
+            P.DASHBOARD_VIEW,
             *_MUNICIPAL_READ,
         }
     ),
     Role.AUDITOR: frozenset(
-        {P.ACCOUNT_SELF, P.AUDIT_VIEW, P.AUDIT_VERIFY, P.CITIZEN_VIEW, *_MUNICIPAL_READ}
+        {
+            P.ACCOUNT_SELF,
+            P.AUDIT_VIEW,
+            P.AUDIT_VERIFY,
+            P.CITIZEN_VIEW,
+            P.SETTLEMENT_VIEW,
+            P.COPAYMENT_VIEW,
+            P.DASHBOARD_VIEW,
+            *_MUNICIPAL_READ,
+        }
     ),
     Role.PROVIDER_STAFF: frozenset(
         {P.ACCOUNT_SELF, P.STANDARD_VIEW, P.EVIDENCE_VIEW, P.ORDER_FULFIL}

@@ -1,6 +1,5 @@
 """Settlement: runs, statements with their lines and the orders behind each
-line, adjustments carried into later months, payouts and payment files, and
-the citizens' monthly co-payment statements.
+line, and adjustments carried into later months.
 
 Months are stored as their first day (``month_on``). An approved statement
 never changes; a correction is an adjustment applied to a later statement."""
@@ -13,7 +12,6 @@ from sqlalchemy import CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from market.db import ExactDecimal, UTCDateTime, enum_type, utcnow
-from providers.models import PayoutMethod
 
 
 class StatementStatus(StrEnum):
@@ -129,99 +127,3 @@ class Adjustment(SQLModel, table=True):
     reason: str = Field(sa_type=Text)
     created_by_user_id: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class PayoutStatus(StrEnum):
-    PENDING = "pending"  # recorded; nothing sent yet
-    SUBMITTED = "submitted"  # the transfer was asked for, or the payout is in a payment file
-    PAID = "paid"  # confirmed (the transfer exists / the bank file was marked paid)
-    FAILED = "failed"  # refused; a person must look at it
-
-
-PAYOUT_TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
-    PayoutStatus.PENDING: frozenset({PayoutStatus.SUBMITTED, PayoutStatus.FAILED}),
-    PayoutStatus.SUBMITTED: frozenset({PayoutStatus.PAID, PayoutStatus.FAILED}),
-    PayoutStatus.FAILED: frozenset({PayoutStatus.PENDING}),
-    PayoutStatus.PAID: frozenset(),
-}
-
-
-class Payout(SQLModel, table=True):
-    """The payment of one approved statement to its provider. One per
-    statement, with an idempotency key derived from it (``payout:<id>``), so a
-    retried or interrupted payout pays once."""
-
-    __tablename__ = "settlement_payout"
-    __table_args__ = (CheckConstraint("amount_ore > 0", name="ck_settlement_payout_positive"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    statement_id: int = Field(foreign_key="settlement_statement.id", unique=True)
-    municipality_id: int = Field(foreign_key="municipality.id", index=True)
-    provider_id: int = Field(foreign_key="provider.id", index=True)
-    method: PayoutMethod = Field(sa_type=enum_type(PayoutMethod))
-    amount_ore: int
-    status: PayoutStatus = Field(
-        default=PayoutStatus.PENDING, sa_type=enum_type(PayoutStatus), index=True
-    )
-    idempotency_key: str = Field(max_length=200, unique=True)
-    gateway_reference: str | None = Field(default=None, max_length=100)
-    payment_file_id: int | None = Field(default=None, foreign_key="settlement_payment_file.id")
-    # Where the money went, copied when the payout is made.
-    destination: str = Field(default="", max_length=100)
-    attempts: int = 0
-    last_error: str | None = Field(default=None, sa_type=Text)
-    created_by_user_id: int = Field(foreign_key="app_user.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-
-
-class PaymentFile(SQLModel, table=True):
-    """An ISO 20022 credit transfer file (pain.001) for the municipality's
-    bank. Its content is stored as written, with its SHA-256."""
-
-    __tablename__ = "settlement_payment_file"
-
-    id: int | None = Field(default=None, primary_key=True)
-    municipality_id: int = Field(foreign_key="municipality.id", index=True)
-    message_id: str = Field(max_length=35, unique=True)
-    payouts: int
-    total_ore: int
-    sha256: str = Field(max_length=64)
-    content: str = Field(sa_type=Text)
-    created_by_user_id: int = Field(foreign_key="app_user.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class CopaymentStatement(SQLModel, table=True):
-    """A citizen's monthly co-payment statement (the default way the
-    co-payment is collected): what they owe for the month's meals that were
-    not paid by card."""
-
-    __tablename__ = "copayment_statement"
-    __table_args__ = (
-        UniqueConstraint("citizen_id", "month_on", name="uq_copayment_statement_month"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    municipality_id: int = Field(foreign_key="municipality.id", index=True)
-    citizen_id: int = Field(foreign_key="citizen.id", index=True)
-    month_on: date = Field(index=True)
-    total_ore: int
-    lines: int
-    issued_by_user_id: int = Field(foreign_key="app_user.id")
-    issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-
-
-class CopaymentStatementLine(SQLModel, table=True):
-    """One order on a citizen's co-payment statement; an order is charged on
-    one statement at most."""
-
-    __tablename__ = "copayment_statement_line"
-
-    id: int | None = Field(default=None, primary_key=True)
-    statement_id: int = Field(foreign_key="copayment_statement.id", index=True)
-    order_id: int = Field(foreign_key="service_order.id", unique=True)
-    delivery_on: date
-    outcome: str = Field(max_length=32, description="delivered, late_cancelled or citizen_absent")
-    amount_ore: int

@@ -1,0 +1,5 @@
+"""The municipal dashboard."""
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
