@@ -46,6 +46,7 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
     from market.orders import demo as order_demo
     from providers import demo as provider_demo
     from vouchers import demo as voucher_demo
+    from vouchers import service as voucher_service
 
     logins: list[tuple[str, str]] = []
     async with unit_of_work(settings) as session:
@@ -146,5 +147,9 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
             users=users,
             password=DEMO_PASSWORD,
             settings=settings,
+        )
+        # The weekly job, last: the order history above is placed in past weeks.
+        await voucher_service.close_past_weeks(
+            session, actor=auth_service.actor_for(users["sagsbehandler@aarhus.example"])
         )
     return logins

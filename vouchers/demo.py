@@ -116,7 +116,8 @@ async def _seed_municipality(
     active, reserved, superseded, revoked, expired, with_proxy, letter = citizens[:7]
 
     # 1. An active voucher with meals used this week (today's meal delivered).
-    grant_id = await _grant(session, actor, active, monday - timedelta(days=28), weeks=26)
+    # It began ten weeks ago, so last month has meals to settle (market.orders.demo).
+    grant_id = await _grant(session, actor, active, monday - timedelta(days=70), weeks=30)
     await service.reserve(
         session,
         grant_id=grant_id,
@@ -182,7 +183,9 @@ async def _seed_municipality(
     await _grant(session, actor, expired, monday - timedelta(days=70), weeks=6)
 
     # 6. A citizen with a proxy: a relative with their own login.
-    await _grant(session, actor, with_proxy, monday, weeks=26, units=7, copayment_ore=6100)
+    await _grant(
+        session, actor, with_proxy, monday - timedelta(days=70), weeks=30, copayment_ore=6100
+    )
     assert with_proxy.id is not None
     surname = with_proxy.full_name.split()[-1]
     linked = await service.link_proxy(
@@ -206,8 +209,8 @@ async def _seed_municipality(
     )
     logins.append((f"citizen letter code, {town} ({letter.full_name}; /letter-code)", code))
 
-    # Close the weeks that have ended and expire what has run out (the weekly job).
-    await service.close_past_weeks(session, today=today, actor=actor)
+    # The weeks that have ended are closed by market.demo once the order
+    # history of last month has been placed (the weekly job).
     return logins
 
 

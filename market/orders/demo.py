@@ -3,7 +3,7 @@ vouchers): the approved provider's menu with photos and ordering profile, and
 orders for today and the coming days in every state, with an open welfare alert."""
 
 import io
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 
 from PIL import Image, ImageDraw
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.auth import repository as auth_repository
 from market.auth import service as auth_service
 from market.auth.models import User
+from market.auth.permissions import Actor
 from market.config import Settings
 from market.db import utcnow
 from market.errors import AppError
@@ -19,6 +20,7 @@ from market.orders import service
 from market.orders.models import FailureReason, Order
 from providers import service as providers
 from vouchers import service as vouchers
+from vouchers.models import Citizen, VoucherGrant
 
 MENU = [
     (
@@ -161,6 +163,9 @@ async def seed(
 
     if not diners:
         return []
+    await _last_month(
+        session, diners=diners, case_worker=case_worker, staff=staff, settings=settings
+    )
     # Today: delivered and rated, out for delivery, failed with the citizen absent
     # (an open welfare alert), and one accepted, still in the kitchen.
     delivered = await order(0, 0, "today-delivered")
@@ -205,3 +210,110 @@ async def seed(
     if cancelled and cancelled.id:
         await service.cancel_order(session, actor=case_worker, order_id=cancelled.id)
     return [("orders: kitchen board (provider staff)", "kok@smagfuldt.example  /kitchen")]
+
+
+def last_month_days(today: date) -> list[date]:
+    first_of_this_month = today.replace(day=1)
+    day = (first_of_this_month - timedelta(days=1)).replace(day=1)
+    days = []
+    while day < first_of_this_month:
+        days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+async def _last_month(
+    session: AsyncSession,
+    *,
+    diners: list[tuple[Citizen, VoucherGrant]],
+    case_worker: Actor,
+    staff: Actor,
+    settings: Settings,
+) -> None:
+    """Last month's meals for the citizens whose voucher covered it, placed and
+    fulfilled through the order flow at the times they would have happened,
+    with every outcome the settlement knows: on time, late, the provider's
+    failure, the citizen absent (an alert, acknowledged), a late and a timely
+    cancellation. This is the month the demo settles."""
+    today = vouchers.today_in_copenhagen()
+    for index, day in enumerate(last_month_days(today)):
+        for number, (citizen, grant) in enumerate(diners):
+            if not grant.valid_from <= day <= grant.valid_to:
+                continue
+            placed_at = service.local_instant(day - timedelta(days=2), time(9, 0))
+            catalogue = await service.catalogue(
+                session, actor=case_worker, citizen_id=citizen.id, delivery_on=day, now=placed_at
+            )
+            if not catalogue.entries:
+                continue
+            entry = catalogue.entries[(index + number) % len(catalogue.entries)]
+            assert entry.offer.id is not None
+            try:
+                async with session.begin_nested():
+                    order = await service.place_order(
+                        session,
+                        actor=case_worker,
+                        citizen_id=citizen.id,
+                        offer_id=entry.offer.id,
+                        delivery_on=day,
+                        idempotency_key=f"demo:last-month:{citizen.id}:{day.isoformat()}",
+                        now=placed_at,
+                    )
+            except AppError:
+                continue
+            assert order.id is not None
+            # A stable mix of outcomes over the month, different per citizen.
+            outcome = (index * 3 + number * 5) % 29
+            if outcome == 7:
+                await service.cancel_order(
+                    session,
+                    actor=case_worker,
+                    order_id=order.id,
+                    now=service.local_instant(day - timedelta(days=2), time(10, 0)),
+                )
+                continue
+            if outcome == 11:
+                await service.cancel_order(
+                    session,
+                    actor=case_worker,
+                    order_id=order.id,
+                    now=service.local_instant(day, time(8, 0)),
+                )
+                continue
+            await service.accept_orders(session, actor=staff, order_ids=[order.id])
+            await service.mark_out_for_delivery(session, actor=staff, order_ids=[order.id])
+            if outcome == 3:
+                await service.mark_failed(
+                    session,
+                    actor=staff,
+                    order_id=order.id,
+                    reason=FailureReason.NOT_DELIVERED,
+                    note="Bilen brød sammen.",
+                    settings=settings,
+                )
+            elif outcome == 19:
+                await service.mark_failed(
+                    session,
+                    actor=staff,
+                    order_id=order.id,
+                    reason=FailureReason.CITIZEN_ABSENT,
+                    note="Ingen lukkede op.",
+                    settings=settings,
+                    now=service.local_instant(day, time(12, 10)),
+                )
+                for alert in await service.open_alerts(session, actor=case_worker):
+                    if alert.order_id == order.id and alert.id is not None:
+                        await service.acknowledge_alert(
+                            session,
+                            actor=case_worker,
+                            alert_id=alert.id,
+                            note="Ringede til datteren: borgeren var hos lægen.",
+                        )
+            else:
+                late = outcome in (5, 13, 23)
+                await service.mark_delivered(
+                    session,
+                    actor=staff,
+                    order_id=order.id,
+                    now=service.local_instant(day, time(13, 40) if late else time(12, 5)),
+                )

@@ -269,6 +269,7 @@ async def place_order(
         idempotency_key=f"order:{key}:reserve",
         actor=acting,
         order_ref=f"order-key:{key}",
+        today=_today_of(now),
     )
     window_start = local_instant(delivery_on, offering.profile.window_start)
     accept_by = min(now + timedelta(hours=offering.profile.accept_within_hours), window_start)
