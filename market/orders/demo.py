@@ -163,7 +163,7 @@ async def seed(
 
     if not diners:
         return []
-    await _last_month(
+    await _past_months(
         session, diners=diners, case_worker=case_worker, staff=staff, settings=settings
     )
     # Today: delivered and rated, out for delivery, failed with the citizen absent
@@ -212,17 +212,21 @@ async def seed(
     return [("orders: kitchen board (provider staff)", "kok@smagfuldt.example  /kitchen")]
 
 
-def last_month_days(today: date) -> list[date]:
+def past_month_days(today: date, months: int) -> list[date]:
+    """Every day of the ``months`` whole months before today's month."""
     first_of_this_month = today.replace(day=1)
-    day = (first_of_this_month - timedelta(days=1)).replace(day=1)
+    start = first_of_this_month
+    for _ in range(months):
+        start = (start - timedelta(days=1)).replace(day=1)
     days = []
+    day = start
     while day < first_of_this_month:
         days.append(day)
         day += timedelta(days=1)
     return days
 
 
-async def _last_month(
+async def _past_months(
     session: AsyncSession,
     *,
     diners: list[tuple[Citizen, VoucherGrant]],
@@ -230,13 +234,14 @@ async def _last_month(
     staff: Actor,
     settings: Settings,
 ) -> None:
-    """Last month's meals for the citizens whose voucher covered it, placed and
-    fulfilled through the order flow at the times they would have happened,
-    with every outcome the settlement knows: on time, late, the provider's
-    failure, the citizen absent (an alert, acknowledged), a late and a timely
-    cancellation. This is the month the demo settles."""
+    """The last two months' meals for the citizens whose voucher covered them,
+    placed and fulfilled through the order flow at the times they would have
+    happened, with every outcome the settlement knows: on time, late, the
+    provider's failure, the citizen absent (an alert, acknowledged), a late and
+    a timely cancellation. The demo settles the earlier month and leaves the
+    last one for the admin to run."""
     today = vouchers.today_in_copenhagen()
-    for index, day in enumerate(last_month_days(today)):
+    for index, day in enumerate(past_month_days(today, months=2)):
         for number, (citizen, grant) in enumerate(diners):
             if not grant.valid_from <= day <= grant.valid_to:
                 continue
