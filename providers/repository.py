@@ -393,6 +393,37 @@ async def latest_terms_of(
     return terms
 
 
+async def lock_approval(session: AsyncSession, approval_id: int) -> Approval | None:
+    """The approval, locked, so two admins adding a terms version at once take
+    turns (on SQLite the write transaction already serialises them)."""
+    result = await session.execute(
+        select(Approval).where(Approval.id == approval_id).with_for_update()
+    )
+    return result.scalar_one_or_none()
+
+
+async def terms_versions(session: AsyncSession, approval_id: int) -> Sequence[ContractTerms]:
+    """Every terms version of an approval, oldest first."""
+    result = await session.execute(
+        select(ContractTerms)
+        .where(ContractTerms.approval_id == approval_id)
+        .order_by(ContractTerms.version)  # type: ignore[arg-type]
+    )
+    return result.scalars().all()
+
+
+async def terms_in_force(session: AsyncSession, approval_id: int, on: date) -> ContractTerms | None:
+    """The version with the latest start on or before the day. Versions start
+    in the order of their numbers, so this is also the highest such version."""
+    result = await session.execute(
+        select(ContractTerms)
+        .where(ContractTerms.approval_id == approval_id, ContractTerms.valid_from <= on)
+        .order_by(ContractTerms.valid_from.desc(), ContractTerms.version.desc())  # type: ignore[attr-defined]
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
 async def providers_by_ids(session: AsyncSession, ids: list[int]) -> dict[int, Provider]:
     if not ids:
         return {}
