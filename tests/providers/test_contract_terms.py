@@ -301,7 +301,10 @@ async def test_json_api_lists_and_adds_versions(client, session, world, approval
 
 
 async def test_an_order_copies_the_unit_price_in_force_on_its_delivery_day(
-    session, world, kitchen, diner
+    session,
+    world,
+    kitchen,  # noqa: F811
+    diner,  # noqa: F811
 ):
     from market.orders import service as orders
     from tests.market.orders.conftest import noon_before
