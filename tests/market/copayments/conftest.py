@@ -22,8 +22,8 @@ def last_month() -> date:
 
 async def insert_order(
     session: AsyncSession,
-    kitchen: Kitchen,
-    diner: Diner,
+    kitchen: Kitchen,  # noqa: F811 (the fixture is imported for the tests)
+    diner: Diner,  # noqa: F811
     day: date,
     status: OrderStatus,
     *,
@@ -66,7 +66,10 @@ async def insert_order(
 
 
 async def insert_card_payment(
-    session: AsyncSession, diner: Diner, order_id: int, status: CardPaymentStatus
+    session: AsyncSession,
+    diner: Diner,  # noqa: F811
+    order_id: int,
+    status: CardPaymentStatus,
 ) -> None:
     await session.execute(
         insert(CardPayment).values(
