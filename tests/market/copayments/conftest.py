@@ -31,6 +31,7 @@ async def insert_order(
     copayment_ore: int = 6000,
     unit_price_ore: int = 8500,
     late_minutes: int | None = None,
+    provider_id: int | None = None,
 ) -> int:
     """One order; a delivered one is delivered on time unless ``late_minutes``."""
     window_end = local_instant(day, time(13, 0))
@@ -43,7 +44,7 @@ async def insert_order(
             municipality_id=diner.citizen.municipality_id,
             citizen_id=diner.citizen.id,
             grant_id=diner.grant.id,
-            provider_id=kitchen.approval.provider_id,
+            provider_id=provider_id or kitchen.approval.provider_id,
             approval_id=kitchen.approval.id,
             offer_id=kitchen.offer.id,
             delivery_on=day,
