@@ -245,6 +245,8 @@ async def test_admin_page_adds_a_version_from_percentages_and_kroner(
     )
     page = await client.get(f"/approvals/{approval.id}/terms")
     assert "89.50" in page.text and "Indeksregulering" in page.text
+    assert "1000 units at 50 %" in page.text and "2.5 % above 1200 units" in page.text
+    assert "Target 95 %, 1 % per point, at most 5 %" in page.text
 
 
 @pytest.mark.parametrize(
