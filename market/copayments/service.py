@@ -6,7 +6,7 @@ whose co-payment a card paid is not on a statement; no meal is on two."""
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -203,8 +203,9 @@ class StatementView:
 
 @dataclass(frozen=True)
 class CitizenStatements:
-    citizen: Citizen
+    citizen: Citizen | None  # None: a proxy linked to several must choose
     statements: list[StatementView]
+    choices: list[Citizen] = field(default_factory=list)
 
 
 async def _statements_view(session: AsyncSession, citizen: Citizen) -> CitizenStatements:
@@ -246,9 +247,13 @@ async def own_statements(
         if citizen is None or (citizen_id is not None and citizen.id != citizen_id):
             raise NotFound(N_("You are not linked to that citizen."))
         return await _statements_view(session, citizen)
-    if actor.role == Role.PROXY and citizen_id is not None:
-        await vouchers.acting_for_citizen(session, actor=actor, citizen_id=citizen_id)
-        citizen = await repository.get_citizen(session, citizen_id)
-        assert citizen is not None
-        return await _statements_view(session, citizen)
+    if actor.role == Role.PROXY:
+        linked = list(await repository.citizens_of_proxy(session, actor.user_id))
+        if citizen_id is None and len(linked) != 1:
+            return CitizenStatements(None, [], linked)
+        for citizen in linked:
+            if citizen_id is None or citizen.id == citizen_id:
+                view = await _statements_view(session, citizen)
+                return CitizenStatements(view.citizen, view.statements, linked)
+        raise NotFound(N_("You are not linked to that citizen."))
     raise InvalidInput(N_("Choose the citizen whose co-payments you want to see."))

@@ -13,7 +13,7 @@ from market.auth import service as auth_service
 from market.copayments import service
 from market.copayments.exceptions import MonthNotEnded, NothingNewToCharge
 from market.copayments.models import CopaymentStatement, CopaymentStatementLine
-from market.errors import PermissionDenied
+from market.errors import NotFound, PermissionDenied
 from market.municipalities.models import Municipality
 from market.orders.models import FailureReason, OrderStatus
 from market.payments.models import CardPayment, CardPaymentStatus
@@ -204,3 +204,30 @@ async def test_only_ended_months_of_the_admins_own_municipality(
             session, actor=auth_service.actor_for(world.user("odense_admin")), month_on=month
         )
     assert await lines(session) == {}
+
+
+async def test_a_proxy_reads_the_statements_of_a_linked_citizen_only(
+    session, world, kitchen, diner, month, settings
+):
+    from vouchers import service as vouchers
+
+    await insert_order(session, kitchen, diner, month, S.DELIVERED)
+    await service.issue_month(session, actor=admin(world), month_on=month)
+    case_worker = auth_service.actor_for(world.user("case_worker"))
+    linked = await vouchers.link_proxy(
+        session,
+        actor=case_worker,
+        settings=settings,
+        citizen_id=diner.citizen.id,
+        full_name="Mads Jensen",
+        email="mads@example.dk",
+    )
+    proxy = auth_service.actor_for(linked.user)
+    view = await service.own_statements(session, actor=proxy)
+    assert view.citizen.id == diner.citizen.id
+    assert [s.statement.total_ore for s in view.statements] == [6000]
+    stranger = await make_citizen(session, case_worker, cpr="030360-1111", name="Ole Hansen")
+    with pytest.raises(NotFound):
+        await service.own_statements(session, actor=proxy, citizen_id=stranger.id)
+    with pytest.raises(NotFound):
+        await service.own_statements(session, actor=diner.me, citizen_id=stranger.id)
