@@ -381,14 +381,16 @@ async def postal_codes_of(session: AsyncSession, approval_ids: list[int]) -> dic
 async def latest_terms_of(
     session: AsyncSession, approval_ids: list[int], on: date | None = None
 ) -> dict[int, ContractTerms]:
-    """The newest terms version of each approval (valid on ``on`` when given)."""
+    """The terms version of each approval in force on ``on`` (the one with the
+    latest start on or before it), or the latest-starting version without ``on``."""
     if not approval_ids:
         return {}
     query = select(ContractTerms).where(ContractTerms.approval_id.in_(approval_ids))  # type: ignore[attr-defined]
     if on is not None:
         query = query.where(ContractTerms.valid_from <= on)
     terms: dict[int, ContractTerms] = {}
-    for row in (await session.execute(query.order_by(ContractTerms.version))).scalars():
+    query = query.order_by(ContractTerms.valid_from, ContractTerms.version)  # type: ignore[arg-type]
+    for row in (await session.execute(query)).scalars():
         terms[row.approval_id] = row
     return terms
 
