@@ -381,16 +381,49 @@ async def postal_codes_of(session: AsyncSession, approval_ids: list[int]) -> dic
 async def latest_terms_of(
     session: AsyncSession, approval_ids: list[int], on: date | None = None
 ) -> dict[int, ContractTerms]:
-    """The newest terms version of each approval (valid on ``on`` when given)."""
+    """The terms version of each approval in force on ``on`` (the one with the
+    latest start on or before it), or the latest-starting version without ``on``."""
     if not approval_ids:
         return {}
     query = select(ContractTerms).where(ContractTerms.approval_id.in_(approval_ids))  # type: ignore[attr-defined]
     if on is not None:
         query = query.where(ContractTerms.valid_from <= on)
     terms: dict[int, ContractTerms] = {}
-    for row in (await session.execute(query.order_by(ContractTerms.version))).scalars():
+    query = query.order_by(ContractTerms.valid_from, ContractTerms.version)  # type: ignore[arg-type]
+    for row in (await session.execute(query)).scalars():
         terms[row.approval_id] = row
     return terms
+
+
+async def lock_approval(session: AsyncSession, approval_id: int) -> Approval | None:
+    """The approval, locked, so two admins adding a terms version at once take
+    turns (on SQLite the write transaction already serialises them)."""
+    result = await session.execute(
+        select(Approval).where(Approval.id == approval_id).with_for_update()
+    )
+    return result.scalar_one_or_none()
+
+
+async def terms_versions(session: AsyncSession, approval_id: int) -> Sequence[ContractTerms]:
+    """Every terms version of an approval, oldest first."""
+    result = await session.execute(
+        select(ContractTerms)
+        .where(ContractTerms.approval_id == approval_id)
+        .order_by(ContractTerms.version)  # type: ignore[arg-type]
+    )
+    return result.scalars().all()
+
+
+async def terms_in_force(session: AsyncSession, approval_id: int, on: date) -> ContractTerms | None:
+    """The version with the latest start on or before the day. Versions start
+    in the order of their numbers, so this is also the highest such version."""
+    result = await session.execute(
+        select(ContractTerms)
+        .where(ContractTerms.approval_id == approval_id, ContractTerms.valid_from <= on)
+        .order_by(ContractTerms.valid_from.desc(), ContractTerms.version.desc())  # type: ignore[attr-defined]
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
 
 
 async def providers_by_ids(session: AsyncSession, ids: list[int]) -> dict[int, Provider]:

@@ -17,6 +17,9 @@ from providers.schemas import (
     ApplicationSummary,
     ApprovalIn,
     ApprovalOut,
+    ContractTermsHistoryOut,
+    ContractTermsIn,
+    ContractTermsOut,
     DecisionsIn,
     DirectoryEntry,
     EvidenceOut,
@@ -465,3 +468,32 @@ async def revoke_approval(
         session, actor=actor, approval_id=approval_id, reason=body.reason
     )
     return _approval_out(view)
+
+
+# contract terms, versioned
+
+TermsAdmin = Annotated[Actor, Depends(require(P.CONTRACT_TERMS_MANAGE))]
+
+
+@router.get("/approvals/{approval_id}/terms", response_model=ContractTermsHistoryOut)
+async def contract_terms(
+    session: Session, approval_id: int, actor: TermsAdmin
+) -> ContractTermsHistoryOut:
+    """Every version of the approval's contract terms, oldest first."""
+    history = await service.contract_terms_history(session, actor=actor, approval_id=approval_id)
+    return ContractTermsHistoryOut(
+        approval_id=approval_id,
+        in_force_version=history.in_force.version if history.in_force else None,
+        versions=[ContractTermsOut.model_validate(t) for t in history.versions],
+    )
+
+
+@router.post("/approvals/{approval_id}/terms", response_model=ContractTermsOut, status_code=201)
+async def add_contract_terms(
+    session: Session, approval_id: int, actor: TermsAdmin, body: ContractTermsIn
+) -> ContractTermsOut:
+    """Adds the next version; it starts on the first of a month after the latest."""
+    terms = await service.add_contract_terms(
+        session, actor=actor, approval_id=approval_id, **body.model_dump()
+    )
+    return ContractTermsOut.model_validate(terms)

@@ -249,3 +249,39 @@ class DirectoryEntry(BaseModel):
     provider: ProviderOut
     approvals: list[ApprovalOut]
     application_statuses: list[ApplicationStatus]
+
+
+class ContractTermsIn(BaseModel):
+    """A new version of an approval's contract terms: money in øre, rates in
+    basis points (1 % = 100 bp)."""
+
+    valid_from: date = Field(description="First day of a month, after the latest version's start")
+    unit_price_ore: int = Field(description="What the municipality recognises per unit, above 0")
+    min_units_per_month: int = 0
+    shortfall_rate_bp: int = 0
+    rebate_threshold_units: int | None = Field(default=None, description="None: no rebate")
+    rebate_bp: int = 0
+    on_time_target_bp: int = 0
+    malus_bp_per_point: int = 0
+    malus_cap_bp: int = 0
+    bonus_threshold_bp: int | None = Field(default=None, description="None: no bonus")
+    bonus_bp: int = 0
+    citizen_absent_share_bp: int = 0
+    late_cancel_share_bp: int = 0
+    note: str = ""
+
+
+class ContractTermsOut(ContractTermsIn):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    approval_id: int
+    version: int
+    created_by_user_id: int
+    created_at: datetime
+
+
+class ContractTermsHistoryOut(BaseModel):
+    approval_id: int
+    in_force_version: int | None = Field(description="The version in force today")
+    versions: list[ContractTermsOut]

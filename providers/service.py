@@ -16,6 +16,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Protocol, TypeVar
 
 import filetype
+from babel.numbers import NumberFormatError
+from babel.numbers import parse_decimal as babel_parse_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.audit import service as audit
@@ -275,7 +277,15 @@ async def active_approvals(
 async def current_contract_terms(
     session: AsyncSession, *, approval_id: int, on: date
 ) -> ContractTerms | None:
-    return (await repository.latest_terms_of(session, [approval_id], on)).get(approval_id)
+    return await terms_in_force(session, approval_id=approval_id, on=on)
+
+
+async def terms_in_force(
+    session: AsyncSession, *, approval_id: int, on: date
+) -> ContractTerms | None:
+    """The contract terms version in force on the day: the one with the latest
+    start on or before it (None before the first version starts)."""
+    return await repository.terms_in_force(session, approval_id, on)
 
 
 # parsing of people's input
@@ -319,6 +329,27 @@ def parse_unit_price(text: str) -> int:
     if ore <= 0:
         raise InvalidInput(N_("The unit price must be more than 0 kroner."))
     return ore
+
+
+def parse_percent_bp(text: str) -> int:
+    """'5', '2,5', '2.5 %' → basis points, exactly (Babel's strict parser, Danish
+    first, as market.money parses kroner): 1 % = 100 bp, at most two decimals."""
+    cleaned = str(text).strip().removesuffix("%").strip()
+    amount: Decimal | None = None
+    for locale in ("da", "en"):
+        try:
+            amount = babel_parse_decimal(cleaned, locale=locale, strict=True)
+            break
+        except NumberFormatError:
+            continue
+    if amount is None or not amount.is_finite():
+        raise InvalidInput(N_("“{text}” is not a percentage. Write it like 5 or 2,5."), text=text)
+    bp = amount * 100
+    if bp != bp.to_integral_value():
+        raise InvalidInput(
+            N_("“{text}” has too many decimals: a percentage can have at most two."), text=text
+        )
+    return int(bp)
 
 
 def split_postal_codes(text: str) -> list[str]:
@@ -1249,7 +1280,12 @@ async def _approval_views(
 ) -> list[ApprovalView]:
     ids = [a.id for a in approvals if a.id is not None]
     codes = await repository.postal_codes_of(session, ids)
-    terms = await repository.latest_terms_of(session, ids)
+    # The price in force on the day; an approval that has not started yet shows
+    # the terms it will start with.
+    terms = await repository.latest_terms_of(session, ids, on)
+    not_started = [i for i in ids if i not in terms]
+    if not_started:
+        terms.update(await repository.latest_terms_of(session, not_started))
     providers = await repository.providers_by_ids(
         session, sorted({a.provider_id for a in approvals})
     )
@@ -1464,6 +1500,235 @@ async def revoke_approval(
     return await _move_approval(
         session, actor, approval_id, ApprovalStatus.REVOKED, reason, "approval.revoked"
     )
+
+
+# --- contract terms, versioned ------------------------------------------------
+# DESIGN.md: the terms belong to one approval and are versioned; a later version
+# starts on the first of a month, so one version governs each settlement month.
+
+BP_WHOLE = 10_000
+
+# One whole sentence per rate, so each reads right once translated.
+_BP_RANGE_SENTENCES: dict[str, str] = {
+    "shortfall_rate_bp": N_("The shortfall rate must be between 0 % and 100 %."),
+    "rebate_bp": N_("The volume rebate must be between 0 % and 100 %."),
+    "on_time_target_bp": N_("The on-time target must be between 0 % and 100 %."),
+    "malus_bp_per_point": N_("The malus per point must be between 0 % and 100 %."),
+    "malus_cap_bp": N_("The malus cap must be between 0 % and 100 %."),
+    "bonus_threshold_bp": N_("The bonus threshold must be between 0 % and 100 %."),
+    "bonus_bp": N_("The SLA bonus must be between 0 % and 100 %."),
+    "citizen_absent_share_bp": N_(
+        "The share paid when the citizen is absent must be between 0 % and 100 %."
+    ),
+    "late_cancel_share_bp": N_(
+        "The share paid for a late cancellation must be between 0 % and 100 %."
+    ),
+}
+
+TERMS_FIELDS = (
+    "unit_price_ore",
+    "min_units_per_month",
+    "shortfall_rate_bp",
+    "rebate_threshold_units",
+    "rebate_bp",
+    "on_time_target_bp",
+    "malus_bp_per_point",
+    "malus_cap_bp",
+    "bonus_threshold_bp",
+    "bonus_bp",
+    "citizen_absent_share_bp",
+    "late_cancel_share_bp",
+)
+
+
+@dataclass
+class TermsHistory:
+    """An approval's contract terms: every version and the one in force today."""
+
+    approval: Approval
+    provider: Provider
+    versions: list[ContractTerms]
+    in_force: ContractTerms | None
+    today: date
+
+    @property
+    def latest(self) -> ContractTerms | None:
+        return self.versions[-1] if self.versions else None
+
+
+def _check_terms(values: dict[str, int | None]) -> None:
+    """Every rule of a terms version that does not need the database."""
+    if (values["unit_price_ore"] or 0) <= 0:
+        raise InvalidInput(N_("The unit price must be more than 0 kroner."))
+    if (values["min_units_per_month"] or 0) < 0:
+        raise InvalidInput(N_("The minimum number of units per month cannot be negative."))
+    threshold = values["rebate_threshold_units"]
+    if threshold is not None and threshold < 0:
+        raise InvalidInput(N_("The rebate threshold cannot be a negative number of units."))
+    for name, sentence in _BP_RANGE_SENTENCES.items():
+        value = values[name]
+        if value is not None and not 0 <= value <= BP_WHOLE:
+            raise InvalidInput(sentence)
+    if (values["rebate_bp"] or 0) > 0 and threshold is None:
+        raise InvalidInput(
+            N_("A volume rebate needs a threshold: the number of units above which it applies.")
+        )
+    if (values["shortfall_rate_bp"] or 0) > 0 and not values["min_units_per_month"]:
+        raise InvalidInput(
+            N_("A shortfall rate needs a minimum number of units per month to fall short of.")
+        )
+    if (values["malus_bp_per_point"] or 0) > 0:
+        if not values["on_time_target_bp"]:
+            raise InvalidInput(N_("An SLA malus needs an on-time target above 0 %."))
+        if not values["malus_cap_bp"]:
+            raise InvalidInput(
+                N_("Give the SLA malus a cap above 0 %; with a cap of 0 % nothing is deducted.")
+            )
+    bonus_threshold = values["bonus_threshold_bp"]
+    if (values["bonus_bp"] or 0) > 0 and bonus_threshold is None:
+        raise InvalidInput(
+            N_("An SLA bonus needs a threshold: the on-time rate from which it is paid.")
+        )
+    if bonus_threshold is not None and bonus_threshold < (values["on_time_target_bp"] or 0):
+        raise InvalidInput(
+            N_(
+                "The bonus threshold cannot be below the on-time target: a month "
+                "would earn a malus and a bonus at once."
+            )
+        )
+
+
+async def _terms_approval(session: AsyncSession, actor: Actor, approval_id: int) -> Approval:
+    if not actor.can(Permission.CONTRACT_TERMS_MANAGE):
+        raise PermissionDenied(N_("You may not see or change contract terms."))
+    approval = await repository.get_approval(session, approval_id)
+    if approval is None or approval.municipality_id != _municipality_of(actor):
+        raise ApprovalNotFound()
+    return approval
+
+
+async def contract_terms_history(
+    session: AsyncSession, *, actor: Actor, approval_id: int
+) -> TermsHistory:
+    """The versions of an approval's terms, for the admin of its municipality."""
+    approval = await _terms_approval(session, actor, approval_id)
+    provider = await repository.get_provider(session, approval.provider_id)
+    if provider is None:
+        raise ProviderNotFound()
+    versions = list(await repository.terms_versions(session, approval_id))
+    on = today()
+    in_force = await repository.terms_in_force(session, approval_id, on)
+    return TermsHistory(approval, provider, versions, in_force, on)
+
+
+async def add_contract_terms(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    approval_id: int,
+    valid_from: date,
+    unit_price_ore: int,
+    min_units_per_month: int = 0,
+    shortfall_rate_bp: int = 0,
+    rebate_threshold_units: int | None = None,
+    rebate_bp: int = 0,
+    on_time_target_bp: int = 0,
+    malus_bp_per_point: int = 0,
+    malus_cap_bp: int = 0,
+    bonus_threshold_bp: int | None = None,
+    bonus_bp: int = 0,
+    citizen_absent_share_bp: int = 0,
+    late_cancel_share_bp: int = 0,
+    note: str = "",
+) -> ContractTerms:
+    """Adds the next version of an approval's contract terms. It starts on the
+    first of a month after the latest version's start, within the approval's
+    validity and not in the past: orders already placed keep the price they
+    copied, and a settled month keeps the terms it was settled under."""
+    await _terms_approval(session, actor, approval_id)
+    # Locked, so two admins adding a version at once get versions n and n + 1.
+    approval = await repository.lock_approval(session, approval_id)
+    if approval is None:
+        raise ApprovalNotFound()
+    if approval.status in (ApprovalStatus.REVOKED, ApprovalStatus.REPLACED):
+        raise Conflict(
+            N_("The contract terms of an approval that is revoked or replaced cannot change.")
+        )
+    values: dict[str, int | None] = {
+        "unit_price_ore": unit_price_ore,
+        "min_units_per_month": min_units_per_month,
+        "shortfall_rate_bp": shortfall_rate_bp,
+        "rebate_threshold_units": rebate_threshold_units,
+        "rebate_bp": rebate_bp,
+        "on_time_target_bp": on_time_target_bp,
+        "malus_bp_per_point": malus_bp_per_point,
+        "malus_cap_bp": malus_cap_bp,
+        "bonus_threshold_bp": bonus_threshold_bp,
+        "bonus_bp": bonus_bp,
+        "citizen_absent_share_bp": citizen_absent_share_bp,
+        "late_cancel_share_bp": late_cancel_share_bp,
+    }
+    _check_terms(values)
+    versions = await repository.terms_versions(session, approval_id)
+    latest = versions[-1] if versions else None
+    if latest is not None:
+        if valid_from.day != 1:
+            raise InvalidInput(
+                N_(
+                    "A new version of the terms must start on the first day of a month, "
+                    "so one version governs each settlement month."
+                )
+            )
+        if valid_from <= latest.valid_from:
+            raise InvalidInput(
+                N_("A new version must start after version {version}, which starts {day}."),
+                version=latest.version,
+                day=latest.valid_from.isoformat(),
+            )
+    if not approval.valid_from <= valid_from <= approval.valid_to:
+        raise InvalidInput(
+            N_("The terms must start within the approval's validity, {start} to {end}."),
+            start=approval.valid_from.isoformat(),
+            end=approval.valid_to.isoformat(),
+        )
+    if latest is not None and valid_from < today():
+        raise InvalidInput(
+            N_(
+                "A new version cannot start in the past: past months are settled under "
+                "the terms that were in force."
+            )
+        )
+    note = (note or "").strip()
+    if len(note) > 2000:
+        raise InvalidInput(N_("The note is too long: at most 2000 characters."))
+    terms = await repository.add(
+        session,
+        ContractTerms(
+            approval_id=approval_id,
+            version=(latest.version if latest else 0) + 1,
+            valid_from=valid_from,
+            note=note,
+            created_by_user_id=actor.user_id,
+            **values,
+        ),
+    )
+    assert terms.id is not None
+    await audit.record(
+        session,
+        actor=actor,
+        action="contract_terms.added",
+        entity_type="approval",
+        entity_id=approval_id,
+        municipality_id=approval.municipality_id,
+        data={
+            "terms_id": terms.id,
+            "version": terms.version,
+            "valid_from": valid_from,
+            **values,
+            "note": note,
+        },
+    )
+    return terms
 
 
 @dataclass

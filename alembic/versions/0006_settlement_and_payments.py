@@ -92,6 +92,7 @@ def upgrade() -> None:
     sa.Column('municipality_id', sa.Integer(), nullable=False),
     sa.Column('citizen_id', sa.Integer(), nullable=False),
     sa.Column('month_on', sa.Date(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
     sa.Column('total_ore', sa.Integer(), nullable=False),
     sa.Column('lines', sa.Integer(), nullable=False),
     sa.Column('issued_by_user_id', sa.Integer(), nullable=False),
@@ -100,7 +101,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['issued_by_user_id'], ['app_user.id'], ),
     sa.ForeignKeyConstraint(['municipality_id'], ['municipality.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('citizen_id', 'month_on', name='uq_copayment_statement_month')
+    sa.UniqueConstraint('citizen_id', 'month_on', 'sequence', name='uq_copayment_statement_month')
     )
     with op.batch_alter_table('copayment_statement', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_copayment_statement_citizen_id'), ['citizen_id'], unique=False)

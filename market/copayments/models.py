@@ -12,17 +12,20 @@ from market.db import UTCDateTime, utcnow
 class CopaymentStatement(SQLModel, table=True):
     """A citizen's monthly co-payment statement (the default way the
     co-payment is collected): what they owe for the month's meals that were
-    not paid by card."""
+    not paid by card. An issued statement never changes: a meal that became
+    owed after the month was issued (a card that was declined later) goes on a
+    further statement of the same month, with the next ``sequence``."""
 
     __tablename__ = "copayment_statement"
     __table_args__ = (
-        UniqueConstraint("citizen_id", "month_on", name="uq_copayment_statement_month"),
+        UniqueConstraint("citizen_id", "month_on", "sequence", name="uq_copayment_statement_month"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     municipality_id: int = Field(foreign_key="municipality.id", index=True)
     citizen_id: int = Field(foreign_key="citizen.id", index=True)
     month_on: date = Field(index=True)
+    sequence: int = 1
     total_ore: int
     lines: int
     issued_by_user_id: int = Field(foreign_key="app_user.id")
