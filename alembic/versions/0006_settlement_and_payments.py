@@ -52,8 +52,11 @@ def upgrade() -> None:
     sa.Column('content', sa.Text(), nullable=False),
     sa.Column('created_by_user_id', sa.Integer(), nullable=False),
     sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('paid_by_user_id', sa.Integer(), nullable=True),
+    sa.Column('paid_at', market.db.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by_user_id'], ['app_user.id'], ),
     sa.ForeignKeyConstraint(['municipality_id'], ['municipality.id'], ),
+    sa.ForeignKeyConstraint(['paid_by_user_id'], ['app_user.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('message_id')
     )
@@ -224,7 +227,9 @@ def upgrade() -> None:
     sa.Column('gateway_reference', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('payment_file_id', sa.Integer(), nullable=True),
     sa.Column('destination', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('destination_bic', sqlmodel.sql.sqltypes.AutoString(length=11), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', market.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_by_user_id', sa.Integer(), nullable=False),
     sa.Column('created_at', market.db.UTCDateTime(timezone=True), nullable=False),
