@@ -14,6 +14,7 @@ transfer instead of making a second one."""
 
 import hashlib
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -26,7 +27,12 @@ from market.config import Settings
 from market.db import utcnow
 from market.money import format_kroner
 from market.municipalities.models import Municipality
-from market.payments.gateway import GatewayUnavailable, PaymentGateway, PaymentRefused
+from market.payments.gateway import (
+    GatewayUnavailable,
+    OfflineGateway,
+    PaymentGateway,
+    PaymentRefused,
+)
 from market.payouts import repository
 from market.payouts.exceptions import (
     InvalidBic,
@@ -347,7 +353,8 @@ async def list_payouts(
 
 # --- Stripe transfers ------------------------------------------------------------------
 
-Sessions = Callable[[], AsyncSession]
+# An async_sessionmaker, or any provider of sessions (market.db.SessionProvider).
+Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 
 @dataclass
@@ -408,7 +415,7 @@ async def send_transfers(
     their own, so nothing calls Stripe while a transaction is open."""
     now = now or utcnow()
     report = TransferReport()
-    async with sessions() as session:
+    async with sessions() as session, session.begin():
         candidates = await repository.due_transfers(
             session, now=now, municipality_id=municipality_id, limit=limit
         )
@@ -653,3 +660,16 @@ async def download_payment_file(session: AsyncSession, *, actor: Actor, file_id:
         filename=f"pain001-{code}-{stamp}-{payment_file.id}.xml",
         content=payment_file.content.encode("utf-8"),
     )
+
+
+_OFFLINE = OfflineGateway()
+
+
+def gateway_for(settings: Settings) -> PaymentGateway:
+    """The configured gateway (market.payments chooses offline or Stripe). The
+    offline one is kept for the process, so its keys hold across calls."""
+    try:
+        from market.payments.service import get_gateway  # type: ignore[attr-defined]
+    except ImportError:  # until the payments service is merged
+        return _OFFLINE
+    return get_gateway(settings)  # type: ignore[no-any-return]
