@@ -287,6 +287,7 @@ def backoff(attempts: int) -> timedelta:
 class _Claim:
     payment: CardPayment
     operation: str  # authorize | capture | release
+    attempt: int  # this call's number, for the back-off
     customer_id: str | None = None
     payment_method_id: str | None = None
 
@@ -370,6 +371,7 @@ async def _claim(
             operation = "capture"
         else:
             operation = "release"
+        attempt = payment.attempts + 1
         if not await repository.claim(
             session,
             payment_id=payment_id,
@@ -379,7 +381,7 @@ async def _claim(
             lease_until=now + CLAIM_LEASE,
         ):
             return None
-        return _Claim(payment, operation, customer_id, payment_method_id)
+        return _Claim(payment, operation, attempt, customer_id, payment_method_id)
 
 
 async def _call(claim: _Claim, gateway: PaymentGateway) -> str | None:
@@ -444,9 +446,7 @@ async def _finish(
                 run.declined += 1
             return False
         retry_at = now + (
-            REFUSED_RELEASE_RETRY
-            if isinstance(error, PaymentRefused)
-            else backoff(payment.attempts + 1)
+            REFUSED_RELEASE_RETRY if isinstance(error, PaymentRefused) else backoff(claim.attempt)
         )
         await repository.update_card_payment(
             session,
