@@ -45,6 +45,8 @@ from market.orders.models import (
     WelfareAlert,
 )
 from market.outbox import service as outbox
+from market.payments import service as payments
+from market.payments.service import CopaymentDue
 from providers import service as providers
 from providers.models import Approval, Offer, OrderingProfile, Provider
 from vouchers import service as vouchers
@@ -307,6 +309,14 @@ async def place_order(
             None,
             "accepted automatically within capacity",
         )
+    await payments.record_order_placed(
+        session,
+        order_id=order_id,
+        citizen_id=citizen.id,
+        municipality_id=citizen.municipality_id,
+        amount_ore=grant.copayment_ore * units,
+        now=now,
+    )
     order = await repository.get_order(session, order_id)
     assert order is not None
     await _notify_provider(session, profile=offering.profile, order=order, event="order.placed")
@@ -392,6 +402,14 @@ async def _release(session: AsyncSession, order: Order, actor: Actor | None) -> 
     )
 
 
+async def _copayment(session: AsyncSession, order: Order, due: CopaymentDue) -> None:
+    """The card payment (if the citizen pays by card) follows the order's outcome."""
+    assert order.id is not None
+    await payments.record_order_outcome(
+        session, order_id=order.id, municipality_id=order.municipality_id, due=due
+    )
+
+
 async def _redeem(session: AsyncSession, order: Order, actor: Actor | None) -> None:
     await vouchers.redeem(
         session,
@@ -436,10 +454,12 @@ async def cancel_order(
     if now < order.cutoff_at:
         check_transition(order.status, OrderStatus.CANCELLED)
         await _release(session, order, acting)
+        await _copayment(session, order, CopaymentDue.NOT_OWED)
         await _notify_cancelled(session, order, OrderStatus.CANCELLED)
         return await _move(session, order, OrderStatus.CANCELLED, actor=acting)
     check_transition(order.status, OrderStatus.LATE_CANCELLED)
     await _redeem(session, order, acting)
+    await _copayment(session, order, CopaymentDue.OWED)
     await _notify_cancelled(session, order, OrderStatus.LATE_CANCELLED)
     return await _move(
         session, order, OrderStatus.LATE_CANCELLED, actor=acting, note="cancelled after the cut-off"
@@ -460,6 +480,7 @@ async def reject_order(session: AsyncSession, *, actor: Actor, order_id: int, re
     order = await _order_for_provider(session, actor, order_id)
     check_transition(order.status, OrderStatus.REJECTED)
     await _release(session, order, actor)
+    await _copayment(session, order, CopaymentDue.NOT_OWED)
     return await _move(
         session,
         order,
@@ -486,6 +507,7 @@ async def mark_delivered(
     order = await _order_for_provider(session, actor, order_id)
     check_transition(order.status, OrderStatus.DELIVERED)
     await _redeem(session, order, actor)
+    await _copayment(session, order, CopaymentDue.OWED)
     return await _move(
         session, order, OrderStatus.DELIVERED, actor=actor, values={"delivered_at": now}
     )
@@ -508,8 +530,10 @@ async def mark_failed(
     check_transition(order.status, OrderStatus.FAILED)
     if reason == FailureReason.CITIZEN_ABSENT:
         await _redeem(session, order, actor)
+        await _copayment(session, order, CopaymentDue.CITIZEN_ABSENT)
     else:
         await _release(session, order, actor)
+        await _copayment(session, order, CopaymentDue.NOT_OWED)
     order = await _move(
         session,
         order,
@@ -581,6 +605,7 @@ async def expire_unaccepted(session: AsyncSession, *, now: datetime | None = Non
     expired = 0
     for order in await repository.placed_past_deadline(session, now):
         await _release(session, order, None)
+        await _copayment(session, order, CopaymentDue.NOT_OWED)
         await _move(session, order, OrderStatus.EXPIRED, actor=None, note="not accepted in time")
         expired += 1
     return expired

@@ -27,12 +27,8 @@ from market.config import Settings
 from market.db import utcnow
 from market.money import format_kroner
 from market.municipalities.models import Municipality
-from market.payments.gateway import (
-    GatewayUnavailable,
-    OfflineGateway,
-    PaymentGateway,
-    PaymentRefused,
-)
+from market.payments import service as payments
+from market.payments.gateway import GatewayUnavailable, PaymentGateway, PaymentRefused
 from market.payouts import repository
 from market.payouts.exceptions import (
     InvalidBic,
@@ -662,14 +658,6 @@ async def download_payment_file(session: AsyncSession, *, actor: Actor, file_id:
     )
 
 
-_OFFLINE = OfflineGateway()
-
-
 def gateway_for(settings: Settings) -> PaymentGateway:
-    """The configured gateway (market.payments chooses offline or Stripe). The
-    offline one is kept for the process, so its keys hold across calls."""
-    try:
-        from market.payments.service import get_gateway  # type: ignore[attr-defined]
-    except ImportError:  # until the payments service is merged
-        return _OFFLINE
-    return get_gateway(settings)  # type: ignore[no-any-return]
+    """The configured gateway (market.payments chooses offline or Stripe)."""
+    return payments.get_gateway(settings)

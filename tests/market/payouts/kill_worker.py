@@ -1,11 +1,13 @@
 """The payout worker as its own process, for the killed-process test:
 
     python -m tests.market.payouts.kill_worker DATABASE_URL LEDGER [--kill] [--later MINUTES]
+        [--stripe BASE]
 
 Its gateway keeps its transfers in a JSON file (the "bank" outlives the
 process) and does NOT deduplicate by key, so a second transfer under the same
-key would show as a second entry. With --kill the process SIGKILLs itself
-right after the gateway made the transfer, before anything is recorded."""
+key would show as a second entry; with --stripe it is the real StripeGateway
+against the test Stripe at BASE instead. With --kill the process SIGKILLs
+itself right after the gateway made the transfer, before anything is recorded."""
 
 import asyncio
 import json
@@ -59,14 +61,52 @@ class FileGateway:
         return transfer_id
 
 
-async def main(url: str, ledger: str, kill: bool, later_minutes: int) -> None:
+class KillAfterStripe:
+    """The real StripeGateway, killed right after Stripe made the transfer."""
+
+    name = "stripe"
+
+    def __init__(self, settings: Settings, kill: bool) -> None:
+        from market.payments.stripe_gateway import StripeGateway
+
+        self.inner = StripeGateway(settings)
+        self.kill = kill
+
+    async def find_transfer(self, *, idempotency_key: str) -> str | None:
+        return await self.inner.find_transfer(idempotency_key=idempotency_key)
+
+    async def transfer(self, **kwargs: object) -> str:
+        reference = await self.inner.transfer(**kwargs)  # type: ignore[arg-type]
+        if self.kill:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return reference
+
+
+async def main(
+    url: str, ledger: str, kill: bool, later_minutes: int, stripe_base: str | None
+) -> None:
     settings = Settings(environment="test", database_url=url, secret_key="x" * 48)
+    gateway: object = FileGateway(Path(ledger), kill)
+    if stripe_base:
+        from pydantic import SecretStr
+
+        from tests.stripe_server import STRIPE_TEST_API_KEY
+
+        settings = settings.model_copy(
+            update={
+                "payment_gateway": "stripe",
+                "stripe_api_key": SecretStr(STRIPE_TEST_API_KEY),
+                "stripe_api_base": stripe_base,
+                "stripe_max_network_retries": 0,
+            }
+        )
+        gateway = KillAfterStripe(settings, kill)
     engine = create_engine(settings)
     try:
         report = await service.send_transfers(
             create_sessionmaker(engine),
             settings=settings,
-            gateway=FileGateway(Path(ledger), kill),  # type: ignore[arg-type]
+            gateway=gateway,  # type: ignore[arg-type]
             now=utcnow() + timedelta(minutes=later_minutes),
         )
     finally:
@@ -77,4 +117,5 @@ async def main(url: str, ledger: str, kill: bool, later_minutes: int) -> None:
 if __name__ == "__main__":
     args = sys.argv[1:]
     later = int(args[args.index("--later") + 1]) if "--later" in args else 0
-    asyncio.run(main(args[0], args[1], "--kill" in args, later))
+    base = args[args.index("--stripe") + 1] if "--stripe" in args else None
+    asyncio.run(main(args[0], args[1], "--kill" in args, later, base))

@@ -38,7 +38,7 @@ async def test_the_admin_pays_a_statement_and_makes_the_file(client, session, bo
     download = await client.get(f"/payouts/files/{payment_file.id}/download")
     assert download.status_code == 200
     assert download.headers["content-type"].startswith("application/xml")
-    assert f"pain001-0751-" in download.headers["content-disposition"]
+    assert "pain001-0751-" in download.headers["content-disposition"]
     root = etree.fromstring(download.content)
     assert root.findtext(".//{*}CtrlSum") == "4037.50"
     marked = await post_form(client, f"/payouts/files/{payment_file.id}/paid")

@@ -333,15 +333,15 @@ async def test_a_payment_file_holds_every_pending_bank_payout_exactly(session, b
     c = await books.statement(session, month=11, total_ore=300_00)
     await service.create_payouts(session, actor=books.admin, statement_ids=[c.id])
     next_file = await service.create_payment_file(session, actor=books.admin)
-    ids = [e.text for e in parse(next_file.content).iter("{%s}EndToEndId" % NS["p"])]
+    ids = [e.text for e in parse(next_file.content).iter(f"{{{NS['p']}}}EndToEndId")]
     assert ids == [f"payout:{c.id}"]
 
 
 async def test_the_file_validates_against_the_pain001_schema(session, books):
-    import xmlschema
     from pathlib import Path
 
     import sepaxml
+    import xmlschema
 
     await service.create_payouts(
         session,
