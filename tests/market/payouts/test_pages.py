@@ -177,3 +177,26 @@ async def test_admins_see_the_payouts_link(client, session, books):
     client.cookies.clear()
     await login(client, "revisor@aarhus.dk")
     assert 'href="/payouts"' not in (await client.get("/")).text
+
+
+async def test_the_page_reads_in_danish(client, session, books):
+    statement = await books.statement(session, stripe=True, total_ore=1_234_56)
+    await session.commit()
+    client.cookies.set("market_lang", "da")
+    await login(client, "admin@aarhus.dk")
+    assert (
+        await post_form(client, "/payouts/pay", {"statement_ids": str(statement.id)})
+    ).status_code == 303
+    page = await client.get("/payouts")
+    assert page.status_code == 200
+    for words in (
+        "Udbetalinger",
+        "Venter på udbetaling",
+        "Stripe-overførsel",
+        "oktober 2026",
+        "1.234,56",
+    ):
+        assert words in page.text
+    refused = await post_form(client, "/payouts/files")
+    assert refused.status_code == 409
+    assert "Der venter ingen bankudbetaling" in refused.text
