@@ -46,7 +46,8 @@ from market.orders.models import (
 )
 from market.outbox import service as outbox
 from market.payments import service as payments
-from market.payments.service import CopaymentDue
+from market.payments.models import CardPayment, CopaymentMethod
+from market.payments.service import CopaymentDue, PaymentChoice
 from providers import service as providers
 from providers.models import Approval, Offer, OrderingProfile, Provider
 from vouchers import service as vouchers
@@ -1431,3 +1432,63 @@ async def standing_orders(
     citizen, _ = await vouchers.citizen_for_ordering(session, actor=actor, citizen_id=citizen_id)
     assert citizen.id is not None
     return await _standing_lines(session, citizen.id)
+
+
+# --- how the citizen pays the co-payment -----------------------------------------
+# The choice lives in market.payments, which may not see citizens; who may act
+# for whom is checked here, as for ordering.
+
+
+@dataclass(frozen=True)
+class CopaymentMethodView:
+    citizen: Citizen
+    choice: PaymentChoice
+    card_payments: list[CardPayment]
+
+
+async def copayment_method(
+    session: AsyncSession, *, actor: Actor, citizen_id: int | None, settings: Settings
+) -> CopaymentMethodView:
+    """How this citizen pays, and their recent card payments."""
+    citizen, _ = await vouchers.citizen_for_ordering(session, actor=actor, citizen_id=citizen_id)
+    assert citizen.id is not None
+    return CopaymentMethodView(
+        citizen=citizen,
+        choice=await payments.payment_choice(session, citizen_id=citizen.id, settings=settings),
+        card_payments=list(await payments.card_payments_of_citizen(session, citizen_id=citizen.id)),
+    )
+
+
+async def choose_copayment_method(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    citizen_id: int | None,
+    method: str,
+    settings: Settings,
+    payment_method_id: str | None = None,
+) -> CopaymentMethodView:
+    """The citizen, their proxy or their case worker chooses the monthly
+    statement or a card; the change applies to orders placed from now on."""
+    try:
+        chosen = CopaymentMethod(method)
+    except ValueError as exc:
+        raise InvalidInput(N_("Choose the monthly statement or a card.")) from exc
+    citizen, acting = await vouchers.citizen_for_ordering(
+        session, actor=actor, citizen_id=citizen_id
+    )
+    assert citizen.id is not None
+    user = await auth_service.get_user(session, user_id=citizen.user_id)
+    await payments.choose_payment_method(
+        session,
+        acting=acting,
+        citizen_id=citizen.id,
+        municipality_id=citizen.municipality_id,
+        method=chosen,
+        settings=settings,
+        gateway=payments.get_gateway(settings),
+        payment_method_id=payment_method_id,
+        citizen_name=citizen.full_name,
+        citizen_email=user.email,
+    )
+    return await copayment_method(session, actor=actor, citizen_id=citizen.id, settings=settings)

@@ -1,4 +1,4 @@
-from market.errors import N_, AppError, InvalidInput, NotFound
+from market.errors import N_, AppError, InvalidInput
 
 
 class BadWebhookSignature(AppError):
@@ -38,8 +38,3 @@ class PaymentGatewayDown(AppError):
         super().__init__(
             N_("The card service cannot be reached just now. Please try again in a few minutes.")
         )
-
-
-class CitizenPaymentNotFound(NotFound):
-    def __init__(self) -> None:
-        super().__init__(N_("That citizen does not exist, or is not yours to see."))

@@ -304,12 +304,13 @@ async def _record(
     """Moves the payment if it still is where the worker found it; the audit
     event is the last write. False: a webhook or another worker got there first."""
     assert payment.id is not None
-    if to not in CARD_PAYMENT_TRANSITIONS[payment.status]:
+    before = payment.status  # the UPDATE below also refreshes the loaded object
+    if to not in CARD_PAYMENT_TRANSITIONS[before]:
         return False
     if not await repository.move_card_payment(
         session,
         payment_id=payment.id,
-        current=payment.status,
+        current=before,
         values={"status": to, **values},
         never_attempted=never_attempted,
     ):
@@ -325,7 +326,7 @@ async def _record(
             "order_id": payment.order_id,
             "citizen_id": payment.citizen_id,
             "amount_ore": payment.amount_ore,
-            "from": payment.status,
+            "from": before,
             "to": to,
             "idempotency_key": payment.idempotency_key,
             **data,
@@ -576,6 +577,7 @@ async def _apply_event(
     )
     if payment is None:
         return f"no card payment for {reference}"
+    before = payment.status
     if payment.status == to:
         return f"already {to.value}"
     # A failed attempt reported after a later success must not undo it.
@@ -592,4 +594,4 @@ async def _apply_event(
         session, payment, to=to, values=values, data={"event_id": event_id, "via": "webhook"}
     ):
         return "changed meanwhile; nothing done"
-    return f"{payment.status.value} -> {to.value}"
+    return f"{before.value} -> {to.value}"

@@ -101,10 +101,9 @@ class StripeGateway:
 
     async def capture(self, *, reference: str, idempotency_key: str) -> None:
         try:
-            await self.client.v1.payment_intents.capture_async(
+            intent = await self.client.v1.payment_intents.capture_async(
                 reference, options={"idempotency_key": idempotency_key}
             )
-            return
         except stripe.InvalidRequestError as exc:
             # Already captured (say, before a crash) is what we wanted; a
             # cancelled or expired authorisation cannot be captured any more.
@@ -117,13 +116,19 @@ class StripeGateway:
             ) from exc
         except stripe.StripeError as exc:
             raise _unavailable_or_refused(exc) from exc
+        # Only "succeeded" means the money was taken (a test double may answer
+        # a capture of a cancelled intent without an error).
+        if intent.status != "succeeded":
+            raise PaymentRefused(
+                f"The authorisation can no longer be captured (Stripe status {intent.status}).",
+                reference=reference,
+            )
 
     async def release(self, *, reference: str, idempotency_key: str) -> None:
         try:
-            await self.client.v1.payment_intents.cancel_async(
+            intent = await self.client.v1.payment_intents.cancel_async(
                 reference, options={"idempotency_key": idempotency_key}
             )
-            return
         except stripe.InvalidRequestError as exc:
             status = await self._status(reference)
             if status == "canceled":
@@ -134,6 +139,11 @@ class StripeGateway:
             ) from exc
         except stripe.StripeError as exc:
             raise _unavailable_or_refused(exc) from exc
+        if intent.status != "canceled":
+            raise PaymentRefused(
+                f"The authorisation cannot be released (Stripe status {intent.status}).",
+                reference=reference,
+            )
 
     async def transfer(
         self,
@@ -168,7 +178,9 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _unavailable_or_refused(exc) from exc
         for transfer in found.data:
-            if transfer.metadata and transfer.metadata.get("idempotency_key") == idempotency_key:
+            # Since SDK 15 a StripeObject is not a dict.
+            metadata = transfer.metadata.to_dict() if transfer.metadata else {}
+            if metadata.get("idempotency_key") == idempotency_key:
                 return str(transfer.id)
         return None
 
