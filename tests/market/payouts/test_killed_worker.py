@@ -155,11 +155,6 @@ async def test_a_killed_worker_pays_exactly_once(fresh_url, tmp_path):
 
 
 @pytest.mark.stripe
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="StripeGateway.find_transfer uses .get on a StripeObject (payments helper's fix)",
-)
 async def test_a_killed_worker_pays_exactly_once_through_stripe(
     fresh_url, tmp_path, stripe_client, stripe_reset
 ):

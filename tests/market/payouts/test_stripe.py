@@ -11,15 +11,6 @@ from tests.stripe_server import inject_faults
 
 pytestmark = pytest.mark.stripe
 
-# StripeGateway.find_transfer (market/payments/stripe_gateway.py) calls
-# ``transfer.metadata.get(...)``, but a StripeObject is not a dict since SDK 15,
-# so a transfer that exists cannot be found. Remove these marks with the fix.
-FIND_TRANSFER_BUG = pytest.mark.xfail(
-    raises=AttributeError,
-    strict=True,
-    reason="StripeGateway.find_transfer uses .get on a StripeObject (payments helper's fix)",
-)
-
 
 @pytest.fixture
 async def connected(session, books, stripe_client):
@@ -61,7 +52,6 @@ async def test_a_payout_becomes_one_stripe_transfer(
     assert payout.status == PayoutStatus.PAID and payout.gateway_reference == transfer.id
 
 
-@FIND_TRANSFER_BUG
 async def test_interrupted_before_the_record_and_run_again_is_one_transfer(
     session, books, connected, stripe_settings, stripe_client, monkeypatch
 ):
