@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from market.config import Settings
 from market.orders import service as orders
 from market.outbox import service as outbox
+from market.payments import service as payments
+from market.payouts import service as payouts
 from vouchers import service as vouchers
 
 log = logging.getLogger("market.tick")
@@ -27,6 +29,18 @@ async def run_once(
         report["standing_orders"] = asdict(await orders.place_standing_orders(session))
     async with sessions() as session, session.begin():
         report["weeks_closed"] = await vouchers.close_past_weeks(session)
+    # After the order jobs, so expired orders release their card holds this round.
+    report["card_payments"] = asdict(
+        await payments.process_card_payments(
+            sessions, settings=settings, gateway=payments.get_gateway(settings)
+        )
+    )
+    # Stripe transfers of approved statements; each payout has its own steps.
+    report["payouts"] = asdict(
+        await payouts.send_transfers(
+            sessions, settings=settings, gateway=payouts.gateway_for(settings)
+        )
+    )
     # Last, so messages written by the jobs above go out in the same round.
     report["outbox"] = asdict(await outbox.deliver_due(sessions, settings=settings))
     return report

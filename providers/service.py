@@ -61,6 +61,7 @@ from providers.models import (
     EvidenceUpload,
     Offer,
     OrderingProfile,
+    PayoutMethod,
     Provider,
     QualityStandard,
     Requirement,
@@ -496,6 +497,43 @@ async def update_provider(
         entity_id=provider.id,
         municipality_id=None,
         data={"changed": sorted(changed)},
+    )
+    return provider
+
+
+async def set_payout_details(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    method: PayoutMethod,
+    iban: str | None,
+    bic: str | None,
+    stripe_account_id: str | None,
+) -> Provider:
+    """Where the provider's settlements are paid. The caller (market.payouts)
+    has checked the IBAN, BIC and Stripe account; the provider's admin decides."""
+    if not actor.can(Permission.PROVIDER_PROFILE_EDIT):
+        raise PermissionDenied(N_("Only a provider's administrator can change the payout details."))
+    provider = await own_provider(session, actor=actor)
+    provider.payout_method = method
+    provider.payout_iban = iban
+    provider.payout_bic = bic
+    provider.stripe_account_id = stripe_account_id
+    await repository.save(session, provider)
+    assert provider.id is not None
+    await audit.record(
+        session,
+        actor=actor,
+        action="provider.payout_details_set",
+        entity_type="provider",
+        entity_id=provider.id,
+        municipality_id=None,
+        data={
+            "method": method,
+            "iban_last4": iban[-4:] if iban else None,
+            "bic": bic,
+            "stripe_account_id": stripe_account_id,
+        },
     )
     return provider
 

@@ -136,3 +136,4 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
 
 
 from tests.factories import *  # noqa: E402, F403
+from tests.stripe_server import *  # noqa: E402, F403

@@ -17,6 +17,7 @@ from market.errors import N_, AppError, InvalidInput
 from market.i18n import current_language, gettext
 from market.orders import service
 from market.orders.models import FailureReason, OrderStatus
+from market.payments.exceptions import PaymentGatewayDown
 from market.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -583,3 +584,108 @@ async def alert_acknowledge(
             status_code=exc.status_code,
         )
     return RedirectResponse("/alerts?done=acknowledged", status_code=303)
+
+
+# --- how the citizen pays the co-payment -------------------------------------------
+# The citizen at /payment; a proxy or the case worker at /citizens/{id}/payment.
+
+PaymentChooser = Annotated[Actor, Depends(require(Permission.PAYMENT_METHOD_MANAGE))]
+
+CARD_PAYMENT_LABELS = {
+    "authorizing": N_("To be reserved on the card"),
+    "authorized": N_("Reserved on the card"),
+    "captured": N_("Paid by card"),
+    "released": N_("Not charged"),
+    "declined": N_("The card was declined: comes on the monthly statement"),
+}
+
+
+async def _payment_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    citizen_id: int | None,
+    *,
+    notice: str | None = None,
+    error: AppError | None = None,
+) -> Response:
+    view = await service.copayment_method(
+        session, actor=actor, citizen_id=citizen_id, settings=request.app.state.settings
+    )
+    context = _citizen_context(
+        actor,
+        view.citizen.id,
+        view=view,
+        citizen=view.citizen,
+        card_labels=CARD_PAYMENT_LABELS,
+        notice=notice,
+        error=_sentence(error) if error else None,
+    )
+    context["payment_url"] = f"{context['base']}/payment"
+    return render(
+        request,
+        "payments/method.html",
+        context,
+        status_code=error.status_code if error else 200,
+    )
+
+
+@router.get("/payment", response_class=HTMLResponse)
+async def my_payment(
+    request: Request, session: Session, actor: PaymentChooser, saved: bool = False
+) -> Response:
+    notice = gettext("Your choice is saved.") if saved else None
+    return await _payment_page(request, session, actor, None, notice=notice)
+
+
+@router.get("/citizens/{citizen_id}/payment", response_class=HTMLResponse)
+async def payment_for(
+    request: Request, session: Session, actor: PaymentChooser, citizen_id: int, saved: bool = False
+) -> Response:
+    notice = gettext("Your choice is saved.") if saved else None
+    return await _payment_page(request, session, actor, citizen_id, notice=notice)
+
+
+async def _choose(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    citizen_id: int | None,
+    method: str,
+    payment_method_id: str,
+) -> Response:
+    try:
+        view = await service.choose_copayment_method(
+            session,
+            actor=actor,
+            citizen_id=citizen_id,
+            method=method,
+            settings=request.app.state.settings,
+            payment_method_id=payment_method_id or None,
+        )
+    except (InvalidInput, PaymentGatewayDown) as exc:
+        return await _payment_page(request, session, actor, citizen_id, error=exc)
+    return RedirectResponse(f"{_base(actor, view.citizen.id)}/payment?saved=1", status_code=303)
+
+
+@router.post("/payment", response_class=HTMLResponse)
+async def choose_my_payment(
+    request: Request,
+    session: Session,
+    actor: PaymentChooser,
+    method: Annotated[str, Form()] = "",
+    payment_method_id: Annotated[str, Form()] = "",
+) -> Response:
+    return await _choose(request, session, actor, None, method, payment_method_id)
+
+
+@router.post("/citizens/{citizen_id}/payment", response_class=HTMLResponse)
+async def choose_payment_for(
+    request: Request,
+    session: Session,
+    actor: PaymentChooser,
+    citizen_id: int,
+    method: Annotated[str, Form()] = "",
+    payment_method_id: Annotated[str, Form()] = "",
+) -> Response:
+    return await _choose(request, session, actor, citizen_id, method, payment_method_id)

@@ -23,6 +23,7 @@ from market.orders.schemas import (
     StandingOrderIn,
     StandingOrderOut,
 )
+from market.payments.schemas import CardPaymentOut, PaymentMethodIn, PaymentMethodOut
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
@@ -387,3 +388,58 @@ async def alert_acknowledge(
         session, actor=actor, alert_id=alert_id, note=body.note
     )
     return _alert_out(entry)
+
+
+# --- how the citizen pays the co-payment --------------------------------------------
+
+PaymentChooser = Annotated[Actor, Depends(require(Permission.PAYMENT_METHOD_MANAGE))]
+
+
+def _payment_out(view: service.CopaymentMethodView) -> PaymentMethodOut:
+    assert view.citizen.id is not None
+    return PaymentMethodOut(
+        citizen_id=view.citizen.id,
+        method=view.choice.method.value,
+        card_label=view.choice.card_label,
+        card_payments=[
+            CardPaymentOut(
+                order_id=p.order_id,
+                amount_ore=p.amount_ore,
+                status=p.status.value,
+                idempotency_key=p.idempotency_key,
+            )
+            for p in view.card_payments
+        ],
+    )
+
+
+@router.get("/citizens/{citizen_id}/payment-method", response_model=PaymentMethodOut)
+async def get_payment_method(
+    request: Request, session: Session, actor: PaymentChooser, citizen_id: int
+) -> PaymentMethodOut:
+    view = await service.copayment_method(
+        session, actor=actor, citizen_id=citizen_id, settings=request.app.state.settings
+    )
+    return _payment_out(view)
+
+
+@router.put("/citizens/{citizen_id}/payment-method", response_model=PaymentMethodOut)
+async def put_payment_method(
+    request: Request,
+    session: Session,
+    actor: PaymentChooser,
+    citizen_id: int,
+    body: PaymentMethodIn,
+) -> PaymentMethodOut:
+    """Monthly statement or card. With Stripe, ``payment_method_id`` is a
+    PaymentMethod made by Stripe.js or the service desk; it is attached to the
+    citizen's Stripe Customer (made on first use)."""
+    view = await service.choose_copayment_method(
+        session,
+        actor=actor,
+        citizen_id=citizen_id,
+        method=body.method,
+        settings=request.app.state.settings,
+        payment_method_id=body.payment_method_id,
+    )
+    return _payment_out(view)

@@ -45,6 +45,9 @@ from market.orders.models import (
     WelfareAlert,
 )
 from market.outbox import service as outbox
+from market.payments import service as payments
+from market.payments.models import CardPayment, CopaymentMethod
+from market.payments.service import CopaymentDue, PaymentChoice
 from providers import service as providers
 from providers.models import Approval, Offer, OrderingProfile, Provider
 from vouchers import service as vouchers
@@ -308,6 +311,14 @@ async def place_order(
             None,
             "accepted automatically within capacity",
         )
+    await payments.record_order_placed(
+        session,
+        order_id=order_id,
+        citizen_id=citizen.id,
+        municipality_id=citizen.municipality_id,
+        amount_ore=grant.copayment_ore * units,
+        now=now,
+    )
     order = await repository.get_order(session, order_id)
     assert order is not None
     await _notify_provider(session, profile=offering.profile, order=order, event="order.placed")
@@ -393,6 +404,14 @@ async def _release(session: AsyncSession, order: Order, actor: Actor | None) -> 
     )
 
 
+async def _copayment(session: AsyncSession, order: Order, due: CopaymentDue) -> None:
+    """The card payment (if the citizen pays by card) follows the order's outcome."""
+    assert order.id is not None
+    await payments.record_order_outcome(
+        session, order_id=order.id, municipality_id=order.municipality_id, due=due
+    )
+
+
 async def _redeem(session: AsyncSession, order: Order, actor: Actor | None) -> None:
     await vouchers.redeem(
         session,
@@ -437,10 +456,12 @@ async def cancel_order(
     if now < order.cutoff_at:
         check_transition(order.status, OrderStatus.CANCELLED)
         await _release(session, order, acting)
+        await _copayment(session, order, CopaymentDue.NOT_OWED)
         await _notify_cancelled(session, order, OrderStatus.CANCELLED)
         return await _move(session, order, OrderStatus.CANCELLED, actor=acting)
     check_transition(order.status, OrderStatus.LATE_CANCELLED)
     await _redeem(session, order, acting)
+    await _copayment(session, order, CopaymentDue.OWED)
     await _notify_cancelled(session, order, OrderStatus.LATE_CANCELLED)
     return await _move(
         session, order, OrderStatus.LATE_CANCELLED, actor=acting, note="cancelled after the cut-off"
@@ -461,6 +482,7 @@ async def reject_order(session: AsyncSession, *, actor: Actor, order_id: int, re
     order = await _order_for_provider(session, actor, order_id)
     check_transition(order.status, OrderStatus.REJECTED)
     await _release(session, order, actor)
+    await _copayment(session, order, CopaymentDue.NOT_OWED)
     return await _move(
         session,
         order,
@@ -487,6 +509,7 @@ async def mark_delivered(
     order = await _order_for_provider(session, actor, order_id)
     check_transition(order.status, OrderStatus.DELIVERED)
     await _redeem(session, order, actor)
+    await _copayment(session, order, CopaymentDue.OWED)
     return await _move(
         session, order, OrderStatus.DELIVERED, actor=actor, values={"delivered_at": now}
     )
@@ -509,8 +532,10 @@ async def mark_failed(
     check_transition(order.status, OrderStatus.FAILED)
     if reason == FailureReason.CITIZEN_ABSENT:
         await _redeem(session, order, actor)
+        await _copayment(session, order, CopaymentDue.CITIZEN_ABSENT)
     else:
         await _release(session, order, actor)
+        await _copayment(session, order, CopaymentDue.NOT_OWED)
     order = await _move(
         session,
         order,
@@ -582,6 +607,7 @@ async def expire_unaccepted(session: AsyncSession, *, now: datetime | None = Non
     expired = 0
     for order in await repository.placed_past_deadline(session, now):
         await _release(session, order, None)
+        await _copayment(session, order, CopaymentDue.NOT_OWED)
         await _move(session, order, OrderStatus.EXPIRED, actor=None, note="not accepted in time")
         expired += 1
     return expired
@@ -1407,3 +1433,63 @@ async def standing_orders(
     citizen, _ = await vouchers.citizen_for_ordering(session, actor=actor, citizen_id=citizen_id)
     assert citizen.id is not None
     return await _standing_lines(session, citizen.id)
+
+
+# --- how the citizen pays the co-payment -----------------------------------------
+# The choice lives in market.payments, which may not see citizens; who may act
+# for whom is checked here, as for ordering.
+
+
+@dataclass(frozen=True)
+class CopaymentMethodView:
+    citizen: Citizen
+    choice: PaymentChoice
+    card_payments: list[CardPayment]
+
+
+async def copayment_method(
+    session: AsyncSession, *, actor: Actor, citizen_id: int | None, settings: Settings
+) -> CopaymentMethodView:
+    """How this citizen pays, and their recent card payments."""
+    citizen, _ = await vouchers.citizen_for_ordering(session, actor=actor, citizen_id=citizen_id)
+    assert citizen.id is not None
+    return CopaymentMethodView(
+        citizen=citizen,
+        choice=await payments.payment_choice(session, citizen_id=citizen.id, settings=settings),
+        card_payments=list(await payments.card_payments_of_citizen(session, citizen_id=citizen.id)),
+    )
+
+
+async def choose_copayment_method(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    citizen_id: int | None,
+    method: str,
+    settings: Settings,
+    payment_method_id: str | None = None,
+) -> CopaymentMethodView:
+    """The citizen, their proxy or their case worker chooses the monthly
+    statement or a card; the change applies to orders placed from now on."""
+    try:
+        chosen = CopaymentMethod(method)
+    except ValueError as exc:
+        raise InvalidInput(N_("Choose the monthly statement or a card.")) from exc
+    citizen, acting = await vouchers.citizen_for_ordering(
+        session, actor=actor, citizen_id=citizen_id
+    )
+    assert citizen.id is not None
+    user = await auth_service.get_user(session, user_id=citizen.user_id)
+    await payments.choose_payment_method(
+        session,
+        acting=acting,
+        citizen_id=citizen.id,
+        municipality_id=citizen.municipality_id,
+        method=chosen,
+        settings=settings,
+        gateway=payments.get_gateway(settings),
+        payment_method_id=payment_method_id,
+        citizen_name=citizen.full_name,
+        citizen_email=user.email,
+    )
+    return await copayment_method(session, actor=actor, citizen_id=citizen.id, settings=settings)

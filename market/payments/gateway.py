@@ -17,7 +17,13 @@ class GatewayError(Exception):
 
 
 class PaymentRefused(GatewayError):
-    """A final refusal, e.g. a declined card or an invalid destination."""
+    """A final refusal, e.g. a declined card or an invalid destination.
+    ``reference`` is the gateway's object when one was made (a declined
+    PaymentIntent)."""
+
+    def __init__(self, message: str, *, reference: str | None = None) -> None:
+        super().__init__(message)
+        self.reference = reference
 
 
 class GatewayUnavailable(GatewayError):
@@ -29,6 +35,13 @@ class Authorization:
     reference: str  # e.g. a Stripe PaymentIntent id
     status: str  # "authorized", or "declined" with the reason in `detail`
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class CardRegistration:
+    customer_id: str
+    payment_method_id: str
+    label: str  # e.g. "Visa •••• 4242", shown to the citizen
 
 
 class PaymentGateway(Protocol):
@@ -44,9 +57,13 @@ class PaymentGateway(Protocol):
         metadata: dict[str, str],
     ) -> Authorization: ...
 
-    async def capture(self, *, reference: str, idempotency_key: str) -> None: ...
+    async def capture(self, *, reference: str, idempotency_key: str) -> None:
+        """Captures an authorisation; capturing one already captured is no error."""
+        ...
 
-    async def release(self, *, reference: str, idempotency_key: str) -> None: ...
+    async def release(self, *, reference: str, idempotency_key: str) -> None:
+        """Lifts an authorisation; releasing one already released is no error."""
+        ...
 
     async def transfer(
         self,
@@ -64,11 +81,22 @@ class PaymentGateway(Protocol):
         crash between the call and recording its result)."""
         ...
 
+    async def register_card(
+        self, *, customer_id: str | None, payment_method_id: str, email: str | None, name: str
+    ) -> CardRegistration:
+        """Keeps a card for the citizen's later co-payments."""
+        ...
+
+
+# Cards the offline gateway declines, as Stripe's test cards of the same name do.
+DECLINING_TEST_CARDS = frozenset({"pm_card_chargeCustomerFail", "pm_card_visa_chargeDeclined"})
+
 
 @dataclass
 class OfflineGateway:
     """Keeps its own ledger in memory and answers at once. Keys behave as they
-    do at Stripe: the same key returns the first result."""
+    do at Stripe: the same key returns the first result. ``calls`` lists the
+    money moves actually made (a repeated key adds nothing)."""
 
     name: str = "offline"
     currency: str = "dkk"
@@ -77,10 +105,10 @@ class OfflineGateway:
     _transfers: dict[str, int] = field(default_factory=dict)
 
     def _once(self, operation: str, idempotency_key: str, result: str) -> str:
-        first = self._results.setdefault(idempotency_key, result)
-        if first == result:
+        if idempotency_key not in self._results:
+            self._results[idempotency_key] = result
             self.calls.append((operation, idempotency_key))
-        return first
+        return self._results[idempotency_key]
 
     async def authorize(
         self,
@@ -91,6 +119,8 @@ class OfflineGateway:
         idempotency_key: str,
         metadata: dict[str, str],
     ) -> Authorization:
+        if payment_method_id in DECLINING_TEST_CARDS:
+            raise PaymentRefused("The card was declined.")
         reference = self._once("authorize", idempotency_key, f"offline_pi_{idempotency_key}")
         return Authorization(reference=reference, status="authorized")
 
@@ -116,3 +146,13 @@ class OfflineGateway:
 
     async def find_transfer(self, *, idempotency_key: str) -> str | None:
         return self._results.get(idempotency_key)
+
+    async def register_card(
+        self, *, customer_id: str | None, payment_method_id: str, email: str | None, name: str
+    ) -> CardRegistration:
+        # The demo's card: nothing is sent anywhere.
+        return CardRegistration(
+            customer_id=customer_id or f"offline_cus_{len(self._results) + 1}",
+            payment_method_id=payment_method_id,
+            label="Demo card •••• 4242",
+        )

@@ -35,27 +35,34 @@ class CitizenPaymentMethod(SQLModel, table=True):
 
 
 class CardPaymentStatus(StrEnum):
-    AUTHORIZING = "authorizing"  # to be authorised (the order was placed)
-    AUTHORIZED = "authorized"
-    CAPTURING = "capturing"  # to be captured (the meal was delivered)
-    CAPTURED = "captured"
-    RELEASING = "releasing"  # to be released (rejected, expired, cancelled in time)
-    RELEASED = "released"
+    """What is true at the gateway. Where the payment should end up is ``wanted``;
+    the worker brings ``status`` there, one gateway call at a time."""
+
+    AUTHORIZING = "authorizing"  # recorded when the order was placed, not yet authorised
+    AUTHORIZED = "authorized"  # the amount is held on the card
+    CAPTURED = "captured"  # the co-payment is paid
+    RELEASED = "released"  # the hold is lifted (or there never was one): nothing paid
     DECLINED = "declined"  # the card was refused: the co-payment goes on the statement
 
 
-# The order's outcome sets the wanted end; the worker brings the payment there.
+FINAL_CARD_PAYMENT_STATUSES = frozenset(
+    {CardPaymentStatus.CAPTURED, CardPaymentStatus.RELEASED, CardPaymentStatus.DECLINED}
+)
+
+# The one table of moves. A webhook or a worker result that is not in it (a
+# late or replayed event) changes nothing: a payment never moves backwards.
 CARD_PAYMENT_TRANSITIONS: dict[CardPaymentStatus, frozenset[CardPaymentStatus]] = {
     CardPaymentStatus.AUTHORIZING: frozenset(
-        {CardPaymentStatus.AUTHORIZED, CardPaymentStatus.DECLINED, CardPaymentStatus.RELEASING}
+        {
+            CardPaymentStatus.AUTHORIZED,
+            CardPaymentStatus.CAPTURED,
+            CardPaymentStatus.DECLINED,
+            CardPaymentStatus.RELEASED,
+        }
     ),
     CardPaymentStatus.AUTHORIZED: frozenset(
-        {CardPaymentStatus.CAPTURING, CardPaymentStatus.RELEASING}
+        {CardPaymentStatus.CAPTURED, CardPaymentStatus.RELEASED, CardPaymentStatus.DECLINED}
     ),
-    CardPaymentStatus.CAPTURING: frozenset(
-        {CardPaymentStatus.CAPTURED, CardPaymentStatus.DECLINED}
-    ),
-    CardPaymentStatus.RELEASING: frozenset({CardPaymentStatus.RELEASED}),
     CardPaymentStatus.CAPTURED: frozenset(),
     CardPaymentStatus.RELEASED: frozenset(),
     CardPaymentStatus.DECLINED: frozenset(),
@@ -63,9 +70,12 @@ CARD_PAYMENT_TRANSITIONS: dict[CardPaymentStatus, frozenset[CardPaymentStatus]] 
 
 
 class CardPayment(SQLModel, table=True):
-    """The card payment of one order's co-payment. Each call to the gateway
-    carries a key derived from the order (``copay:<order>:authorize`` …),
-    stored here, so a retry never charges twice."""
+    """The card payment of one order's co-payment. ``idempotency_key`` is
+    ``copay:<order>``; each call to the gateway carries a key derived from it
+    (``copay:<order>:authorize``, ``…:capture``, ``…:release``), so a retry
+    never charges twice. ``wanted`` is set by the order's outcome (authorised
+    when placed, captured when delivered or cancelled late, released when
+    rejected, expired or cancelled in time)."""
 
     __tablename__ = "card_payment"
     __table_args__ = (CheckConstraint("amount_ore >= 0", name="ck_card_payment_amount"),)
@@ -77,6 +87,9 @@ class CardPayment(SQLModel, table=True):
     amount_ore: int
     status: CardPaymentStatus = Field(
         default=CardPaymentStatus.AUTHORIZING, sa_type=enum_type(CardPaymentStatus), index=True
+    )
+    wanted: CardPaymentStatus = Field(
+        default=CardPaymentStatus.AUTHORIZED, sa_type=enum_type(CardPaymentStatus)
     )
     gateway_reference: str | None = Field(default=None, max_length=100, index=True)
     idempotency_key: str = Field(max_length=200, unique=True)

@@ -12,14 +12,18 @@ from providers.models import PayoutMethod
 
 
 class PayoutStatus(StrEnum):
-    PENDING = "pending"  # recorded; nothing sent yet
-    SUBMITTED = "submitted"  # the transfer was asked for, or the payout is in a payment file
+    PENDING = "pending"  # recorded; not paid yet (a transfer may be in flight under its lease)
+    SUBMITTED = "submitted"  # in a payment file handed to the bank
     PAID = "paid"  # confirmed (the transfer exists / the bank file was marked paid)
     FAILED = "failed"  # refused; a person must look at it
 
 
+# A Stripe transfer goes from pending straight to paid (the gateway's answer is
+# the confirmation); a bank payout goes through a payment file (submitted).
 PAYOUT_TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
-    PayoutStatus.PENDING: frozenset({PayoutStatus.SUBMITTED, PayoutStatus.FAILED}),
+    PayoutStatus.PENDING: frozenset(
+        {PayoutStatus.SUBMITTED, PayoutStatus.PAID, PayoutStatus.FAILED}
+    ),
     PayoutStatus.SUBMITTED: frozenset({PayoutStatus.PAID, PayoutStatus.FAILED}),
     PayoutStatus.FAILED: frozenset({PayoutStatus.PENDING}),
     PayoutStatus.PAID: frozenset(),
@@ -48,7 +52,11 @@ class Payout(SQLModel, table=True):
     payment_file_id: int | None = Field(default=None, foreign_key="settlement_payment_file.id")
     # Where the money went, copied when the payout is made.
     destination: str = Field(default="", max_length=100)
+    destination_bic: str | None = Field(default=None, max_length=11)
     attempts: int = 0
+    # A claimed transfer is not tried again before this (the claim's lease, or
+    # the back-off after a failed attempt).
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, sa_type=Text)
     created_by_user_id: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -71,3 +79,6 @@ class PaymentFile(SQLModel, table=True):
     content: str = Field(sa_type=Text)
     created_by_user_id: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Set when a person confirms the bank has paid the file's payouts.
+    paid_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    paid_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

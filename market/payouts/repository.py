@@ -1,0 +1,353 @@
+"""Every query of payouts. Writes that guard money are single conditional
+statements (``UPDATE … WHERE status = …``), so two workers or two tabs can
+never move the same payout twice."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.municipalities.models import Municipality
+from market.payouts.models import PaymentFile, Payout, PayoutStatus
+from market.settlement.models import Statement, StatementStatus
+from providers.models import PayoutMethod, Provider
+
+
+def _insert(session: AsyncSession) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+# --- statements and payouts ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    statement: Statement
+    provider: Provider
+
+
+@dataclass(frozen=True)
+class PayoutRow:
+    payout: Payout
+    provider_name: str
+    month_on: date
+
+
+async def approved_statements(
+    session: AsyncSession,
+    *,
+    municipality_id: int,
+    statement_ids: Sequence[int] | None = None,
+    month_on: date | None = None,
+) -> list[StatementRow]:
+    query = (
+        select(Statement, Provider)
+        .join(Provider, Provider.id == Statement.provider_id)  # type: ignore[arg-type]
+        .where(
+            Statement.municipality_id == municipality_id,
+            Statement.status == StatementStatus.APPROVED,
+        )
+        .order_by(Statement.month_on, Provider.name, Statement.id)
+    )
+    if statement_ids is not None:
+        query = query.where(Statement.id.in_(list(statement_ids)))  # type: ignore[union-attr]
+    if month_on is not None:
+        query = query.where(Statement.month_on == month_on)
+    result = await session.execute(query)
+    return [StatementRow(statement=s, provider=p) for s, p in result.all()]
+
+
+async def statements_by_id(
+    session: AsyncSession, *, municipality_id: int, statement_ids: Sequence[int]
+) -> list[Statement]:
+    result = await session.execute(
+        select(Statement).where(
+            Statement.municipality_id == municipality_id,
+            Statement.id.in_(list(statement_ids)),  # type: ignore[union-attr]
+        )
+    )
+    return list(result.scalars().all())
+
+
+async def unpaid_statements(session: AsyncSession, *, municipality_id: int) -> list[StatementRow]:
+    """Approved statements with no payout yet (the page's "to pay" list)."""
+    result = await session.execute(
+        select(Statement, Provider)
+        .join(Provider, Provider.id == Statement.provider_id)  # type: ignore[arg-type]
+        .outerjoin(Payout, Payout.statement_id == Statement.id)  # type: ignore[arg-type]
+        .where(
+            Statement.municipality_id == municipality_id,
+            Statement.status == StatementStatus.APPROVED,
+            Payout.id.is_(None),  # type: ignore[union-attr]
+        )
+        .order_by(Statement.month_on, Provider.name, Statement.id)
+    )
+    return [StatementRow(statement=s, provider=p) for s, p in result.all()]
+
+
+async def add_payout_once(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Inserts the payout unless the statement has one; True when inserted."""
+    result = await session.execute(
+        _insert(session)(Payout)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["statement_id"])
+        .returning(Payout.id)  # type: ignore[arg-type]
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def payout_for_statement(session: AsyncSession, statement_id: int) -> Payout | None:
+    result = await session.execute(
+        select(Payout)
+        .where(Payout.statement_id == statement_id)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_payout(session: AsyncSession, payout_id: int) -> Payout | None:
+    result = await session.execute(
+        select(Payout).where(Payout.id == payout_id).execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def payouts(
+    session: AsyncSession,
+    *,
+    municipality_id: int,
+    status: PayoutStatus | None = None,
+    payment_file_id: int | None = None,
+) -> list[PayoutRow]:
+    query = (
+        select(Payout, Provider.name, Statement.month_on)
+        .join(Provider, Provider.id == Payout.provider_id)  # type: ignore[arg-type]
+        .join(Statement, Statement.id == Payout.statement_id)  # type: ignore[arg-type]
+        .where(Payout.municipality_id == municipality_id)
+        .order_by(Payout.created_at.desc(), Payout.id.desc())  # type: ignore[attr-defined,union-attr]
+        .execution_options(populate_existing=True)
+    )
+    if status is not None:
+        query = query.where(Payout.status == status)
+    if payment_file_id is not None:
+        query = query.where(Payout.payment_file_id == payment_file_id)
+    result = await session.execute(query)
+    return [PayoutRow(payout=p, provider_name=n, month_on=m) for p, n, m in result.all()]
+
+
+# --- Stripe transfers ------------------------------------------------------------
+
+
+def _due(now: datetime) -> Any:
+    return or_(Payout.next_attempt_at.is_(None), Payout.next_attempt_at <= now)  # type: ignore[union-attr,operator]
+
+
+async def due_transfers(
+    session: AsyncSession, *, now: datetime, municipality_id: int | None, limit: int
+) -> list[tuple[int, int]]:
+    """(id, attempts) of pending Stripe payouts whose turn it is."""
+    query = (
+        select(Payout.id, Payout.attempts)
+        .where(
+            Payout.method == PayoutMethod.STRIPE_TRANSFER,
+            Payout.status == PayoutStatus.PENDING,
+            _due(now),
+        )
+        .order_by(Payout.id)
+        .limit(limit)
+    )
+    if municipality_id is not None:
+        query = query.where(Payout.municipality_id == municipality_id)
+    result = await session.execute(query)
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def claim_transfer(
+    session: AsyncSession,
+    *,
+    payout_id: int,
+    seen_attempts: int,
+    now: datetime,
+    lease_until: datetime,
+) -> Payout | None:
+    """Takes the payout for one attempt, unless another worker took it first."""
+    result = await session.execute(
+        update(Payout)
+        .where(
+            Payout.id == payout_id,
+            Payout.status == PayoutStatus.PENDING,
+            Payout.attempts == seen_attempts,
+            _due(now),
+        )
+        .values(attempts=Payout.attempts + 1, next_attempt_at=lease_until)
+        .returning(Payout)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def mark_transfer_paid(
+    session: AsyncSession, *, payout_id: int, reference: str, when: datetime
+) -> bool:
+    result = await session.execute(
+        update(Payout)
+        .where(Payout.id == payout_id, Payout.status == PayoutStatus.PENDING)
+        .values(
+            status=PayoutStatus.PAID,
+            gateway_reference=reference,
+            submitted_at=when,
+            paid_at=when,
+            last_error=None,
+            next_attempt_at=None,
+        )
+        .returning(Payout.id)  # type: ignore[arg-type]
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def mark_transfer_retry(
+    session: AsyncSession, *, payout_id: int, error: str, retry_at: datetime
+) -> None:
+    await session.execute(
+        update(Payout)
+        .where(Payout.id == payout_id, Payout.status == PayoutStatus.PENDING)
+        .values(last_error=error, next_attempt_at=retry_at)
+    )
+
+
+async def mark_failed(session: AsyncSession, *, payout_id: int, error: str) -> bool:
+    result = await session.execute(
+        update(Payout)
+        .where(Payout.id == payout_id, Payout.status == PayoutStatus.PENDING)
+        .values(status=PayoutStatus.FAILED, last_error=error, next_attempt_at=None)
+        .returning(Payout.id)  # type: ignore[arg-type]
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def requeue(
+    session: AsyncSession,
+    *,
+    payout_id: int,
+    method: PayoutMethod,
+    destination: str,
+    destination_bic: str | None,
+) -> bool:
+    result = await session.execute(
+        update(Payout)
+        .where(Payout.id == payout_id, Payout.status == PayoutStatus.FAILED)
+        .values(
+            status=PayoutStatus.PENDING,
+            method=method,
+            destination=destination,
+            destination_bic=destination_bic,
+            next_attempt_at=None,
+        )
+        .returning(Payout.id)  # type: ignore[arg-type]
+    )
+    return result.scalar_one_or_none() is not None
+
+
+# --- bank payment files ------------------------------------------------------------
+
+
+async def add_payment_file(session: AsyncSession, payment_file: PaymentFile) -> PaymentFile:
+    session.add(payment_file)
+    await session.flush()
+    return payment_file
+
+
+async def submit_in_file(
+    session: AsyncSession, *, payout_ids: Sequence[int], payment_file_id: int, when: datetime
+) -> int:
+    """Puts pending bank payouts into the file; returns how many it took. A
+    payout already taken by another file is not taken again."""
+    result = await session.execute(
+        update(Payout)
+        .where(
+            Payout.id.in_(list(payout_ids)),  # type: ignore[union-attr]
+            Payout.status == PayoutStatus.PENDING,
+            Payout.method == PayoutMethod.BANK_FILE,
+            Payout.payment_file_id.is_(None),  # type: ignore[union-attr]
+        )
+        .values(status=PayoutStatus.SUBMITTED, payment_file_id=payment_file_id, submitted_at=when)
+        .returning(Payout.id)  # type: ignore[arg-type]
+    )
+    return len(result.all())
+
+
+async def payment_files(session: AsyncSession, *, municipality_id: int) -> Sequence[PaymentFile]:
+    result = await session.execute(
+        select(PaymentFile)
+        .where(PaymentFile.municipality_id == municipality_id)
+        .order_by(PaymentFile.created_at.desc(), PaymentFile.id.desc())  # type: ignore[attr-defined,union-attr]
+        .execution_options(populate_existing=True)
+    )
+    return result.scalars().all()
+
+
+async def get_payment_file(session: AsyncSession, file_id: int) -> PaymentFile | None:
+    result = await session.execute(
+        select(PaymentFile)
+        .where(PaymentFile.id == file_id)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def mark_file_paid(
+    session: AsyncSession, *, file_id: int, user_id: int, when: datetime
+) -> list[int]:
+    """Marks the file and its submitted payouts paid; the payout ids, or none
+    when the file was marked paid before."""
+    marked = await session.execute(
+        update(PaymentFile)
+        .where(PaymentFile.id == file_id, PaymentFile.paid_at.is_(None))  # type: ignore[union-attr]
+        .values(paid_at=when, paid_by_user_id=user_id)
+        .returning(PaymentFile.id)  # type: ignore[arg-type]
+    )
+    if marked.scalar_one_or_none() is None:
+        return []
+    result = await session.execute(
+        update(Payout)
+        .where(Payout.payment_file_id == file_id, Payout.status == PayoutStatus.SUBMITTED)
+        .values(status=PayoutStatus.PAID, paid_at=when)
+        .returning(Payout.id)  # type: ignore[arg-type]
+    )
+    return [row[0] for row in result.all()]
+
+
+# --- accounts ------------------------------------------------------------------------
+
+
+async def get_municipality(session: AsyncSession, municipality_id: int) -> Municipality | None:
+    result = await session.execute(
+        select(Municipality)
+        .where(Municipality.id == municipality_id)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def set_municipality_account(
+    session: AsyncSession, *, municipality_id: int, iban: str | None, bic: str | None
+) -> None:
+    await session.execute(
+        update(Municipality)
+        .where(Municipality.id == municipality_id)  # type: ignore[arg-type]
+        .values(payment_account_iban=iban, payment_account_bic=bic)
+    )
+
+
+async def get_provider(session: AsyncSession, provider_id: int) -> Provider | None:
+    result = await session.execute(
+        select(Provider)
+        .where(Provider.id == provider_id)  # type: ignore[arg-type]
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
