@@ -29,7 +29,6 @@ CARD_SETTLES = (
     CardPaymentStatus.CAPTURED,
     CardPaymentStatus.AUTHORIZING,
     CardPaymentStatus.AUTHORIZED,
-    CardPaymentStatus.CAPTURING,
 )
 
 

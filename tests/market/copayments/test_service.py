@@ -116,12 +116,12 @@ async def test_card_paid_orders_are_left_out_and_a_declined_card_is_charged_late
     declined = await insert_order(session, kitchen, diner, month + timedelta(days=2), S.DELIVERED)
     invoice = await insert_order(session, kitchen, diner, month + timedelta(days=3), S.DELIVERED)
     await insert_card_payment(session, diner, paid, CardPaymentStatus.CAPTURED)
-    await insert_card_payment(session, diner, capturing, CardPaymentStatus.CAPTURING)
+    await insert_card_payment(session, diner, capturing, CardPaymentStatus.AUTHORIZED)
     await insert_card_payment(session, diner, declined, CardPaymentStatus.DECLINED)
     first = await service.issue_month(session, actor=admin(world), month_on=month)
     assert set(await lines(session)) == {declined, invoice}
     assert first.total_ore == 12000
-    # The capture on its way is refused by the bank after the month was issued.
+    # The authorised payment's capture is refused by the bank after the month was issued.
     await session.execute(
         update(CardPayment)
         .where(CardPayment.order_id == capturing)

@@ -196,7 +196,7 @@ async def test_copayments_per_month_are_statements_plus_captured_cards(
     by_card = await insert_order(session, kitchen, diner, month + timedelta(days=2), S.DELIVERED)
     pending = await insert_order(session, kitchen, diner, month + timedelta(days=3), S.DELIVERED)
     await insert_card_payment(session, diner, by_card, CardPaymentStatus.CAPTURED)
-    await insert_card_payment(session, diner, pending, CardPaymentStatus.CAPTURING)
+    await insert_card_payment(session, diner, pending, CardPaymentStatus.AUTHORIZED)
     await copayments.issue_month(session, actor=admin(world), month_on=month)
     view = await service.dashboard(session, actor=admin(world))
     figures = {m.month_on: (m.statements_ore, m.card_ore, m.total_ore) for m in view.copayments}
