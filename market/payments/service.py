@@ -488,6 +488,11 @@ async def process_card_payments(
             except (PaymentRefused, GatewayUnavailable) as exc:
                 await _finish(sessions, claim, now=now, error=exc, run=run)
                 break
+            except Exception as exc:  # an unforeseen answer: unknown outcome, so retry
+                log.exception("card payment %s: the gateway call failed", payment_id)
+                unknown = GatewayUnavailable(f"{type(exc).__name__}: {exc}")
+                await _finish(sessions, claim, now=now, error=unknown, run=run)
+                break
             if not await _finish(sessions, claim, now=now, reference=reference, run=run):
                 break
     return run
