@@ -509,6 +509,13 @@ _EVENT_STATUS = {
 }
 
 
+_INTENT_STATUS = {
+    "requires_capture": S.AUTHORIZED,
+    "succeeded": S.CAPTURED,
+    "canceled": S.RELEASED,
+}
+
+
 @dataclass(frozen=True)
 class WebhookReceipt:
     event_id: str
@@ -573,6 +580,9 @@ async def _apply_event(
     if to is None:
         return "not handled"
     intent = (event.get("data") or {}).get("object") or {}
+    # The intent's own status is the truth at the moment of the event (a test
+    # double may say "succeeded" for an authorisation still to be captured).
+    to = _INTENT_STATUS.get(str(intent.get("status")), to)
     reference = intent.get("id")
     if not isinstance(reference, str):
         return "no payment intent in the event"
