@@ -154,5 +154,5 @@ class OfflineGateway:
         return CardRegistration(
             customer_id=customer_id or f"offline_cus_{len(self._results) + 1}",
             payment_method_id=payment_method_id,
-            label="Demo card •••• 4242",
+            label="Demo •••• 4242",
         )

@@ -263,3 +263,30 @@ async def test_gateway_unavailable_is_retried_with_back_off(
     payment = await card_payment(session, order)
     assert run.authorized == 1 and payment.status == S.AUTHORIZED and payment.last_error is None
     assert len(pay.intents()) == 1
+
+
+async def test_an_unforeseen_gateway_error_is_retried_and_stops_nothing_else(
+    session, kitchen, diner, settings
+):
+    """One payment whose call blows up is retried later under the same key; the
+    other due payments of the round still go through."""
+    from market.payments.gateway import OfflineGateway
+    from tests.market.payments.conftest import Payments
+
+    class Flaky(OfflineGateway):
+        async def authorize(self, **kwargs):
+            if kwargs["metadata"]["order_id"] == str(first.id) and not self.calls:
+                raise KeyError("unexpected answer")
+            return await super().authorize(**kwargs)
+
+    pay = Payments("offline", settings, Flaky(), None)
+    await pay.pay_by_card(session, diner)
+    first = await place(session, kitchen, diner, days_ahead(3), key="a")
+    second = await place(session, kitchen, diner, days_ahead(4), key="b")
+    run = await pay.run(session, later(second))
+    assert (run.authorized, run.retrying) == (1, 1)
+    stuck = await card_payment(session, first)
+    assert stuck.status == S.AUTHORIZING and "KeyError" in stuck.last_error
+    assert (await card_payment(session, second)).status == S.AUTHORIZED
+    run = await pay.run(session, later(second, 10))
+    assert run.authorized == 1 and (await card_payment(session, first)).status == S.AUTHORIZED

@@ -30,7 +30,7 @@ async def test_the_citizen_sees_the_statement_by_default_and_chooses_the_demo_ca
     saved = await post_form(client, "/payment", {"method": "card"})
     assert saved.status_code == 303 and saved.headers["location"] == "/payment?saved=1"
     row = await method_row(session, cid)
-    assert row.method == CopaymentMethod.CARD and row.card_label == "Demo card •••• 4242"
+    assert row.method == CopaymentMethod.CARD and row.card_label == "Demo •••• 4242"
     page = await client.get("/payment?saved=1")
     assert "Your co-payment is paid by card." in page.text and "Your choice is saved." in page.text
     actions = (await session.execute(select(AuditEvent.action))).scalars().all()

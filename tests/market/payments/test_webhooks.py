@@ -220,3 +220,84 @@ async def test_without_a_webhook_secret_nothing_is_accepted(session, client):
     )
     assert response.status_code == 400 and "webhook secret" in response.json()["detail"]
     assert await count(session, GatewayEvent) == 0
+
+
+async def test_the_intent_status_wins_over_the_event_name(session, hook_client, authorized):
+    """An event named "succeeded" whose intent still awaits capture captures nothing."""
+    order, payment = authorized
+    intent = {"id": payment.gateway_reference, "status": "requires_capture"}
+    response = await send(hook_client, event("evt_odd", "payment_intent.succeeded", intent))
+    assert response.json()["outcome"] == "already authorized"
+    assert (await card_payment(session, order)).status == S.AUTHORIZED
+
+
+@pytest.mark.stripe
+async def test_events_delivered_by_localstripe_are_accepted(
+    session, kitchen, diner, stripe_settings
+):
+    """localstripe signs and posts its events as Stripe does; our endpoint, served
+    over HTTP, checks them and applies them without moving anything backwards."""
+    import asyncio
+
+    import uvicorn
+
+    from market.payments.stripe_gateway import StripeGateway
+    from tests.market.payments.conftest import deliver
+    from tests.stripe_server import STRIPE_TEST_WEBHOOK_SECRET
+
+    lock = asyncio.Lock()  # the test, the worker and the webhook share one connection
+
+    @asynccontextmanager
+    async def provide():
+        async with lock:
+            yield session
+
+    app = create_app(stripe_settings, session_provider=provide)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async with httpx.AsyncClient() as admin:
+            registered = await admin.post(
+                stripe_settings.stripe_api_base + "/_config/webhooks/ours",
+                data={
+                    "url": f"http://127.0.0.1:{port}/webhooks/stripe",
+                    "secret": STRIPE_TEST_WEBHOOK_SECRET,
+                },
+            )
+            assert registered.status_code == 200
+
+        pay = Payments(
+            "stripe",
+            stripe_settings,
+            StripeGateway(stripe_settings),
+            stripe_settings.stripe_api_base,
+        )
+        async with lock:
+            await pay.pay_by_card(session, diner)
+            order = await place(session, kitchen, diner, days_ahead(3))
+            await pay.run(session, later(order))
+            await deliver(session, kitchen, order)
+            await pay.run(session, later(order, 2))
+            assert (await card_payment(session, order)).status == S.CAPTURED
+
+        stored = []
+        for _ in range(100):  # localstripe posts about a second after the call
+            await asyncio.sleep(0.1)
+            async with lock:
+                stored = (await session.execute(select(GatewayEvent))).scalars().all()
+            if any(e.type == "payment_intent.succeeded" for e in stored):
+                break
+        assert any(e.type == "payment_intent.succeeded" for e in stored), stored
+        assert all(e.processed_at is not None for e in stored)
+        async with lock:
+            assert (await card_payment(session, order)).status == S.CAPTURED
+    finally:
+        server.should_exit = True
+        await serving
