@@ -63,15 +63,9 @@ class Contract:
     admin: Actor
     admin2: Actor
     auditor: Actor
-
-    @property
-    def approval(self) -> Approval:
-        return self.kitchen.approval
-
-    @property
-    def approval_id(self) -> int:
-        assert self.kitchen.approval.id is not None
-        return self.kitchen.approval.id
+    # Plain ids, read once: a page request's unit of work may expire ORM objects.
+    approval_id: int
+    ids: dict[str, int]
 
 
 async def set_terms(session: AsyncSession, contract: Contract, **terms: object) -> None:
@@ -97,6 +91,15 @@ async def contract(session: AsyncSession, world: World, kitchen: Kitchen, diner:
         admin=actor(world, "admin"),
         admin2=actor(world, "admin2"),
         auditor=actor(world, "auditor"),
+        approval_id=kitchen.approval.id,
+        ids={
+            "municipality": world.municipality.id,
+            "citizen": diner.citizen.id,
+            "grant": diner.grant.id,
+            "provider": world.provider.id,
+            "offer": kitchen.offer.id,
+            "placed_by": diner.me.user_id,
+        },
     )
     await set_terms(session, made, **DESIGN_TERMS)
     await session.commit()
@@ -106,12 +109,12 @@ async def contract(session: AsyncSession, world: World, kitchen: Kitchen, diner:
 def _row(contract: Contract, day: date, status: OrderStatus, **extra: object) -> dict:
     window_end = local_instant(day, time(13, 0))
     return {
-        "municipality_id": contract.world.municipality.id,
-        "citizen_id": contract.diner.citizen.id,
-        "grant_id": contract.diner.grant.id,
-        "provider_id": contract.world.provider.id,
+        "municipality_id": contract.ids["municipality"],
+        "citizen_id": contract.ids["citizen"],
+        "grant_id": contract.ids["grant"],
+        "provider_id": contract.ids["provider"],
         "approval_id": contract.approval_id,
-        "offer_id": contract.kitchen.offer.id,
+        "offer_id": contract.ids["offer"],
         "delivery_on": day,
         "units": 1,
         "unit_price_ore": 8500,
@@ -123,7 +126,7 @@ def _row(contract: Contract, day: date, status: OrderStatus, **extra: object) ->
         "window_end_at": window_end,
         "delivered_at": None,
         "idempotency_key": f"settlement-test:{next(_keys)}",
-        "placed_by_user_id": contract.diner.me.user_id,
+        "placed_by_user_id": contract.ids["placed_by"],
         "placed_at": datetime(2020, 1, 1, tzinfo=UTC),
         **extra,
     }

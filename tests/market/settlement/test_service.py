@@ -243,7 +243,7 @@ async def test_the_database_backs_four_eyes(session, contract):
 async def test_approval_records_the_audit_head_and_the_chain_still_verifies(session, contract):
     await insert_month(session, contract, PREVIOUS, **WORKED_EXAMPLE)
     await service.run_month(session, actor=contract.admin, month_on=PREVIOUS)
-    chain = audit.chain_for(contract.world.municipality.id)
+    chain = audit.chain_for(contract.ids["municipality"])
     head_before = await session.get(AuditChainHead, chain, populate_existing=True)
     seq_before, hash_before = head_before.seq, head_before.hash
     statement = await the_statement(session, contract)
@@ -262,7 +262,7 @@ async def test_approval_records_the_audit_head_and_the_chain_still_verifies(sess
     assert (event.seq, event.prev_hash) == (seq_before + 1, hash_before)
     assert f'"audit_chain_hash":"{hash_before}"' in event.data_json
     assert '"total_ore":10179812' in event.data_json and '"amount_ore":-530188' in event.data_json
-    report = await audit.verify(session, municipality_id=contract.world.municipality.id)
+    report = await audit.verify(session, municipality_id=contract.ids["municipality"])
     assert report.ok
 
 
