@@ -44,6 +44,7 @@ def remove_sqlite_file(database_url: str) -> None:
 async def seed(settings: Settings) -> list[tuple[str, str]]:
     """Returns (who, e-mail) for every demo login."""
     from market.orders import demo as order_demo
+    from market.settlement import demo as settlement_demo
     from providers import demo as provider_demo
     from vouchers import demo as voucher_demo
 
@@ -141,6 +142,13 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
             settings=settings,
         )
         logins += await order_demo.seed(
+            session,
+            municipalities=[aarhus, odense],
+            users=users,
+            password=DEMO_PASSWORD,
+            settings=settings,
+        )
+        logins += await settlement_demo.seed(
             session,
             municipalities=[aarhus, odense],
             users=users,
