@@ -109,3 +109,10 @@ class AdjustmentNeedsReason(InvalidInput):
 class AdjustmentNeedsAmount(InvalidInput):
     def __init__(self) -> None:
         super().__init__(N_("An adjustment needs an amount other than 0,00 kr."))
+
+
+class RunInProgress(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            N_("Someone else is running this month just now. Please look at it again in a moment.")
+        )

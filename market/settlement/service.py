@@ -10,6 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.audit import service as audit
@@ -32,6 +33,7 @@ from market.settlement.exceptions import (
     NothingToApprove,
     NotYourMunicipality,
     PreparerCannotApprove,
+    RunInProgress,
     SettledOrderNotFound,
     StatementAlreadyApproved,
     StatementNotFound,
@@ -278,7 +280,11 @@ async def run_month(
             statement_id = previous.id
             await repository.update_draft(session, statement_id, values)
         else:
-            statement_id = await repository.insert_statement(session, values)
+            try:
+                async with session.begin_nested():
+                    statement_id = await repository.insert_statement(session, values)
+            except IntegrityError as exc:  # a concurrent run inserted it first
+                raise RunInProgress() from exc
         line_ids: dict[rules.LineKind, int] = {}
         adjustment_ids = iter(a.id for a, _ in carried)
         for position, line in enumerate(result.lines, start=1):
