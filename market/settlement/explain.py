@@ -2,11 +2,14 @@
 
 Lines store an English message id with {placeholders} and raw parameters
 (rules.py); the parameter's name says how it is shown: ``*_ore`` in kroner,
-``*_bp`` as a percentage, other numbers with the language's digit grouping."""
+``*_bp`` as a percentage, ``month`` ("2026-10") as the month's name, other
+numbers with the language's digit grouping."""
 
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
+from babel.dates import format_date
 from babel.numbers import format_decimal
 
 from market import i18n
@@ -31,6 +34,12 @@ def percent(bp: int | str | Decimal, language: str | None = None) -> str:
     return f"{text} %" if language == "da" else f"{text}%"
 
 
+def month_words(month_on: date, language: str | None = None) -> str:
+    """da: "oktober 2026", en: "October 2026"."""
+    language = language or i18n.current_language.get()
+    return format_date(month_on, "LLLL y", locale=_locale(language))
+
+
 def shown(name: str, value: Any, language: str) -> str:
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)
@@ -38,6 +47,8 @@ def shown(name: str, value: Any, language: str) -> str:
         return kroner(value, language)
     if name.endswith("_bp"):
         return percent(value, language)
+    if name == "month" and isinstance(value, str) and len(value) == 7:  # "2026-10"
+        return month_words(date(int(value[:4]), int(value[5:]), 1), language)
     if isinstance(value, int):
         return format_decimal(value, format="#,##0", locale=_locale(language))
     return str(value)

@@ -13,7 +13,7 @@ from market.auth.permissions import Actor, Permission
 from market.errors import N_, AppError
 from market.i18n import gettext
 from market.settlement import exports, service
-from market.settlement.explain import kroner, percent
+from market.settlement.explain import kroner, month_words, percent
 from market.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -61,6 +61,7 @@ def _context(**extra: Any) -> dict[str, Any]:
         "month_key": _month_key,
         "money": kroner,
         "percent": percent,
+        "month_words": month_words,
         **extra,
     }
 

@@ -337,7 +337,14 @@ async def test_an_adjustment_is_carried_into_the_next_month(session, contract):
     assert november.total_ore == 17_000
     view = await service.statement_view(session, actor=contract.auditor, statement_id=november.id)
     assert "2 meals counted twice" in view.lines[-1].text_in("en")
-    assert EARLIER.strftime("%Y-%m") in view.lines[-1].text_in("da")
+    from market.settlement.explain import month_words
+
+    assert month_words(EARLIER, "da") in view.lines[-1].text_in("da")
+    assert (
+        view.lines[-1]
+        .text_in("en")
+        .startswith(f"Correction of the statement for {month_words(EARLIER, 'en')}:")
+    )
     # The October statement itself never changed.
     assert (await the_statement(session, contract, EARLIER)).total_ore == 85_000
     await service.approve_statement(session, actor=contract.admin2, statement_id=november.id)
