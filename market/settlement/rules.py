@@ -183,7 +183,9 @@ def settle(
             LineKind.DELIVERED,
             full,
             round_half_even(Fraction(full * price)),
-            N_("{count} delivered units at the unit price of {unit_price_ore}"),
+            N_("{count} delivered unit at the unit price of {unit_price_ore}")
+            if full == 1
+            else N_("{count} delivered units at the unit price of {unit_price_ore}"),
             {"count": full, "unit_price_ore": price},
             unit_amount_ore=Fraction(price),
         )
@@ -195,6 +197,11 @@ def settle(
             rebated,
             round_half_even(rebated * rebated_price),
             N_(
+                "{count} delivered unit above the threshold of {threshold} units, at "
+                "{unit_amount_ore} (unit price less the {rebate_bp} volume rebate)"
+            )
+            if rebated == 1
+            else N_(
                 "{count} delivered units above the threshold of {threshold} units, at "
                 "{unit_amount_ore} (unit price less the {rebate_bp} volume rebate)"
             ),
@@ -211,11 +218,15 @@ def settle(
     delivery_amount = sum(line.amount_ore for line in lines)
 
     # 3 and 4: the shares paid for work done that did not end in a delivery.
-    for kind, count, share_bp, message in (
+    for kind, count, share_bp, one, many in (
         (
             LineKind.CITIZEN_ABSENT,
             activity.citizen_absent,
             terms.citizen_absent_share_bp,
+            N_(
+                "{count} failed delivery because the citizen was absent, paid at "
+                "{share_bp} of the unit price = {unit_amount_ore}"
+            ),
             N_(
                 "{count} failed deliveries because the citizen was absent, each paid at "
                 "{share_bp} of the unit price = {unit_amount_ore}"
@@ -225,6 +236,10 @@ def settle(
             LineKind.LATE_CANCELLED,
             activity.late_cancelled,
             terms.late_cancel_share_bp,
+            N_(
+                "{count} cancellation by the citizen after the cut-off, paid at "
+                "{share_bp} of the unit price = {unit_amount_ore}"
+            ),
             N_(
                 "{count} cancellations by the citizen after the cut-off, each paid at "
                 "{share_bp} of the unit price = {unit_amount_ore}"
@@ -237,7 +252,7 @@ def settle(
                 kind,
                 count,
                 round_half_even(count * unit_amount),
-                message,
+                one if count == 1 else many,
                 {"count": count, "share_bp": share_bp, "unit_amount_ore": exact(unit_amount)},
                 unit_amount_ore=unit_amount,
                 rate_bp=share_bp,
@@ -299,6 +314,12 @@ def settle(
                         "(capped) of the delivery amount {delivery_amount_ore}"
                     )
                     if capped
+                    else N_(
+                        "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, {points} "
+                        "whole point below the target of {target_bp}: malus {malus_bp} "
+                        "of the delivery amount {delivery_amount_ore}"
+                    )
+                    if points == 1
                     else N_(
                         "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, {points} "
                         "whole points below the target of {target_bp}: malus {malus_bp} "

@@ -182,6 +182,15 @@ def test_explanations_are_message_ids_with_parameters_rendered_per_language():
     )
 
 
+def test_a_single_unit_reads_in_the_singular():
+    terms = ContractTerms(unit_price_ore=8500, late_cancel_share_bp=5000)
+    [one] = settle(terms, MonthActivity(late_cancelled=1)).lines
+    [two] = settle(terms, MonthActivity(late_cancelled=2)).lines
+    assert render(one.message, one.params, "da").startswith("1 afbestilling fra borgeren")
+    assert render(two.message, two.params, "da").startswith("2 afbestillinger fra borgeren")
+    assert render(one.message, one.params, "en").startswith("1 cancellation by")
+
+
 def test_fractional_unit_amounts_are_kept_exact_in_the_parameters():
     terms = ContractTerms(unit_price_ore=8501, citizen_absent_share_bp=7333)
     [line] = settle(terms, MonthActivity(citizen_absent=1)).lines
