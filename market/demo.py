@@ -43,7 +43,10 @@ def remove_sqlite_file(database_url: str) -> None:
 
 async def seed(settings: Settings) -> list[tuple[str, str]]:
     """Returns (who, e-mail) for every demo login."""
+    from market.copayments import demo as copayment_demo
     from market.orders import demo as order_demo
+    from market.payouts import demo as payout_demo
+    from market.settlement import demo as settlement_demo
     from providers import demo as provider_demo
     from vouchers import demo as voucher_demo
     from vouchers import service as voucher_service
@@ -152,4 +155,14 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
         await voucher_service.close_past_weeks(
             session, actor=auth_service.actor_for(users["sagsbehandler@aarhus.example"])
         )
+        logins += await settlement_demo.seed(
+            session,
+            municipalities=[aarhus, odense],
+            users=users,
+            password=DEMO_PASSWORD,
+            settings=settings,
+        )
+        logins += await payout_demo.seed(session, users=users)
+        earlier, _ = settlement_demo.past_months()
+        logins += await copayment_demo.seed(session, users=users, month_on=earlier)
     return logins

@@ -170,6 +170,7 @@ def upgrade() -> None:
     sa.Column('provider_fault_failures', sa.Integer(), nullable=False),
     sa.Column('citizen_absent', sa.Integer(), nullable=False),
     sa.Column('late_cancelled', sa.Integer(), nullable=False),
+    sa.Column('unfinished_orders', sa.Integer(), nullable=False),
     sa.Column('total_ore', sa.Integer(), nullable=False),
     sa.Column('prepared_by_user_id', sa.Integer(), nullable=False),
     sa.Column('prepared_at', market.db.UTCDateTime(timezone=True), nullable=False),

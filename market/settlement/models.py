@@ -72,6 +72,9 @@ class Statement(SQLModel, table=True):
     provider_fault_failures: int = 0
     citizen_absent: int = 0
     late_cancelled: int = 0
+    # Orders of the month not finished at the run (placed, accepted, out for
+    # delivery): not settled; the statement cannot be approved while any remain.
+    unfinished_orders: int = 0
     total_ore: int = 0
     prepared_by_user_id: int = Field(foreign_key="app_user.id")
     prepared_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -4,11 +4,22 @@ No database, no clock: the same inputs always give the same statement.
 
 Amounts are integer øre, rates integer basis points. Every line's amount is
 computed exactly (fractions) and rounded half-even to whole øre once; the
-total is the sum of the rounded lines."""
+total is the sum of the rounded lines.
+
+Each line explains itself as an English message id (marked with ``N_``) with
+``{placeholders}`` and its parameters, rendered in the reader's language when
+shown (market.settlement.explain). Parameter names say how a value is shown:
+``*_ore`` is an amount in øre (int, or an exact decimal string for a unit
+amount with fractions of an øre), ``*_bp`` a rate in basis points (int or
+exact decimal string); anything else is a count or a text."""
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from typing import Any
+
+from market.errors import N_
 
 BP = 10_000  # basis points in one whole
 ONE_POINT_BP = 100  # one percentage point
@@ -98,7 +109,8 @@ class MonthActivity:
 @dataclass(frozen=True)
 class Adjustment:
     amount_ore: int
-    explanation: str
+    message: str
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,8 @@ class StatementLine:
     kind: LineKind
     quantity: int
     amount_ore: int
-    explanation: str
+    message: str  # an English message id with {placeholders}, translated when shown
+    params: dict[str, Any] = field(default_factory=dict)
     unit_amount_ore: Fraction | None = None  # per unit, for unit lines
     rate_bp: int | None = None  # for share and percentage lines
 
@@ -125,8 +138,20 @@ def round_half_even(amount: Fraction) -> int:
     return round(amount)
 
 
+def exact(value: int | Fraction) -> int | str:
+    """An int stays an int; a fraction (every unit amount here is price × bp /
+    10,000, a finite decimal) becomes its exact decimal text, e.g. "8075.95"."""
+    value = Fraction(value)
+    if value.denominator == 1:
+        return value.numerator
+    text = Decimal(value.numerator) / Decimal(value.denominator)
+    if Fraction(text) != value:
+        raise ValueError(f"{value} has no exact decimal")
+    return str(text)
+
+
 def kroner(ore: int | Fraction) -> str:
-    """Danish notation for explanations: 1.234,50 kr."""
+    """Danish notation: 1.234,50 kr. (pages format per language; see explain.py)."""
     value = Fraction(ore) / 100
     sign = "-" if value < 0 else ""
     value = abs(value)
@@ -135,12 +160,6 @@ def kroner(ore: int | Fraction) -> str:
     if cents == 100:
         whole, cents = whole + 1, 0
     return f"{sign}{whole:,}".replace(",", ".") + f",{cents:02d} kr."
-
-
-def percent(bp: int | Fraction) -> str:
-    value = Fraction(bp) / 100
-    text = f"{float(value):.2f}".rstrip("0").rstrip(".")
-    return text.replace(".", ",") + " %"
 
 
 def settle(
@@ -164,7 +183,10 @@ def settle(
             LineKind.DELIVERED,
             full,
             round_half_even(Fraction(full * price)),
-            f"{full} delivered units at the unit price of {kroner(price)}",
+            N_("{count} delivered unit at the unit price of {unit_price_ore}")
+            if full == 1
+            else N_("{count} delivered units at the unit price of {unit_price_ore}"),
+            {"count": full, "unit_price_ore": price},
             unit_amount_ore=Fraction(price),
         )
     )
@@ -174,9 +196,21 @@ def settle(
             LineKind.DELIVERED_ABOVE_REBATE_THRESHOLD,
             rebated,
             round_half_even(rebated * rebated_price),
-            f"{rebated} delivered units above the threshold of {threshold} units, at "
-            f"{kroner(rebated_price)} "
-            f"(unit price less the {percent(terms.rebate_bp)} volume rebate)",
+            N_(
+                "{count} delivered unit above the threshold of {threshold} units, at "
+                "{unit_amount_ore} (unit price less the {rebate_bp} volume rebate)"
+            )
+            if rebated == 1
+            else N_(
+                "{count} delivered units above the threshold of {threshold} units, at "
+                "{unit_amount_ore} (unit price less the {rebate_bp} volume rebate)"
+            ),
+            {
+                "count": rebated,
+                "threshold": threshold,
+                "unit_amount_ore": exact(rebated_price),
+                "rebate_bp": terms.rebate_bp,
+            },
             unit_amount_ore=rebated_price,
             rate_bp=terms.rebate_bp,
         )
@@ -184,18 +218,32 @@ def settle(
     delivery_amount = sum(line.amount_ore for line in lines)
 
     # 3 and 4: the shares paid for work done that did not end in a delivery.
-    for kind, count, share_bp, what in (
+    for kind, count, share_bp, one, many in (
         (
             LineKind.CITIZEN_ABSENT,
             activity.citizen_absent,
             terms.citizen_absent_share_bp,
-            "failed deliveries because the citizen was absent",
+            N_(
+                "{count} failed delivery because the citizen was absent, paid at "
+                "{share_bp} of the unit price = {unit_amount_ore}"
+            ),
+            N_(
+                "{count} failed deliveries because the citizen was absent, each paid at "
+                "{share_bp} of the unit price = {unit_amount_ore}"
+            ),
         ),
         (
             LineKind.LATE_CANCELLED,
             activity.late_cancelled,
             terms.late_cancel_share_bp,
-            "cancellations by the citizen after the cut-off",
+            N_(
+                "{count} cancellation by the citizen after the cut-off, paid at "
+                "{share_bp} of the unit price = {unit_amount_ore}"
+            ),
+            N_(
+                "{count} cancellations by the citizen after the cut-off, each paid at "
+                "{share_bp} of the unit price = {unit_amount_ore}"
+            ),
         ),
     ):
         unit_amount = Fraction(price * share_bp, BP)
@@ -204,8 +252,8 @@ def settle(
                 kind,
                 count,
                 round_half_even(count * unit_amount),
-                f"{count} {what}, each paid at {percent(share_bp)} of the unit price "
-                f"= {kroner(unit_amount)}",
+                one if count == 1 else many,
+                {"count": count, "share_bp": share_bp, "unit_amount_ore": exact(unit_amount)},
                 unit_amount_ore=unit_amount,
                 rate_bp=share_bp,
             )
@@ -220,9 +268,18 @@ def settle(
                 LineKind.VOLUME_GUARANTEE,
                 shortfall,
                 round_half_even(shortfall * unit_amount),
-                f"Volume guarantee: {activity.billable} billable units against a minimum of "
-                f"{terms.min_units_per_month}; {shortfall} units short, paid at "
-                f"{percent(terms.shortfall_rate_bp)} of the unit price = {kroner(unit_amount)}",
+                N_(
+                    "Volume guarantee: {billable} billable units against a minimum of "
+                    "{minimum}; {shortfall} units short, paid at {shortfall_rate_bp} of the "
+                    "unit price = {unit_amount_ore}"
+                ),
+                {
+                    "billable": activity.billable,
+                    "minimum": terms.min_units_per_month,
+                    "shortfall": shortfall,
+                    "shortfall_rate_bp": terms.shortfall_rate_bp,
+                    "unit_amount_ore": exact(unit_amount),
+                },
                 unit_amount_ore=unit_amount,
                 rate_bp=terms.shortfall_rate_bp,
             )
@@ -232,24 +289,49 @@ def settle(
     rate = activity.on_time_rate
     if rate is not None and delivery_amount:
         rate_bp = rate * BP
-        shown = (
-            f"On-time rate {activity.delivered_on_time} of "
-            f"{activity.delivered + activity.provider_fault_failures} = {percent(rate_bp)}"
-        )
+        attempts = activity.delivered + activity.provider_fault_failures
+        # The rate is shown rounded to two decimals, but kept exact as on-time / attempts.
+        shown = {
+            "on_time": activity.delivered_on_time,
+            "attempts": attempts,
+            "on_time_rate_bp": str(round(Decimal(rate_bp.numerator) / rate_bp.denominator, 4)),
+            "delivery_amount_ore": delivery_amount,
+        }
         points = 0
         if rate_bp < terms.on_time_target_bp:
             points = int((terms.on_time_target_bp - rate_bp) // ONE_POINT_BP)
         malus_bp = min(points * terms.malus_bp_per_point, terms.malus_cap_bp)
         if malus_bp:
-            capped = " (capped)" if points * terms.malus_bp_per_point > terms.malus_cap_bp else ""
+            capped = points * terms.malus_bp_per_point > terms.malus_cap_bp
             add(
                 StatementLine(
                     LineKind.SLA_MALUS,
                     points,
                     -round_half_even(Fraction(malus_bp * delivery_amount, BP)),
-                    f"{shown}, {points} whole points below the target of "
-                    f"{percent(terms.on_time_target_bp)}: malus {percent(malus_bp)}{capped} of the "
-                    f"delivery amount {kroner(delivery_amount)}",
+                    N_(
+                        "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, {points} "
+                        "whole points below the target of {target_bp}: malus {malus_bp} "
+                        "(capped) of the delivery amount {delivery_amount_ore}"
+                    )
+                    if capped
+                    else N_(
+                        "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, {points} "
+                        "whole point below the target of {target_bp}: malus {malus_bp} "
+                        "of the delivery amount {delivery_amount_ore}"
+                    )
+                    if points == 1
+                    else N_(
+                        "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, {points} "
+                        "whole points below the target of {target_bp}: malus {malus_bp} "
+                        "of the delivery amount {delivery_amount_ore}"
+                    ),
+                    {
+                        **shown,
+                        "points": points,
+                        "target_bp": terms.on_time_target_bp,
+                        "malus_bp": malus_bp,
+                        "capped": capped,
+                    },
                     rate_bp=malus_bp,
                 )
             )
@@ -263,9 +345,16 @@ def settle(
                     LineKind.SLA_BONUS,
                     1,
                     round_half_even(Fraction(terms.bonus_bp * delivery_amount, BP)),
-                    f"{shown}, at or above the bonus threshold of "
-                    f"{percent(terms.bonus_threshold_bp)}: bonus {percent(terms.bonus_bp)} of the "
-                    f"delivery amount {kroner(delivery_amount)}",
+                    N_(
+                        "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, at or above "
+                        "the bonus threshold of {bonus_threshold_bp}: bonus {bonus_bp} of the "
+                        "delivery amount {delivery_amount_ore}"
+                    ),
+                    {
+                        **shown,
+                        "bonus_threshold_bp": terms.bonus_threshold_bp,
+                        "bonus_bp": terms.bonus_bp,
+                    },
                     rate_bp=terms.bonus_bp,
                 )
             )
@@ -273,6 +362,12 @@ def settle(
     # 7: corrections carried from earlier, approved months.
     for adjustment in adjustments:
         lines.append(
-            StatementLine(LineKind.ADJUSTMENT, 1, adjustment.amount_ore, adjustment.explanation)
+            StatementLine(
+                LineKind.ADJUSTMENT,
+                1,
+                adjustment.amount_ore,
+                adjustment.message,
+                dict(adjustment.params),
+            )
         )
     return Statement(lines=lines)

@@ -26,13 +26,14 @@ DEMO_STAFF = [
             "Citizens",
             "Welfare alerts",
             "Supervision",
+            "Settlement",
             "Audit log",
         ],
     ),
     (
         "revisor@aarhus.example",
         "Rasmus Revisor",
-        ["Providers", "Citizens", "Supervision", "Audit log"],
+        ["Providers", "Citizens", "Supervision", "Settlement", "Audit log"],
     ),
     (
         "sagsbehandler@aarhus.example",

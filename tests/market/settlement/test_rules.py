@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market.settlement.explain import kroner as kroner_shown
+from market.settlement.explain import render
 from market.settlement.rules import (
     Adjustment,
     ContractTerms,
@@ -90,7 +92,8 @@ def test_malus_is_capped():
     statement = settle(DESIGN_TERMS, MonthActivity(delivered=1000, delivered_on_time=500))
     quantity, amount = amounts(statement)[LineKind.SLA_MALUS]
     assert quantity == 45 and amount == -(8_500_000 * 500 // 10_000)
-    assert "(capped)" in statement.lines[-1].explanation
+    assert "(capped)" in statement.lines[-1].message
+    assert statement.lines[-1].params["capped"] is True
 
 
 def test_partial_points_below_target_do_not_count():
@@ -140,10 +143,60 @@ def test_adjustments_come_last_and_count_in_the_total():
     statement = settle(
         DESIGN_TERMS,
         MonthActivity(delivered=1000, delivered_on_time=960),
-        (Adjustment(-12_345, "Correction of October: 3 meals counted twice"),),
+        (Adjustment(-12_345, "Correction: {reason}", {"reason": "3 meals counted twice"}),),
     )
     assert statement.lines[-1].kind == LineKind.ADJUSTMENT
     assert statement.total_ore == 8_500_000 - 12_345
+    assert statement.lines[-1].params == {"reason": "3 meals counted twice"}
+
+
+def test_explanations_are_message_ids_with_parameters_rendered_per_language():
+    statement = settle(
+        DESIGN_TERMS,
+        MonthActivity(
+            delivered=1250,
+            delivered_on_time=1150,
+            provider_fault_failures=30,
+            citizen_absent=12,
+            late_cancelled=7,
+        ),
+    )
+    rebated = statement.lines[1]
+    assert "{" in rebated.message and "kr" not in rebated.message
+    assert rebated.params == {
+        "count": 50,
+        "threshold": 1200,
+        "unit_amount_ore": 8075,
+        "rebate_bp": 500,
+    }
+    malus = statement.lines[-1]
+    assert malus.params["on_time"] == 1150 and malus.params["attempts"] == 1280
+    assert malus.params["delivery_amount_ore"] == 10_603_750
+    english = render(malus.message, malus.params, "en")
+    assert "89.84%" in english and "106,037.50 kr." in english and "5 whole points" in english
+    danish = render(malus.message, malus.params, "da")
+    assert "89,84 %" in danish and "106.037,50 kr." in danish
+    assert danish != english
+    assert render(statement.lines[0].message, statement.lines[0].params, "da") == (
+        "1.200 leverede enheder til enhedsprisen 85,00 kr."
+    )
+
+
+def test_a_single_unit_reads_in_the_singular():
+    terms = ContractTerms(unit_price_ore=8500, late_cancel_share_bp=5000)
+    [one] = settle(terms, MonthActivity(late_cancelled=1)).lines
+    [two] = settle(terms, MonthActivity(late_cancelled=2)).lines
+    assert render(one.message, one.params, "da").startswith("1 afbestilling fra borgeren")
+    assert render(two.message, two.params, "da").startswith("2 afbestillinger fra borgeren")
+    assert render(one.message, one.params, "en").startswith("1 cancellation by")
+
+
+def test_fractional_unit_amounts_are_kept_exact_in_the_parameters():
+    terms = ContractTerms(unit_price_ore=8501, citizen_absent_share_bp=7333)
+    [line] = settle(terms, MonthActivity(citizen_absent=1)).lines
+    assert line.params["unit_amount_ore"] == "6233.7833"
+    assert Fraction(line.params["unit_amount_ore"]) == line.unit_amount_ore
+    assert kroner_shown(line.params["unit_amount_ore"], "da") == "62,34 kr."
 
 
 def test_terms_and_counts_are_checked():

@@ -1,0 +1,524 @@
+"""Every query of the settlement. A month is read set-based: one GROUP BY over
+the month's orders, and the orders behind each line are linked with one
+INSERT … SELECT per line, never one object per order."""
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from market.audit.models import AuditChainHead, AuditEvent
+from market.auth.models import User
+from market.orders.models import FailureReason, Order, OrderEvent, OrderStatus
+from market.settlement.models import (
+    Adjustment,
+    SettlementRun,
+    Statement,
+    StatementLine,
+    StatementLineOrder,
+    StatementStatus,
+)
+from providers.models import Approval, ApprovalStatus, ContractTerms, Provider
+from vouchers.models import Citizen
+
+PROVIDER_FAULTS = (FailureReason.NOT_DELIVERED, FailureReason.TOO_LATE, FailureReason.WRONG_MEAL)
+UNFINISHED = (OrderStatus.PLACED, OrderStatus.ACCEPTED, OrderStatus.OUT_FOR_DELIVERY)
+
+# --- how each order ended (DESIGN.md's outcome table), as SQL conditions ------------
+
+IS_DELIVERED = Order.status == OrderStatus.DELIVERED
+IS_ON_TIME = and_(IS_DELIVERED, Order.delivered_at <= Order.window_end_at)
+IS_PROVIDER_FAULT = and_(
+    Order.status == OrderStatus.FAILED, Order.failure_reason.in_(PROVIDER_FAULTS)
+)
+IS_ABSENT = and_(
+    Order.status == OrderStatus.FAILED, Order.failure_reason == FailureReason.CITIZEN_ABSENT
+)
+IS_LATE_CANCELLED = Order.status == OrderStatus.LATE_CANCELLED
+IS_UNFINISHED = Order.status.in_(UNFINISHED)
+
+
+def _units_where(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, Order.units), else_=0)), 0)
+
+
+def _in_month(municipality_id: int, first: date, last: date) -> Any:
+    return and_(
+        Order.municipality_id == municipality_id,
+        Order.delivery_on >= first,
+        Order.delivery_on <= last,
+    )
+
+
+async def month_counts(
+    session: AsyncSession,
+    *,
+    municipality_id: int,
+    first: date,
+    last: date,
+    approval_id: int | None = None,
+) -> list[dict[str, int]]:
+    """One row per approval with orders in the month: units per outcome and the
+    number of unfinished orders. One GROUP BY over service_order."""
+    query = (
+        select(
+            Order.approval_id.label("approval_id"),
+            func.max(Order.provider_id).label("provider_id"),
+            _units_where(IS_DELIVERED).label("delivered"),
+            _units_where(IS_ON_TIME).label("delivered_on_time"),
+            _units_where(IS_PROVIDER_FAULT).label("provider_fault_failures"),
+            _units_where(IS_ABSENT).label("citizen_absent"),
+            _units_where(IS_LATE_CANCELLED).label("late_cancelled"),
+            func.coalesce(func.sum(case((IS_UNFINISHED, 1), else_=0)), 0).label(
+                "unfinished_orders"
+            ),
+        )
+        .where(_in_month(municipality_id, first, last))
+        .group_by(Order.approval_id)
+        .order_by(Order.approval_id)
+    )
+    if approval_id is not None:
+        query = query.where(Order.approval_id == approval_id)
+    result = await session.execute(query)
+    return [{key: int(value) for key, value in row._mapping.items()} for row in result.all()]
+
+
+async def guaranteed_approvals(
+    session: AsyncSession, *, municipality_id: int, first: date, last: date
+) -> list[tuple[int, int]]:
+    """(approval id, provider id) of approvals in force during the month whose
+    terms in force carry a volume guarantee: take-or-pay pays even without orders."""
+    result = await session.execute(
+        select(Approval.id, Approval.provider_id)
+        .where(
+            Approval.municipality_id == municipality_id,
+            Approval.valid_from <= last,
+            Approval.valid_to >= first,
+            Approval.status.in_((ApprovalStatus.ACTIVE, ApprovalStatus.SUSPENDED)),
+        )
+        .order_by(Approval.id)
+    )
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def terms_in_force(
+    session: AsyncSession, *, approval_ids: Sequence[int], last: date
+) -> dict[int, ContractTerms]:
+    """The latest version of each approval's terms with valid_from on or before
+    the month's last day."""
+    if not approval_ids:
+        return {}
+    result = await session.execute(
+        select(ContractTerms)
+        .where(ContractTerms.approval_id.in_(approval_ids), ContractTerms.valid_from <= last)
+        .order_by(
+            ContractTerms.approval_id,
+            ContractTerms.valid_from.desc(),
+            ContractTerms.version.desc(),
+        )
+    )
+    chosen: dict[int, ContractTerms] = {}
+    for terms in result.scalars():
+        chosen.setdefault(terms.approval_id, terms)
+    return chosen
+
+
+async def statements_of_month(
+    session: AsyncSession, *, municipality_id: int, month_on: date
+) -> list[Statement]:
+    result = await session.execute(
+        select(Statement)
+        .where(Statement.municipality_id == municipality_id, Statement.month_on == month_on)
+        .order_by(Statement.provider_id, Statement.approval_id)
+    )
+    return list(result.scalars())
+
+
+async def statements_with_providers(
+    session: AsyncSession, *, municipality_id: int, month_on: date
+) -> list[tuple[Statement, str]]:
+    result = await session.execute(
+        select(Statement, Provider.name)
+        .join(Provider, Provider.id == Statement.provider_id)
+        .where(Statement.municipality_id == municipality_id, Statement.month_on == month_on)
+        .order_by(Provider.name, Statement.approval_id)
+    )
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def add_run(session: AsyncSession, values: dict[str, Any]) -> int:
+    result = await session.execute(
+        insert(SettlementRun).values(**values).returning(SettlementRun.id)
+    )
+    return int(result.scalar_one())
+
+
+async def update_run(
+    session: AsyncSession, run_id: int, *, statements: int, total_ore: int
+) -> None:
+    await session.execute(
+        update(SettlementRun)
+        .where(SettlementRun.id == run_id)
+        .values(statements=statements, total_ore=total_ore)
+    )
+
+
+async def clear_drafts(session: AsyncSession, statement_ids: Sequence[int]) -> None:
+    """Removes the lines of draft statements and the links behind them."""
+    if not statement_ids:
+        return
+    lines = select(StatementLine.id).where(StatementLine.statement_id.in_(statement_ids))
+    await session.execute(
+        delete(StatementLineOrder).where(StatementLineOrder.line_id.in_(lines.scalar_subquery()))
+    )
+    await session.execute(
+        delete(StatementLine).where(StatementLine.statement_id.in_(statement_ids))
+    )
+
+
+async def delete_statements(session: AsyncSession, statement_ids: Sequence[int]) -> None:
+    if statement_ids:
+        await session.execute(
+            delete(Statement).where(
+                Statement.id.in_(statement_ids), Statement.status == StatementStatus.DRAFT
+            )
+        )
+
+
+async def insert_statement(session: AsyncSession, values: dict[str, Any]) -> int:
+    result = await session.execute(insert(Statement).values(**values).returning(Statement.id))
+    return int(result.scalar_one())
+
+
+async def update_draft(session: AsyncSession, statement_id: int, values: dict[str, Any]) -> bool:
+    result = await session.execute(
+        update(Statement)
+        .where(Statement.id == statement_id, Statement.status == StatementStatus.DRAFT)
+        .values(**values)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def insert_line(session: AsyncSession, values: dict[str, Any]) -> int:
+    result = await session.execute(
+        insert(StatementLine).values(**values).returning(StatementLine.id)
+    )
+    return int(result.scalar_one())
+
+
+async def link_orders(
+    session: AsyncSession,
+    *,
+    line_id: int,
+    condition: Any,
+    municipality_id: int,
+    approval_id: int,
+    first: date,
+    last: date,
+) -> None:
+    """INSERT … SELECT: every order of the approval's month meeting ``condition``."""
+    orders = select(literal(line_id), Order.id).where(
+        _in_month(municipality_id, first, last), Order.approval_id == approval_id, condition
+    )
+    await session.execute(insert(StatementLineOrder).from_select(["line_id", "order_id"], orders))
+
+
+async def link_deliveries_split(
+    session: AsyncSession,
+    *,
+    full_line_id: int,
+    rebated_line_id: int,
+    threshold: int,
+    municipality_id: int,
+    approval_id: int,
+    first: date,
+    last: date,
+) -> None:
+    """Deliveries up to the rebate threshold behind the first line, the rest
+    behind the rebated one: in delivery order (day, then id), by running units."""
+    running = (
+        func.sum(Order.units)
+        .over(order_by=(Order.delivery_on, Order.delivered_at, Order.id))
+        .label("running")
+    )
+    ranked = (
+        select(Order.id.label("order_id"), running)
+        .where(
+            _in_month(municipality_id, first, last),
+            Order.approval_id == approval_id,
+            IS_DELIVERED,
+        )
+        .subquery()
+    )
+    rows = select(
+        case((ranked.c.running <= threshold, full_line_id), else_=rebated_line_id),
+        ranked.c.order_id,
+    )
+    await session.execute(insert(StatementLineOrder).from_select(["line_id", "order_id"], rows))
+
+
+async def open_adjustments(
+    session: AsyncSession, *, approval_ids: Sequence[int], before: date
+) -> list[tuple[Adjustment, date]]:
+    """Adjustments not yet applied, on statements of months before ``before``."""
+    if not approval_ids:
+        return []
+    corrected = aliased(Statement)
+    result = await session.execute(
+        select(Adjustment, corrected.month_on)
+        .join(corrected, corrected.id == Adjustment.corrects_statement_id)
+        .where(
+            Adjustment.approval_id.in_(approval_ids),
+            Adjustment.applied_statement_id.is_(None),
+            corrected.month_on < before,
+        )
+        .order_by(Adjustment.approval_id, Adjustment.created_at, Adjustment.id)
+    )
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def apply_adjustments(
+    session: AsyncSession, *, adjustment_ids: Sequence[int], statement_id: int
+) -> int:
+    if not adjustment_ids:
+        return 0
+    result = await session.execute(
+        update(Adjustment)
+        .where(Adjustment.id.in_(adjustment_ids), Adjustment.applied_statement_id.is_(None))
+        .values(applied_statement_id=statement_id)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def insert_adjustment(session: AsyncSession, values: dict[str, Any]) -> int:
+    result = await session.execute(insert(Adjustment).values(**values).returning(Adjustment.id))
+    return int(result.scalar_one())
+
+
+async def adjustments_of(session: AsyncSession, statement_id: int) -> list[Adjustment]:
+    result = await session.execute(
+        select(Adjustment)
+        .where(Adjustment.corrects_statement_id == statement_id)
+        .order_by(Adjustment.id)
+    )
+    return list(result.scalars())
+
+
+async def get_statement(session: AsyncSession, statement_id: int) -> Statement | None:
+    result = await session.execute(
+        select(Statement)
+        .where(Statement.id == statement_id)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def lines_of(session: AsyncSession, statement_ids: Sequence[int]) -> list[StatementLine]:
+    if not statement_ids:
+        return []
+    result = await session.execute(
+        select(StatementLine)
+        .where(StatementLine.statement_id.in_(statement_ids))
+        .order_by(StatementLine.statement_id, StatementLine.position)
+    )
+    return list(result.scalars())
+
+
+async def get_line(session: AsyncSession, line_id: int) -> StatementLine | None:
+    return await session.get(StatementLine, line_id)
+
+
+async def line_order_counts(session: AsyncSession, statement_id: int) -> dict[int, int]:
+    result = await session.execute(
+        select(StatementLineOrder.line_id, func.count())
+        .join(StatementLine, StatementLine.id == StatementLineOrder.line_id)
+        .where(StatementLine.statement_id == statement_id)
+        .group_by(StatementLineOrder.line_id)
+    )
+    return {row[0]: int(row[1]) for row in result.all()}
+
+
+async def line_orders(
+    session: AsyncSession, *, line_id: int, offset: int, limit: int
+) -> tuple[list[tuple[Order, str]], int]:
+    """The orders behind a line with the citizen's name, by day; and how many."""
+    total = (
+        await session.execute(
+            select(func.count())
+            .select_from(StatementLineOrder)
+            .where(StatementLineOrder.line_id == line_id)
+        )
+    ).scalar_one()
+    result = await session.execute(
+        select(Order, Citizen.full_name)
+        .join(StatementLineOrder, StatementLineOrder.order_id == Order.id)
+        .join(Citizen, Citizen.id == Order.citizen_id)
+        .where(StatementLineOrder.line_id == line_id)
+        .order_by(Order.delivery_on, Order.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return [(row[0], row[1]) for row in result.all()], int(total)
+
+
+async def all_line_orders(
+    session: AsyncSession, *, statement_id: int
+) -> list[tuple[int, Order, str]]:
+    """Every order behind a statement's lines, for exports: (line id, order, citizen)."""
+    result = await session.execute(
+        select(StatementLineOrder.line_id, Order, Citizen.full_name)
+        .join(Order, Order.id == StatementLineOrder.order_id)
+        .join(StatementLine, StatementLine.id == StatementLineOrder.line_id)
+        .join(Citizen, Citizen.id == Order.citizen_id)
+        .where(StatementLine.statement_id == statement_id)
+        .order_by(StatementLine.position, Order.delivery_on, Order.id)
+    )
+    return [(row[0], row[1], row[2]) for row in result.all()]
+
+
+async def line_of_order(session: AsyncSession, order_id: int) -> StatementLine | None:
+    result = await session.execute(
+        select(StatementLine)
+        .join(StatementLineOrder, StatementLineOrder.line_id == StatementLine.id)
+        .where(StatementLineOrder.order_id == order_id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_order(session: AsyncSession, order_id: int) -> tuple[Order, str] | None:
+    result = await session.execute(
+        select(Order, Citizen.full_name)
+        .join(Citizen, Citizen.id == Order.citizen_id)
+        .where(Order.id == order_id)
+    )
+    row = result.one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def order_events(session: AsyncSession, order_id: int) -> list[tuple[OrderEvent, str | None]]:
+    actor = aliased(User)
+    result = await session.execute(
+        select(OrderEvent, actor.full_name)
+        .outerjoin(actor, actor.id == OrderEvent.actor_user_id)
+        .where(OrderEvent.order_id == order_id)
+        .order_by(OrderEvent.occurred_at, OrderEvent.id)
+    )
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def order_audit_events(
+    session: AsyncSession, *, municipality_id: int, order_id: int
+) -> list[tuple[AuditEvent, str | None]]:
+    actor = aliased(User)
+    result = await session.execute(
+        select(AuditEvent, actor.full_name)
+        .outerjoin(actor, actor.id == AuditEvent.actor_user_id)
+        .where(
+            AuditEvent.municipality_id == municipality_id,
+            AuditEvent.entity_type == "order",
+            AuditEvent.entity_id == str(order_id),
+        )
+        .order_by(AuditEvent.seq)
+    )
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def chain_head_for_update(session: AsyncSession, chain: str) -> tuple[int, str] | None:
+    """The head as it is now, locked (on PostgreSQL) until the transaction ends,
+    so no other event slips in between reading it and the approval's event."""
+    result = await session.execute(
+        select(AuditChainHead.seq, AuditChainHead.hash)
+        .where(AuditChainHead.chain == chain)
+        .with_for_update()
+    )
+    row = result.one_or_none()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+async def approve(
+    session: AsyncSession,
+    *,
+    statement_id: int,
+    approved_by_user_id: int,
+    approved_at: datetime,
+    seq: int,
+    hash_: str,
+) -> bool:
+    """Draft → approved, only if still a draft and not prepared by the approver."""
+    result = await session.execute(
+        update(Statement)
+        .where(
+            Statement.id == statement_id,
+            Statement.status == StatementStatus.DRAFT,
+            Statement.prepared_by_user_id != approved_by_user_id,
+        )
+        .values(
+            status=StatementStatus.APPROVED,
+            approved_by_user_id=approved_by_user_id,
+            approved_at=approved_at,
+            audit_chain_seq=seq,
+            audit_chain_hash=hash_,
+        )
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def month_summaries(session: AsyncSession, *, municipality_id: int) -> list[dict[str, Any]]:
+    """Per month with statements: how many, drafts, approved, total."""
+    result = await session.execute(
+        select(
+            Statement.month_on,
+            func.count(),
+            func.sum(case((Statement.status == StatementStatus.DRAFT, 1), else_=0)),
+            func.sum(Statement.total_ore),
+            func.sum(Statement.unfinished_orders),
+        )
+        .where(Statement.municipality_id == municipality_id)
+        .group_by(Statement.month_on)
+        .order_by(Statement.month_on.desc())
+    )
+    return [
+        {
+            "month_on": row[0],
+            "statements": int(row[1]),
+            "drafts": int(row[2] or 0),
+            "total_ore": int(row[3] or 0),
+            "unfinished_orders": int(row[4] or 0),
+        }
+        for row in result.all()
+    ]
+
+
+async def last_run(
+    session: AsyncSession, *, municipality_id: int, month_on: date
+) -> SettlementRun | None:
+    result = await session.execute(
+        select(SettlementRun)
+        .where(SettlementRun.municipality_id == municipality_id, SettlementRun.month_on == month_on)
+        .order_by(SettlementRun.id.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()
+
+
+async def user_names(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, str]:
+    ids = sorted({i for i in user_ids if i is not None})
+    if not ids:
+        return {}
+    result = await session.execute(select(User.id, User.full_name).where(User.id.in_(ids)))
+    return {row[0]: row[1] for row in result.all()}
+
+
+async def provider_names(session: AsyncSession, provider_ids: Sequence[int]) -> dict[int, str]:
+    ids = sorted(set(provider_ids))
+    if not ids:
+        return {}
+    result = await session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(ids)))
+    return {row[0]: row[1] for row in result.all()}
+
+
+async def get_terms(session: AsyncSession, terms_id: int) -> ContractTerms | None:
+    return await session.get(ContractTerms, terms_id)
