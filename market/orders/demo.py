@@ -241,7 +241,11 @@ async def _past_months(
     a timely cancellation. The demo settles the earlier month and leaves the
     last one for the admin to run."""
     today = vouchers.today_in_copenhagen()
-    for index, day in enumerate(past_month_days(today, months=2)):
+    # Only weeks that have ended: this week's voucher units are left for the
+    # orders of today and the coming days (and for whoever tries the demo).
+    this_monday = today - timedelta(days=today.weekday())
+    days = [day for day in past_month_days(today, months=2) if day < this_monday]
+    for index, day in enumerate(days):
         for number, (citizen, grant) in enumerate(diners):
             if not grant.valid_from <= day <= grant.valid_to:
                 continue

@@ -251,7 +251,7 @@ async def test_the_page_draws_svg_charts_with_tables_and_refuses_citizens(
     table = spend[spend.index("</svg>") :]
     # The same figure in the chart's label, in the table beside it, and as the total.
     assert chart.count(">106,375.00 kr.</text>") == 1
-    assert 'width="290.0"' in chart  # the only month with spend draws the longest bar
+    assert 'width="300.0"' in chart  # the only month with spend draws the longest bar
     assert table.count("<td>106,375.00 kr.</td>") == 1
     assert "Together: 106,375.00 kr." in spend
     assert "Det Gode Køkken ApS" in html and "100.0 %" in html
