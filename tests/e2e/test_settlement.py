@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
 from market.clock import today
@@ -74,6 +75,17 @@ def test_admin_runs_a_second_admin_approves_and_the_auditor_drills_down(
     assert facts["status"] == "approved" and facts["audit_chain_hash"]
     kroner = int(facts["total_ore"]) // 100
     assert f"{kroner:,}".replace(",", ".") in total
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name=_("Download the statement and its orders (Excel)")).click()
+    book = load_workbook(io.BytesIO(download.value.path().read_bytes()), read_only=True)
+    sheet_facts = {key: value for key, value in book["statement"].iter_rows(values_only=True)}
+    assert sheet_facts["audit_chain_hash"] == facts["audit_chain_hash"]
+    line_rows = list(book["lines"].iter_rows(values_only=True))
+    assert line_rows[-1][0] == "total" and line_rows[-1][5] == int(facts["total_ore"])
+    assert sum(row[5] for row in line_rows[1:-1]) == int(facts["total_ore"])
+    order_rows = list(book["orders"].iter_rows(values_only=True))[1:]
+    assert order_rows, "the Excel export lists the orders behind the lines"
 
     page.get_by_role(
         "link", name=re.compile(r"^\d+ " + _("%(n)s orders").split(" ", 1)[1])
