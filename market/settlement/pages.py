@@ -12,6 +12,7 @@ from market.auth.dependencies import Session, require
 from market.auth.permissions import Actor, Permission
 from market.errors import N_, AppError
 from market.i18n import gettext
+from market.orders.pages import KITCHEN_STATUS_LABELS
 from market.settlement import exports, service
 from market.settlement.explain import kroner, month_words, percent
 from market.templating import render
@@ -57,6 +58,8 @@ def _context(**extra: Any) -> dict[str, Any]:
     return {
         "kind_labels": KIND_LABELS,
         "status_labels": STATUS_LABELS,
+        # The kitchen's words for an order's states, so the auditor reads the same.
+        "order_status_labels": KITCHEN_STATUS_LABELS,
         "outcome_labels": service.OUTCOME_LABELS,
         "month_key": _month_key,
         "money": kroner,
