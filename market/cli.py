@@ -218,6 +218,7 @@ def settle(
                 else ""
             )
         )
-    typer.echo(
-        f"{len(view.statements)} statements for {month}, total {kroner(view.total_ore, 'da')}."
-    )
+    count = len(view.statements)
+    noun = "statement" if count == 1 else "statements"
+    # The kroner text ends in "kr.", so no full stop after it.
+    typer.echo(f"{count} {noun} for {month}, total {kroner(view.total_ore, 'da')}")

@@ -86,7 +86,7 @@ def test_settle_prints_each_statement_and_stores_the_drafts(cli_db):
     assert result.exit_code == 0, result.output
     # 20 × 85.00 + 2 × 63.75 = 1,827.50 kr.
     assert "Det Gode Køkken ApS" in result.output and "1.827,50 kr." in result.output
-    assert f"1 statements for {MONTH}" in result.output
+    assert f"1 statement for {MONTH}, total " in result.output
     with sqlite3.connect(cli_db) as db:
         rows = db.execute(
             "SELECT status, total_ore, delivered, citizen_absent FROM settlement_statement"
