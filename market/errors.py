@@ -74,6 +74,7 @@ class IllegalTransition(Conflict):
 def install_handlers(app: "FastAPI") -> None:
     """JSON for /api and webhooks, a page for people; a sentence either way."""
     from fastapi.exceptions import RequestValidationError
+    from sqlalchemy.exc import DBAPIError
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -122,6 +123,30 @@ def install_handlers(app: "FastAPI") -> None:
         message = gettext(messages.get(exc.status_code, str(exc.detail)))
         return respond(request, exc.status_code, "http_error", message)
 
+    async def on_number_out_of_range(request: "Request", exc: Exception) -> Response:
+        # An id or count beyond what the database stores (SQLite: 64-bit,
+        # PostgreSQL: 32-bit integers) is bad input, not a server fault.
+        if isinstance(exc, DBAPIError) and not _out_of_range(exc):
+            raise exc
+        return respond(
+            request,
+            422,
+            "invalid_input",
+            gettext("A number in the request is too large. Check the number and try again."),
+        )
+
+    app.add_exception_handler(OverflowError, on_number_out_of_range)
+    app.add_exception_handler(DBAPIError, on_number_out_of_range)
     app.add_exception_handler(AppError, on_app_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
+
+
+def _out_of_range(exc: Exception) -> bool:
+    """A PostgreSQL numeric-range error (SQLSTATE 22003), or asyncpg refusing to
+    encode an integer argument that does not fit its column."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == "22003":
+        return True
+    text = str(orig or exc)
+    return "invalid input for query argument" in text and "out of" in text and "range" in text
