@@ -21,6 +21,7 @@ def demo_login(live_server: LiveServer, who_starts_with: str) -> str:
     "who",
     [
         "municipal admin, Aarhus",
+        "auditor, Aarhus",
         "provider admin, approved in Aarhus and Odense",
         "citizen, Aarhus",
     ],
