@@ -69,6 +69,7 @@ async def _admin_page(
             "chosen": chosen,
             "citizens": citizens,
             "issue_month": context.pop("issue_month", last_month.strftime("%Y-%m")),
+            "charges_when_absent": await service.charges_when_absent(session, actor=actor),
             "done": request.query_params.get("done"),
             **context,
         },
@@ -81,6 +82,15 @@ async def admin_page(
     request: Request, session: Session, actor: Viewer, month: str | None = None
 ) -> Response:
     return await _admin_page(request, session, actor, month)
+
+
+@router.post("/copayments/settings", response_class=HTMLResponse)
+async def settings(request: Request, session: Session, actor: Issuer) -> Response:
+    form = await request.form()
+    await service.set_charge_when_absent(
+        session, actor=actor, charge=form.get("charge_when_absent") == "yes"
+    )
+    return RedirectResponse("/copayments?done=settings#absent", status_code=303)
 
 
 @router.post("/copayments/issue", response_class=HTMLResponse)

@@ -103,6 +103,36 @@ async def issue_month(session: AsyncSession, *, actor: Actor, month_on: date) ->
     return IssueResult(month_on, ids, totals.lines, totals.total_ore)
 
 
+async def charges_when_absent(session: AsyncSession, *, actor: Actor) -> bool:
+    """The municipality's setting: does a citizen-absent failure cost the citizen
+    the co-payment? (DESIGN.md: off unless the municipality decides otherwise.)"""
+    municipality = await repository.get_municipality(
+        session, _municipality_of(actor, Permission.COPAYMENT_VIEW)
+    )
+    if municipality is None:
+        raise NotFound(N_("That municipality does not exist."))
+    return municipality.charge_copayment_when_absent
+
+
+async def set_charge_when_absent(session: AsyncSession, *, actor: Actor, charge: bool) -> bool:
+    """Applies to failures recorded from now on (a card payment is captured or
+    released when the failure is recorded) and to statements issued from now on."""
+    municipality_id = _municipality_of(actor, Permission.COPAYMENT_STATEMENT_ISSUE)
+    before = await charges_when_absent(session, actor=actor)
+    if before != charge:
+        await repository.set_charge_when_absent(session, municipality_id, charge)
+        await audit.record(
+            session,
+            actor=actor,
+            action="municipality.copayment_when_absent_set",
+            entity_type="municipality",
+            entity_id=municipality_id,
+            municipality_id=municipality_id,
+            data={"from": before, "to": charge},
+        )
+    return charge
+
+
 async def months(session: AsyncSession, *, actor: Actor) -> list[MonthSummary]:
     """Every month with statements in the actor's municipality, newest first."""
     municipality_id = _municipality_of(actor, Permission.COPAYMENT_VIEW)

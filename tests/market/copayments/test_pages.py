@@ -151,3 +151,63 @@ async def test_staff_of_another_municipality_do_not_see_the_citizen(
 ):
     await login(client, "admin@odense.dk")
     assert (await client.get(f"/citizens/{diner.citizen.id}/copayments")).status_code == 404
+
+
+async def test_admin_decides_whether_an_absent_citizen_pays(
+    client, session, world, kitchen, diner, month
+):
+    from market.audit.models import AuditEvent
+    from market.municipalities.models import Municipality
+    from market.orders.models import FailureReason
+
+    await insert_order(
+        session,
+        kitchen,
+        diner,
+        month,
+        OrderStatus.FAILED,
+        failure_reason=FailureReason.CITIZEN_ABSENT,
+    )
+    await session.commit()
+    await login(client, "admin@aarhus.dk")
+    page = await client.get("/copayments")
+    assert "does not pay for a meal missed" in page.text  # the default of DESIGN.md
+
+    response = await post_form(client, "/copayments/settings", {"charge_when_absent": "yes"})
+    assert response.status_code == 303, response.text
+    municipality = await session.get(Municipality, world.municipality.id)
+    await session.refresh(municipality)
+    assert municipality.charge_copayment_when_absent is True
+    event = (
+        await session.execute(
+            select(AuditEvent).where(AuditEvent.action == "municipality.copayment_when_absent_set")
+        )
+    ).scalar_one()
+    assert '"to":true' in event.data_json
+    page = await client.get(response.headers["location"])
+    assert "The setting is saved." in page.text and "pays the co-payment for a meal" in page.text
+
+    # The statement issued now charges the meal missed at home.
+    await post_form(client, "/copayments/issue", {"month": month.strftime("%Y-%m")})
+    lines = (await session.execute(select(CopaymentStatementLine))).scalars().all()
+    assert [line.outcome for line in lines] == ["citizen_absent"]
+
+    # Unticked (a checkbox sends nothing) turns it off again.
+    await post_form(client, "/copayments/settings", {})
+    await session.refresh(municipality)
+    assert municipality.charge_copayment_when_absent is False
+
+
+async def test_the_auditor_reads_the_setting_but_cannot_change_it(client, session, world):
+    from market.municipalities.models import Municipality
+
+    municipality_id = world.municipality.id
+    await login(client, world.user("auditor").email)
+    page = await client.get("/copayments")
+    assert page.status_code == 200 and "/copayments/settings" not in page.text
+    response = await post_form(client, "/copayments/settings", {"charge_when_absent": "yes"})
+    assert response.status_code == 403
+    charged = await session.scalar(
+        select(Municipality.charge_copayment_when_absent).where(Municipality.id == municipality_id)
+    )
+    assert charged is False
