@@ -42,6 +42,13 @@ async def head(session: AsyncSession, chain: str) -> AuditChainHead | None:
     return await session.get(AuditChainHead, chain)
 
 
+async def event_at(session: AsyncSession, chain: str, seq: int) -> AuditEvent | None:
+    result = await session.execute(
+        select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq == seq)
+    )
+    return result.scalar_one_or_none()
+
+
 async def stream_chain(session: AsyncSession, chain: str) -> AsyncIterator[AuditEvent]:
     result = await session.stream_scalars(
         select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)

@@ -169,6 +169,11 @@ async def verify_chain(session: AsyncSession, *, chain: str) -> ChainReport:
     return report
 
 
+async def event_at(session: AsyncSession, *, chain: str, seq: int) -> AuditEvent | None:
+    """The event at one place of a chain, e.g. the head a document recorded."""
+    return await repository.event_at(session, chain, seq)
+
+
 async def verify(
     session: AsyncSession, *, municipality_id: int | None = None, all_chains: bool = True
 ) -> VerifyReport:

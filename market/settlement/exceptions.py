@@ -116,3 +116,13 @@ class RunInProgress(Conflict):
         super().__init__(
             N_("Someone else is running this month just now. Please look at it again in a moment.")
         )
+
+
+class OnlyApprovedCanBeChecked(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            N_(
+                "Only an approved statement records the audit chain; approve it first, "
+                "then check it."
+            )
+        )

@@ -50,6 +50,11 @@ def _sentence(exc: AppError) -> str:
     return message.format(**exc.params) if exc.params else message
 
 
+def _sentence_of(message: str, params: dict[str, Any]) -> str:
+    text = gettext(message)
+    return text.format(**params) if params else text
+
+
 def _month_key(month_on: date) -> str:
     return month_on.strftime("%Y-%m")
 
@@ -257,6 +262,15 @@ async def statement_xlsx(session: Session, actor: Viewer, statement_id: int) -> 
 
 
 # --- drill-down -------------------------------------------------------------------------
+
+
+@router.get("/settlement/statements/{statement_id}/chain-check", response_class=HTMLResponse)
+async def chain_check_page(
+    request: Request, session: Session, actor: Viewer, statement_id: int
+) -> Response:
+    result = await service.check_statement(session, actor=actor, statement_id=statement_id)
+    checks = [(check.ok, _sentence_of(check.message, check.params)) for check in result.checks]
+    return render(request, "settlement/chain_check.html", _context(result=result, checks=checks))
 
 
 @router.get("/settlement/lines/{line_id}", response_class=HTMLResponse)

@@ -87,6 +87,18 @@ def test_admin_runs_a_second_admin_approves_and_the_auditor_drills_down(
     order_rows = list(book["orders"].iter_rows(values_only=True))[1:]
     assert order_rows, "the Excel export lists the orders behind the lines"
 
+    page.get_by_role("link", name=_("Check this statement against the audit chain")).click()
+    expect(page).to_have_url(re.compile(r"/settlement/statements/\d+/chain-check$"))
+    assert_accessible(page)
+    expect(page.get_by_role("status")).to_contain_text(
+        _(
+            "Passed: the history under this statement was not rewritten, "
+            "and the statement is as it was approved."
+        )
+    )
+    page.get_by_role("link", name=_("Back to the statement")).click()
+    assert_accessible(page)
+
     page.get_by_role(
         "link", name=re.compile(r"^\d+ " + _("%(n)s orders").split(" ", 1)[1])
     ).first.click()
