@@ -317,6 +317,7 @@ async def place_order(
         citizen_id=citizen.id,
         municipality_id=citizen.municipality_id,
         amount_ore=grant.copayment_ore * units,
+        delivery_on=delivery_on,
         now=now,
     )
     order = await repository.get_order(session, order_id)

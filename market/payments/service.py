@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 import stripe
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.audit import service as audit
 from market.auth.permissions import Actor
+from market.clock import local_instant
 from market.config import Settings
 from market.db import utcnow
 from market.municipalities import service as municipalities
@@ -51,6 +52,11 @@ log = logging.getLogger("market.payments")
 # worker died: then the next round after the lease repeats it, same key).
 CLAIM_LEASE = timedelta(minutes=5)
 BACKOFF_BASE_SECONDS = 30
+# A card hold lasts about 7 days (Stripe's default for online card payments)
+# and is captured on the delivery day, so an order placed further ahead (a
+# standing order, a week planned at once) is authorised 6 days before delivery
+# rather than at once; nearer orders are authorised when placed.
+AUTHORIZE_DAYS_BEFORE_DELIVERY = 6
 BACKOFF_MAX_SECONDS = 3600
 # A release the gateway refuses (the payment was captured elsewhere) needs a person.
 REFUSED_RELEASE_RETRY = timedelta(days=1)
@@ -212,14 +218,22 @@ async def record_order_placed(
     citizen_id: int,
     municipality_id: int,
     amount_ore: int,
+    delivery_on: date | None = None,
     now: datetime | None = None,
 ) -> CardPayment | None:
     """A citizen who pays by card gets a payment to authorise; nothing is sent
-    now (the worker does it after the order's transaction has committed)."""
+    now (the worker does it after the order's transaction has committed, and
+    not before the hold would last until the delivery day)."""
     choice = await repository.get_method(session, citizen_id)
     if choice is None or choice.method != CopaymentMethod.CARD or amount_ore <= 0:
         return None
     now = now or utcnow()
+    authorize_at = now
+    if delivery_on is not None:
+        earliest = local_instant(
+            delivery_on - timedelta(days=AUTHORIZE_DAYS_BEFORE_DELIVERY), time(0, 0)
+        )
+        authorize_at = max(now, earliest)
     payment_id = await repository.insert_card_payment(
         session,
         {
@@ -231,7 +245,7 @@ async def record_order_placed(
             "wanted": S.AUTHORIZED,
             "idempotency_key": copayment_key(order_id),
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": authorize_at,
             "created_at": now,
             "updated_at": now,
         },

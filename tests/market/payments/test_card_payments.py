@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from market.clock import local_instant
+from market.db import utcnow
 from market.municipalities.models import Municipality
 from market.orders import service as orders
 from market.orders.models import FailureReason, OrderStatus
@@ -61,6 +62,47 @@ async def test_authorised_at_order_captured_at_delivery(session, kitchen, diner,
     else:
         assert [op for op, _ in pay.money_moves()] == ["authorize", "capture"]
     assert await audit_actions(session) == ["card_payment.authorized", "card_payment.captured"]
+
+
+async def test_an_order_far_ahead_is_authorised_six_days_before_delivery(
+    session, kitchen, diner, pay
+):
+    """A card hold lasts about a week and is captured on the delivery day."""
+    await pay.pay_by_card(session, diner)
+    day = days_ahead(10)
+    placed_at = local_instant(day - timedelta(days=10), time(9, 0))
+    order = await place(session, kitchen, diner, day, now=placed_at)
+    assert (await card_payment(session, order)).status == S.AUTHORIZING
+
+    week_before = local_instant(day - timedelta(days=7), time(12, 0))
+    assert (await pay.run(session, week_before)).authorized == 0
+    assert (await card_payment(session, order)).status == S.AUTHORIZING
+
+    six_days_before = local_instant(day - timedelta(days=6), time(0, 1))
+    assert (await pay.run(session, six_days_before)).authorized == 1
+    assert (await card_payment(session, order)).status == S.AUTHORIZED
+
+
+async def test_a_far_order_cancelled_before_its_authorisation_never_reaches_the_card(
+    session, kitchen, diner, pay
+):
+    await pay.pay_by_card(session, diner)
+    day = days_ahead(10)
+    placed_at = local_instant(day - timedelta(days=10), time(9, 0))
+    order = await place(session, kitchen, diner, day, now=placed_at)
+    await orders.cancel_order(
+        session, actor=diner.me, order_id=order.id, now=placed_at + timedelta(hours=1)
+    )
+    await session.commit()
+    # The cancellation makes the payment due at once (the real clock), long
+    # before its authorisation would have gone out.
+    run = await pay.run(session, utcnow() + timedelta(minutes=1))
+    assert (await card_payment(session, order)).status == S.RELEASED
+    assert run.authorized == 0
+    if pay.kind == "stripe":
+        assert pay.intents() == []
+    else:
+        assert pay.money_moves() == []
 
 
 @pytest.mark.parametrize("ending", ["cancel_in_time", "reject", "expire", "provider_fault"])
