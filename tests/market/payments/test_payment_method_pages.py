@@ -55,12 +55,19 @@ async def test_a_made_up_method_is_refused_and_nothing_changes(client, session, 
 
 async def test_the_case_worker_chooses_for_the_citizen(client, session, world, diner):
     cid = diner.citizen.id  # a refused request rolls back and expires the session's objects
+    name = diner.citizen.full_name
     await login(client, world.user("case_worker").email)
     record = await client.get(f"/citizens/{cid}")
     assert f"/citizens/{cid}/payment" in record.text
+    # On the phone the case worker reads about the citizen, not about "you".
+    page = await client.get(f"/citizens/{cid}/payment")
+    assert f"{name} gets a statement of the co-payment once a month." in page.text
+    assert "Your co-payment" not in page.text
     saved = await post_form(client, f"/citizens/{cid}/payment", {"method": "card"})
     assert saved.status_code == 303
     assert (await method_row(session, cid)).updated_by_user_id == world.user("case_worker").id
+    page = await client.get(saved.headers["location"])
+    assert f"{name} pays the co-payment by card." in page.text
 
 
 async def test_another_municipality_cannot_see_or_choose(client, session, world, diner):
