@@ -133,3 +133,10 @@ class NoMonthOrStatements(InvalidInput):
 class PayoutChangedMeanwhile(Conflict):
     def __init__(self) -> None:
         super().__init__(N_("Someone else changed these payouts just now. Please look again."))
+
+
+class BankRefusalNeedsReason(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            N_("Write what the bank said, e.g. the account is closed, so the payout can be fixed.")
+        )

@@ -39,6 +39,7 @@ DONE = {
     "file": N_("The payment file is made. Download it and send it to the bank."),
     "file_paid": N_("The payment file is marked as paid."),
     "requeued": N_("The payout will be tried again."),
+    "refused": N_("The payout is marked as refused by the bank. Fix the account, then try again."),
     "account": N_("The municipality's account is saved."),
 }
 
@@ -130,6 +131,20 @@ async def send_now(request: Request, session: Session, actor: Payer) -> Response
         f"&failed={len(report.failed)}",
         status_code=303,
     )
+
+
+@router.post("/payouts/{payout_id}/bank-refused", response_class=HTMLResponse)
+async def bank_refused(
+    request: Request, session: Session, actor: Payer, payout_id: int
+) -> Response:
+    form = await request.form()
+    try:
+        await service.record_bank_refusal(
+            session, actor=actor, payout_id=payout_id, reason=str(form.get("reason") or "")
+        )
+    except AppError as exc:
+        return await _overview(request, session, actor, error=exc)
+    return RedirectResponse("/payouts?done=refused", status_code=303)
 
 
 @router.post("/payouts/{payout_id}/requeue", response_class=HTMLResponse)

@@ -230,6 +230,30 @@ async def mark_failed(session: AsyncSession, *, payout_id: int, error: str) -> b
     return result.scalar_one_or_none() is not None
 
 
+async def refused_by_bank(
+    session: AsyncSession, *, payout_id: int, reason: str, when: datetime
+) -> bool:
+    """A payout in a payment file that the bank did not carry out. It leaves
+    the file (which stays as it was written), so a later file can take it."""
+    result = await session.execute(
+        update(Payout)
+        .where(
+            Payout.id == payout_id,
+            Payout.status == PayoutStatus.SUBMITTED,
+            Payout.method == PayoutMethod.BANK_FILE,
+        )
+        .values(
+            status=PayoutStatus.FAILED,
+            last_error=reason,
+            payment_file_id=None,
+            attempts=Payout.attempts + 1,
+            next_attempt_at=None,
+        )
+        .returning(Payout.id)  # type: ignore[arg-type]
+    )
+    return result.scalar_one_or_none() is not None
+
+
 async def requeue(
     session: AsyncSession,
     *,

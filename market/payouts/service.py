@@ -31,6 +31,7 @@ from market.payments import service as payments
 from market.payments.gateway import GatewayUnavailable, PaymentGateway, PaymentRefused
 from market.payouts import repository
 from market.payouts.exceptions import (
+    BankRefusalNeedsReason,
     InvalidBic,
     InvalidIban,
     InvalidStripeAccount,
@@ -277,6 +278,50 @@ async def create_payouts(
             },
         )
     return result
+
+
+async def record_bank_refusal(
+    session: AsyncSession, *, actor: Actor, payout_id: int, reason: str
+) -> Payout:
+    """The bank reports that it did not carry out one transfer of a payment file
+    (a closed account, a wrong name). The payout fails with the bank's words;
+    once the provider's account is fixed, "try again" puts it in the next file.
+    The rest of the file is unaffected."""
+    municipality_id = _municipality_of(actor)
+    reason = " ".join(reason.split())
+    if not reason:
+        raise BankRefusalNeedsReason()
+    payout = await repository.get_payout(session, payout_id)
+    if payout is None or payout.municipality_id != municipality_id:
+        raise PayoutNotFound()
+    check_transition(payout.status, PayoutStatus.FAILED)
+    file_id = payout.payment_file_id
+    if not await repository.refused_by_bank(
+        session, payout_id=payout_id, reason=reason[:500], when=utcnow()
+    ):
+        raise PayoutChangedMeanwhile()
+    await audit.record(
+        session,
+        actor=actor,
+        action="payout.refused_by_bank",
+        entity_type="payout",
+        entity_id=payout_id,
+        municipality_id=municipality_id,
+        data={"payment_file_id": file_id, "reason": reason[:500]},
+    )
+    fresh = await repository.get_payout(session, payout_id)
+    assert fresh is not None
+    return fresh
+
+
+def end_to_end_id(payout: Payout) -> str:
+    """The payout's key, and for a payout sent again after a bank refused it the
+    attempt, so the bank never sees one EndToEndId twice."""
+    return (
+        payout.idempotency_key
+        if not payout.attempts
+        else (f"{payout.idempotency_key}-r{payout.attempts}")
+    )
 
 
 async def requeue_payout(session: AsyncSession, *, actor: Actor, payout_id: int) -> Payout:
@@ -553,7 +598,7 @@ async def create_payment_file(
     rows.sort(key=lambda r: r.payout.id or 0)
     transfers = [
         CreditTransfer(
-            end_to_end_id=row.payout.idempotency_key,
+            end_to_end_id=end_to_end_id(row.payout),
             amount_ore=row.payout.amount_ore,
             creditor_name=row.provider_name,
             iban=row.payout.destination,
