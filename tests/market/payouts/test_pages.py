@@ -200,3 +200,18 @@ async def test_the_page_reads_in_danish(client, session, books):
     refused = await post_form(client, "/payouts/files")
     assert refused.status_code == 409
     assert "Der venter ingen bankudbetaling" in refused.text
+
+
+async def test_the_admin_pays_every_statement_at_once(client, session, books):
+    first = await books.statement(session, month=9, total_ore=100_00)
+    second = await books.statement(session, stripe=True, total_ore=200_00)
+    ids = [first.id, second.id]
+    await session.commit()
+    await login(client, "admin@aarhus.dk")
+    page = await client.get("/payouts")
+    assert "Pay all 2 statements" in page.text
+    paid = await post_form(client, "/payouts/pay", {"statement_ids": [str(i) for i in ids]})
+    assert paid.status_code == 303, paid.text
+    assert await count(session, Payout, Payout.statement_id.in_(ids)) == 2
+    page = await client.get("/payouts")
+    assert "Pay all" not in page.text
