@@ -171,10 +171,11 @@ def settle(
     from market.admin_tasks import TaskError, unit_of_work
     from market.auth import repository as auth_repository
     from market.auth import service as auth_service
+    from market.clock import parse_month
     from market.errors import AppError
     from market.municipalities import repository as municipality_repository
     from market.settlement import service as settlement
-    from market.settlement.explain import kroner
+    from market.templating import kroner
 
     async def run(progress: Progress) -> "settlement.MonthView":
         task = progress.add_task("Settling", total=None)
@@ -192,7 +193,7 @@ def settle(
             if user.municipality_id != found.id:
                 raise TaskError(f"{as_email} does not work for {found.name}")
             actor = auth_service.actor_for(user)
-            month_on = settlement.parse_month(month)
+            month_on = parse_month(month)
             await settlement.run_month(session, actor=actor, month_on=month_on, progress=advance)
             return await settlement.month_view(session, actor=actor, month_on=month_on)
 

@@ -24,6 +24,12 @@ class AppError(Exception):
         self.message = message
         self.params = params
 
+    def sentence(self) -> str:
+        """The message in the request's language, filled in."""
+        from market.i18n import sentence
+
+        return sentence(self.message, self.params)
+
 
 class InvalidInput(AppError):
     status_code = 422
@@ -101,10 +107,7 @@ def install_handlers(app: "FastAPI") -> None:
         if isinstance(exc, NotAuthenticated) and not wants_json(request):
             if request.method == "GET":
                 return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        message = gettext(exc.message)
-        if exc.params:
-            message = message.format(**exc.params)
-        return respond(request, exc.status_code, exc.code, message)
+        return respond(request, exc.status_code, exc.code, exc.sentence())
 
     async def on_validation_error(request: "Request", exc: RequestValidationError) -> Response:
         problems = []

@@ -6,6 +6,7 @@ from contextvars import ContextVar
 from functools import cache
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -38,6 +39,18 @@ def gettext(message: str) -> str:
 
 def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current_language.get()).ngettext(singular, plural, n)
+
+
+def sentence(message: str, params: dict[str, Any] | None = None) -> str:
+    """A message id with {placeholders}, translated first and then filled, so
+    translators see the whole sentence (AppError messages, statement lines)."""
+    text = gettext(message)
+    return text.format(**params) if params else text
+
+
+def babel_locale(language: str | None = None) -> str:
+    """The Babel locale for a language (default: the request's)."""
+    return "da_DK" if (language or current_language.get()) == "da" else "en_GB"
 
 
 def choose_language(cookie_value: str | None, accept_language: str | None, default: str) -> str:

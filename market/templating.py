@@ -1,7 +1,7 @@
 """The one Jinja2 environment: gettext, formatting filters and the page helper."""
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,13 +32,21 @@ templates.env.policies["ext.i18n.trimmed"] = True
 
 
 def _locale() -> str:
-    return "da_DK" if i18n.current_language.get() == "da" else "en_GB"
+    return i18n.babel_locale()
 
 
-def kroner(ore: int | None) -> str:
+def kroner(ore: int | str | Decimal | None, language: str | None = None) -> str:
+    """da "1.234,50 kr.", en "1,234.50 kr."; a fraction of an øre (a unit
+    amount such as "6233.7833") rounds half-even."""
     if ore is None:
         return ""
-    return format_decimal(Decimal(ore).scaleb(-2), format="#,##0.00", locale=_locale()) + " kr."
+    value = (Decimal(str(ore)) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    return format_decimal(value, format="#,##0.00", locale=i18n.babel_locale(language)) + " kr."
+
+
+def month_words(month_on: date, language: str | None = None) -> str:
+    """da "oktober 2026", en "October 2026"."""
+    return format_date(month_on, "LLLL y", locale=i18n.babel_locale(language))
 
 
 def local_datetime(value: datetime | None) -> str:
@@ -56,6 +64,7 @@ def local_date(value: date | None) -> str:
 templates.env.filters["kroner"] = kroner
 templates.env.filters["local_datetime"] = local_datetime
 templates.env.filters["local_date"] = local_date
+templates.env.globals["month_words"] = month_words
 templates.env.globals["languages"] = i18n.LANGUAGES
 templates.env.globals["current_language"] = i18n.current_language.get
 

@@ -38,7 +38,7 @@ async def run_once(
     # Stripe transfers of approved statements; each payout has its own steps.
     report["payouts"] = asdict(
         await payouts.send_transfers(
-            sessions, settings=settings, gateway=payouts.gateway_for(settings)
+            sessions, settings=settings, gateway=payments.get_gateway(settings)
         )
     )
     # Last, so messages written by the jobs above go out in the same round.

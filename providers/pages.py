@@ -70,11 +70,6 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _message(exc: AppError) -> str:
-    message = gettext(exc.message)
-    return message.format(**exc.params) if exc.params else message
-
-
 def _build(model: type[M], data: dict[str, Any]) -> M:
     """Pydantic's refusal, as a sentence naming the fields to check."""
     try:
@@ -131,7 +126,7 @@ async def register_submit(
         return render(
             request,
             "providers/register.html",
-            {"values": values, "error": _message(exc)},
+            {"values": values, "error": exc.sentence()},
             status_code=exc.status_code,
         )
     assert result.session_token is not None
@@ -171,7 +166,7 @@ async def details_submit(
         return render(
             request,
             "providers/details.html",
-            {"values": values, "error": _message(exc)},
+            {"values": values, "error": exc.sentence()},
             status_code=exc.status_code,
         )
     return RedirectResponse("/provider?saved=details", status_code=303)
@@ -254,7 +249,7 @@ async def application_save(
         return render(
             request,
             "providers/application_form.html",
-            {"view": view, "values": _typed_evidence(form, view), "error": _message(exc)},
+            {"view": view, "values": _typed_evidence(form, view), "error": exc.sentence()},
             status_code=exc.status_code,
         )
     done = "submitted" if submit else "saved"
@@ -329,7 +324,7 @@ async def standard_create(
             {
                 "versions": versions,
                 "values": {"service": service_name, "title": title},
-                "error": _message(exc),
+                "error": exc.sentence(),
             },
             status_code=exc.status_code,
         )
@@ -367,7 +362,7 @@ async def _standard_error(
     return render(
         request,
         "providers/standard.html",
-        {"view": view, "values": {}, "error": _message(exc), **ctx},
+        {"view": view, "values": {}, "error": exc.sentence(), **ctx},
         status_code=exc.status_code,
     )
 
@@ -427,7 +422,7 @@ async def requirement_update(
         return render(
             request,
             "providers/requirement_edit.html",
-            {"view": view, "values": {**values, "id": requirement_id}, "error": _message(exc)},
+            {"view": view, "values": {**values, "id": requirement_id}, "error": exc.sentence()},
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/standards/{standard_id}#requirements", status_code=303)
@@ -536,7 +531,7 @@ async def review_decisions(
             actor,
             application_id,
             status_code=exc.status_code,
-            decisions_error=_message(exc),
+            decisions_error=exc.sentence(),
         )
     return RedirectResponse(
         f"/applications/{application_id}?done=decisions#approve", status_code=303
@@ -566,7 +561,7 @@ async def review_approve(
             actor,
             application_id,
             status_code=exc.status_code,
-            approve_error=_message(exc),
+            approve_error=exc.sentence(),
             approve_values=values,
         )
     return RedirectResponse(f"/applications/{application_id}?done=approved", status_code=303)
@@ -591,7 +586,7 @@ async def review_reject(
             actor,
             application_id,
             status_code=exc.status_code,
-            reject_error=_message(exc),
+            reject_error=exc.sentence(),
             reject_reason=reason,
         )
     return RedirectResponse(f"/applications/{application_id}?done=rejected", status_code=303)
@@ -651,7 +646,7 @@ async def approval_move(
             "providers/provider.html",
             {
                 "row": row,
-                "move_error": _message(exc),
+                "move_error": exc.sentence(),
                 "error_approval_id": approval_id,
                 "error_move": move,
                 "reason": reason,
@@ -797,7 +792,7 @@ async def terms_add(
             actor,
             approval_id,
             status_code=exc.status_code,
-            error=_message(exc),
+            error=exc.sentence(),
             values=values,
         )
     return RedirectResponse(f"/approvals/{approval_id}/terms?done=added", status_code=303)
@@ -880,7 +875,7 @@ async def _save_offer_form(
         return render(
             request,
             "providers/offer_form.html",
-            {**OFFER_LABELS, "values": values, "offer_id": offer_id, "error": _message(exc)},
+            {**OFFER_LABELS, "values": values, "offer_id": offer_id, "error": exc.sentence()},
             status_code=exc.status_code,
         )
     return RedirectResponse("/provider/offers?done=saved", status_code=303)
@@ -1022,7 +1017,7 @@ async def ordering_profile_save(request: Request, session: Session, actor: Offer
         return render(
             request,
             "providers/ordering_profile.html",
-            {"values": values, "secret": None, "error": _message(exc)},
+            {"values": values, "secret": None, "error": exc.sentence()},
             status_code=exc.status_code,
         )
     return RedirectResponse("/provider/ordering?done=saved", status_code=303)

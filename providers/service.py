@@ -1563,21 +1563,6 @@ _BP_RANGE_SENTENCES: dict[str, str] = {
     ),
 }
 
-TERMS_FIELDS = (
-    "unit_price_ore",
-    "min_units_per_month",
-    "shortfall_rate_bp",
-    "rebate_threshold_units",
-    "rebate_bp",
-    "on_time_target_bp",
-    "malus_bp_per_point",
-    "malus_cap_bp",
-    "bonus_threshold_bp",
-    "bonus_bp",
-    "citizen_absent_share_bp",
-    "late_cancel_share_bp",
-)
-
 
 @dataclass
 class TermsHistory:

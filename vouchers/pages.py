@@ -48,11 +48,6 @@ def _secret(request: Request) -> str:
     return _settings(request).secret_key.get_secret_value()
 
 
-def _message(exc: AppError) -> str:
-    message = gettext(exc.message)
-    return message.format(**exc.params) if exc.params else message
-
-
 def _form_error(
     request: Request, template: str, context: dict[str, Any], exc: AppError
 ) -> HTMLResponse:
@@ -62,7 +57,7 @@ def _form_error(
     return render(
         request,
         template,
-        {**LABELS, **context, "error": _message(exc)},
+        {**LABELS, **context, "error": exc.sentence()},
         status_code=exc.status_code,
     )
 

@@ -38,6 +38,17 @@ async def chains(session: AsyncSession) -> Sequence[AuditChainHead]:
     return result.scalars().all()
 
 
+async def head_for_update(session: AsyncSession, chain: str) -> tuple[int, str] | None:
+    """The head as it is now, locked (on PostgreSQL) until the transaction ends."""
+    result = await session.execute(
+        select(AuditChainHead.seq, AuditChainHead.hash)
+        .where(AuditChainHead.chain == chain)
+        .with_for_update()
+    )
+    row = result.one_or_none()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
 async def head(session: AsyncSession, chain: str) -> AuditChainHead | None:
     return await session.get(AuditChainHead, chain)
 

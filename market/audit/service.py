@@ -169,6 +169,12 @@ async def verify_chain(session: AsyncSession, *, chain: str) -> ChainReport:
     return report
 
 
+async def head_for_update(session: AsyncSession, *, chain: str) -> tuple[int, str]:
+    """(seq, hash) of the chain's last event, held until the transaction ends so
+    no event slips in before the caller's own (a document recording the head)."""
+    return await repository.head_for_update(session, chain) or (0, GENESIS_HASH)
+
+
 async def event_at(session: AsyncSession, *, chain: str, seq: int) -> AuditEvent | None:
     """The event at one place of a chain, e.g. the head a document recorded."""
     return await repository.event_at(session, chain, seq)

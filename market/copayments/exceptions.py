@@ -1,6 +1,6 @@
 from datetime import date
 
-from market.errors import N_, Conflict, InvalidInput
+from market.errors import N_, Conflict
 
 
 class MonthNotEnded(Conflict):
@@ -22,8 +22,3 @@ class NothingNewToCharge(Conflict):
             ),
             month=month_on.strftime("%Y-%m"),
         )
-
-
-class NotAMonth(InvalidInput):
-    def __init__(self, text: str) -> None:
-        super().__init__(N_("“{text}” is not a month. Write it like 2026-11."), text=text)

@@ -2,20 +2,16 @@
 billing CSV; the citizen's own "Min egenbetaling"; a citizen's statements on
 the case worker's record."""
 
-from datetime import date, timedelta
 from typing import Annotated, Any
 
-from babel.dates import format_date
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from market import i18n
 from market.auth.dependencies import Session, require
 from market.auth.permissions import Actor, Permission
-from market.clock import today
+from market.clock import add_months, first_of_month, parse_month, today
 from market.copayments import service
 from market.errors import N_, AppError
-from market.i18n import gettext
 from market.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -30,19 +26,8 @@ OUTCOMES = {
 }
 
 
-def month_label(month_on: date) -> str:
-    """'november 2026' / 'November 2026', in the page's language."""
-    locale = "da_DK" if i18n.current_language.get() == "da" else "en_GB"
-    return format_date(month_on, format="LLLL y", locale=locale)
-
-
-def _message(exc: AppError) -> str:
-    message = gettext(exc.message)
-    return message.format(**exc.params) if exc.params else message
-
-
 def _helpers() -> dict[str, Any]:
-    return {"month_label": month_label, "outcomes": OUTCOMES}
+    return {"outcomes": OUTCOMES}
 
 
 async def _admin_page(
@@ -55,11 +40,11 @@ async def _admin_page(
     **context: Any,
 ) -> Response:
     months = await service.months(session, actor=actor)
-    chosen = service.parse_month(month) if month else (months[0].month_on if months else None)
+    chosen = parse_month(month) if month else (months[0].month_on if months else None)
     citizens = (
         await service.month_statements(session, actor=actor, month_on=chosen) if chosen else []
     )
-    last_month = service.month_start(service.month_start(today()) - timedelta(days=1))
+    last_month = add_months(first_of_month(today()), -1)
     return render(
         request,
         "copayments/admin.html",
@@ -98,7 +83,7 @@ async def issue(request: Request, session: Session, actor: Issuer) -> Response:
     form = await request.form()
     text = str(form.get("month") or "")
     try:
-        result = await service.issue_month(session, actor=actor, month_on=service.parse_month(text))
+        result = await service.issue_month(session, actor=actor, month_on=parse_month(text))
     except AppError as exc:
         return await _admin_page(
             request,
@@ -106,7 +91,7 @@ async def issue(request: Request, session: Session, actor: Issuer) -> Response:
             actor,
             None,
             status_code=exc.status_code,
-            error=_message(exc),
+            error=exc.sentence(),
             issue_month=text,
         )
     month = result.month_on.strftime("%Y-%m")
@@ -115,7 +100,7 @@ async def issue(request: Request, session: Session, actor: Issuer) -> Response:
 
 @router.get("/copayments/export.csv")
 async def export_csv(session: Session, actor: Viewer, month: Annotated[str, Query()]) -> Response:
-    month_on = service.parse_month(month)
+    month_on = parse_month(month)
     body = await service.month_csv(session, actor=actor, month_on=month_on)
     filename = f"egenbetaling-{month_on.strftime('%Y-%m')}.csv"
     return Response(

@@ -32,18 +32,6 @@ CARD_SETTLES = (
 )
 
 
-async def get_municipality(session: AsyncSession, municipality_id: int) -> Municipality | None:
-    return await session.get(Municipality, municipality_id)
-
-
-async def set_charge_when_absent(session: AsyncSession, municipality_id: int, charge: bool) -> None:
-    await session.execute(
-        update(Municipality)
-        .where(Municipality.id == municipality_id)
-        .values(charge_copayment_when_absent=charge)
-    )
-
-
 async def lock_municipality(session: AsyncSession, municipality_id: int) -> Municipality | None:
     """Issuers of one municipality take turns, so statement sequences never clash."""
     result = await session.execute(

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 
 from market.auth.dependencies import Session, require
 from market.auth.permissions import Actor, Permission
+from market.clock import parse_month
 from market.copayments import service
 from market.copayments.schemas import IssueIn, IssueOut, MonthOut
 
@@ -27,7 +28,5 @@ async def issue(
     body: IssueIn,
 ) -> IssueOut:
     """Issues an ended month's statements; only meals not yet charged are charged."""
-    result = await service.issue_month(
-        session, actor=actor, month_on=service.parse_month(body.month)
-    )
+    result = await service.issue_month(session, actor=actor, month_on=parse_month(body.month))
     return IssueOut(**vars(result))

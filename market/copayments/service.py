@@ -7,41 +7,23 @@ whose co-payment a card paid is not on a statement; no meal is on two."""
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.audit import service as audit
 from market.auth.models import Role
 from market.auth.permissions import Actor, Permission
-from market.clock import today
+from market.clock import add_months, first_of_month, today
 from market.copayments import repository
-from market.copayments.exceptions import MonthNotEnded, NotAMonth, NothingNewToCharge
+from market.copayments.exceptions import MonthNotEnded, NothingNewToCharge
 from market.copayments.models import CopaymentStatement
 from market.copayments.repository import LineRow, MonthSummary, StatementRow
 from market.db import utcnow
 from market.errors import N_, InvalidInput, NotFound, PermissionDenied
+from market.municipalities import service as municipalities
 from vouchers import service as vouchers
 from vouchers.models import Citizen
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def next_month(month_on: date) -> date:
-    return (month_start(month_on) + timedelta(days=32)).replace(day=1)
-
-
-def parse_month(text: str) -> date:
-    """'2026-11' (or a day in the month, '2026-11-30') → 2026-11-01."""
-    cleaned = (text or "").strip()
-    try:
-        if len(cleaned) == 7:
-            return date.fromisoformat(cleaned + "-01")
-        return month_start(date.fromisoformat(cleaned))
-    except ValueError as exc:
-        raise NotAMonth(cleaned) from exc
 
 
 def _municipality_of(actor: Actor, permission: Permission) -> int:
@@ -66,8 +48,8 @@ async def issue_month(session: AsyncSession, *, actor: Actor, month_on: date) ->
     further statement only for meals that became owed since (a card declined
     after the first issue); with nothing new it refuses."""
     municipality_id = _municipality_of(actor, Permission.COPAYMENT_STATEMENT_ISSUE)
-    month_on = month_start(month_on)
-    if next_month(month_on) > today():
+    month_on = first_of_month(month_on)
+    if add_months(month_on, 1) > today():
         raise MonthNotEnded(month_on)
     municipality = await repository.lock_municipality(session, municipality_id)
     if municipality is None:
@@ -76,7 +58,7 @@ async def issue_month(session: AsyncSession, *, actor: Actor, month_on: date) ->
         session,
         municipality_id=municipality_id,
         month_on=month_on,
-        next_month=next_month(month_on),
+        next_month=add_months(month_on, 1),
         charge_absent=municipality.charge_copayment_when_absent,
         issued_by_user_id=actor.user_id,
         issued_at=utcnow(),
@@ -106,11 +88,9 @@ async def issue_month(session: AsyncSession, *, actor: Actor, month_on: date) ->
 async def charges_when_absent(session: AsyncSession, *, actor: Actor) -> bool:
     """The municipality's setting: does a citizen-absent failure cost the citizen
     the co-payment? (DESIGN.md: off unless the municipality decides otherwise.)"""
-    municipality = await repository.get_municipality(
-        session, _municipality_of(actor, Permission.COPAYMENT_VIEW)
+    municipality = await municipalities.get(
+        session, municipality_id=_municipality_of(actor, Permission.COPAYMENT_VIEW)
     )
-    if municipality is None:
-        raise NotFound(N_("That municipality does not exist."))
     return municipality.charge_copayment_when_absent
 
 
@@ -120,7 +100,9 @@ async def set_charge_when_absent(session: AsyncSession, *, actor: Actor, charge:
     municipality_id = _municipality_of(actor, Permission.COPAYMENT_STATEMENT_ISSUE)
     before = await charges_when_absent(session, actor=actor)
     if before != charge:
-        await repository.set_charge_when_absent(session, municipality_id, charge)
+        await municipalities.set_copayment_when_absent(
+            session, municipality_id=municipality_id, charge=charge
+        )
         await audit.record(
             session,
             actor=actor,
@@ -159,7 +141,7 @@ async def month_statements(
 ) -> list[CitizenTotal]:
     """The month's statements grouped per citizen, by name."""
     municipality_id = _municipality_of(actor, Permission.COPAYMENT_VIEW)
-    rows = await repository.statements_of_month(session, municipality_id, month_start(month_on))
+    rows = await repository.statements_of_month(session, municipality_id, first_of_month(month_on))
     grouped: dict[int, CitizenTotal] = {}
     for row in rows:
         assert row.citizen.id is not None
@@ -190,7 +172,7 @@ async def month_csv(session: AsyncSession, *, actor: Actor, month_on: date) -> s
     statement (its number is the key: bill each number once)."""
     municipality_id = _municipality_of(actor, Permission.COPAYMENT_VIEW)
     rows: list[StatementRow] = await repository.statements_of_month(
-        session, municipality_id, month_start(month_on)
+        session, municipality_id, first_of_month(month_on)
     )
     out = io.StringIO()
     # Semicolons and decimal points: Danish spreadsheets read it, and so do machines.
@@ -220,7 +202,7 @@ async def month_csv(session: AsyncSession, *, actor: Actor, month_on: date) -> s
         entity_type="municipality",
         entity_id=municipality_id,
         municipality_id=municipality_id,
-        data={"month_on": month_start(month_on), "statements": len(rows)},
+        data={"month_on": first_of_month(month_on), "statements": len(rows)},
     )
     return out.getvalue()
 

@@ -12,8 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from market import i18n
 from market.auth.dependencies import Session, require
 from market.auth.permissions import Actor, Permission
-from market.copayments.pages import month_label
-from market.copayments.service import parse_month
+from market.clock import parse_month
 from market.dashboard import service
 from market.templating import render
 
@@ -43,7 +42,6 @@ async def dashboard(
         "dashboard/dashboard.html",
         {
             "view": view,
-            "month_label": month_label,
             "pct": percent_of_bp,
             "previous_month": service.previous_month(view.month_on),
             "following_month": service.following_month(view.month_on),

@@ -9,21 +9,12 @@ from fractions import Fraction
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.permissions import Actor, Permission
-from market.clock import today
+from market.clock import add_months, first_of_month, today
 from market.dashboard import repository
 from market.dashboard.repository import ProviderMonth
 from market.errors import N_, PermissionDenied
 
 MONTHS_SHOWN = 12
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def add_months(month_on: date, n: int) -> date:
-    index = month_on.year * 12 + month_on.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
 
 
 @dataclass(frozen=True)
@@ -102,10 +93,10 @@ async def dashboard(
         raise PermissionDenied(N_("The dashboard is for the municipality's admins and auditors."))
     municipality_id = actor.municipality_id
     now = today()
-    end = month_start(now)
+    end = first_of_month(now)
     first = add_months(end, -MONTHS_SHOWN)
     months = [add_months(first, i) for i in range(MONTHS_SHOWN)]
-    chosen = month_start(month_on) if month_on else add_months(end, -1)
+    chosen = first_of_month(month_on) if month_on else add_months(end, -1)
     spend = await repository.approved_spend_by_month(session, municipality_id, first, end)
     statements = await repository.statement_copayments_by_month(
         session, municipality_id, first, end

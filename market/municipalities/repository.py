@@ -1,6 +1,6 @@
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.municipalities.models import Municipality, MunicipalityPostalCode
@@ -8,6 +8,13 @@ from market.municipalities.models import Municipality, MunicipalityPostalCode
 
 async def get(session: AsyncSession, municipality_id: int) -> Municipality | None:
     return await session.get(Municipality, municipality_id)
+
+
+async def update_settings(session: AsyncSession, municipality_id: int, **values: object) -> None:
+    """One conditional UPDATE; the ORM keeps a loaded Municipality in step."""
+    await session.execute(
+        update(Municipality).where(Municipality.id == municipality_id).values(**values)
+    )
 
 
 async def get_by_code(session: AsyncSession, code: str) -> Municipality | None:

@@ -14,6 +14,23 @@ async def get(session: AsyncSession, *, municipality_id: int) -> Municipality:
     return municipality
 
 
+async def set_copayment_when_absent(
+    session: AsyncSession, *, municipality_id: int, charge: bool
+) -> Municipality:
+    await repository.update_settings(session, municipality_id, charge_copayment_when_absent=charge)
+    return await get(session, municipality_id=municipality_id)
+
+
+async def set_payment_account(
+    session: AsyncSession, *, municipality_id: int, iban: str, bic: str
+) -> Municipality:
+    """The municipality's own bank account: the debtor of its payment files."""
+    await repository.update_settings(
+        session, municipality_id, payment_account_iban=iban, payment_account_bic=bic
+    )
+    return await get(session, municipality_id=municipality_id)
+
+
 async def list_all(session: AsyncSession) -> Sequence[Municipality]:
     return await repository.list_all(session)
 

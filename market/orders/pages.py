@@ -93,11 +93,6 @@ def _citizen_context(actor: Actor, citizen_id: int | None, **extra: Any) -> dict
     }
 
 
-def _sentence(exc: AppError) -> str:
-    message = gettext(exc.message)
-    return message.format(**exc.params) if exc.params else message
-
-
 async def _start(
     request: Request, session: Session, actor: Actor, citizen_id: int | None
 ) -> Response:
@@ -139,7 +134,7 @@ async def _catalogue(
         idempotency_key=key or secrets.token_urlsafe(18),
         diets=DIET_FORM_LABELS,
         allergens=ALLERGEN_LABELS,
-        error=_sentence(error) if error else None,
+        error=error.sentence() if error else None,
     )
     return render(
         request,
@@ -371,11 +366,6 @@ KITCHEN_LABELS = {
 }
 
 
-def _message(exc: AppError) -> str:
-    message = gettext(exc.message)
-    return message.format(**exc.params) if exc.params else message
-
-
 def _kitchen_day(value: str | None) -> date:
     text = (value or "").strip()
     if not text:
@@ -398,7 +388,7 @@ async def _board_error(
     return render(
         request,
         "orders/kitchen_board.html",
-        {**KITCHEN_LABELS, "board": board, "error": _message(exc)},
+        {**KITCHEN_LABELS, "board": board, "error": exc.sentence()},
         status_code=exc.status_code,
     )
 
@@ -580,7 +570,7 @@ async def alert_acknowledge(
         return render(
             request,
             "orders/alert_queue.html",
-            {"queue": queue, "error": _message(exc), "error_alert_id": alert_id, "note": note},
+            {"queue": queue, "error": exc.sentence(), "error_alert_id": alert_id, "note": note},
             status_code=exc.status_code,
         )
     return RedirectResponse("/alerts?done=acknowledged", status_code=303)
@@ -619,7 +609,7 @@ async def _payment_page(
         citizen=view.citizen,
         card_labels=CARD_PAYMENT_LABELS,
         notice=notice,
-        error=_sentence(error) if error else None,
+        error=error.sentence() if error else None,
     )
     context["payment_url"] = f"{context['base']}/payment"
     return render(

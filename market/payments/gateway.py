@@ -99,10 +99,9 @@ class OfflineGateway:
     money moves actually made (a repeated key adds nothing)."""
 
     name: str = "offline"
-    currency: str = "dkk"
     calls: list[tuple[str, str]] = field(default_factory=list)
     _results: dict[str, str] = field(default_factory=dict)
-    _transfers: dict[str, int] = field(default_factory=dict)
+    _transfers: dict[str, int] = field(default_factory=dict)  # reference → øre, for tests
 
     def _once(self, operation: str, idempotency_key: str, result: str) -> str:
         if idempotency_key not in self._results:

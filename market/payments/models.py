@@ -45,10 +45,6 @@ class CardPaymentStatus(StrEnum):
     DECLINED = "declined"  # the card was refused: the co-payment goes on the statement
 
 
-FINAL_CARD_PAYMENT_STATUSES = frozenset(
-    {CardPaymentStatus.CAPTURED, CardPaymentStatus.RELEASED, CardPaymentStatus.DECLINED}
-)
-
 # The one table of moves. A webhook or a worker result that is not in it (a
 # late or replayed event) changes nothing: a payment never moves backwards.
 CARD_PAYMENT_TRANSITIONS: dict[CardPaymentStatus, frozenset[CardPaymentStatus]] = {
@@ -67,6 +63,11 @@ CARD_PAYMENT_TRANSITIONS: dict[CardPaymentStatus, frozenset[CardPaymentStatus]] 
     CardPaymentStatus.RELEASED: frozenset(),
     CardPaymentStatus.DECLINED: frozenset(),
 }
+
+# Where no move leads on: captured, released, declined.
+FINAL_CARD_PAYMENT_STATUSES = frozenset(
+    status for status, moves in CARD_PAYMENT_TRANSITIONS.items() if not moves
+)
 
 
 class CardPayment(SQLModel, table=True):

@@ -100,15 +100,6 @@ async def card_payments_of_citizen(
     return result.scalars().all()
 
 
-async def card_payments_by_orders(
-    session: AsyncSession, order_ids: Sequence[int]
-) -> dict[int, CardPayment]:
-    if not order_ids:
-        return {}
-    result = await session.execute(select(CardPayment).where(CardPayment.order_id.in_(order_ids)))
-    return {p.order_id: p for p in result.scalars()}
-
-
 async def want(
     session: AsyncSession, *, order_id: int, wanted: CardPaymentStatus, now: datetime
 ) -> bool:

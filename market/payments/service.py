@@ -191,13 +191,6 @@ async def card_payments_of_citizen(
     return await repository.card_payments_of_citizen(session, citizen_id)
 
 
-async def card_payments_for_orders(
-    session: AsyncSession, *, order_ids: Sequence[int]
-) -> dict[int, CardPayment]:
-    """For co-payment statements: an order whose payment is CAPTURED is paid."""
-    return await repository.card_payments_by_orders(session, list(order_ids))
-
-
 # --- the order's outcome (called inside the order's transaction) ----------------------
 
 

@@ -2,17 +2,16 @@
 download payment files; the municipality's own account; the provider's
 payout details."""
 
-from datetime import date
 from typing import Annotated, Any
 
-from babel.dates import format_date
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from market.auth.dependencies import Session, require
 from market.auth.permissions import Actor, Permission
 from market.errors import N_, AppError
-from market.i18n import current_language, gettext
+from market.i18n import gettext
+from market.payments import service as payments
 from market.payouts import service
 from market.payouts.models import PayoutStatus
 from market.templating import render
@@ -44,21 +43,10 @@ DONE = {
 }
 
 
-def month_words(month_on: date) -> str:
-    locale = "da_DK" if current_language.get() == "da" else "en_GB"
-    return format_date(month_on, "MMMM y", locale=locale)
-
-
-def _sentence(exc: AppError) -> str:
-    message = gettext(exc.message)
-    return message.format(**exc.params) if exc.params else message
-
-
 def _labels() -> dict[str, Any]:
     return {
         "statuses": STATUS_LABELS,
         "methods": METHOD_LABELS,
-        "month_words": month_words,
         "mask": service.mask_account,
     }
 
@@ -78,7 +66,7 @@ async def _overview(
     return render(
         request,
         "payouts/overview.html",
-        {**_labels(), "view": view, "notice": notice, "error": _sentence(error) if error else None},
+        {**_labels(), "view": view, "notice": notice, "error": error.sentence() if error else None},
         status_code=error.status_code if error else 200,
     )
 
@@ -122,7 +110,7 @@ async def send_now(request: Request, session: Session, actor: Payer) -> Response
     report = await service.send_transfers(
         request.app.state.session_provider,
         settings=settings,
-        gateway=service.gateway_for(settings),
+        gateway=payments.get_gateway(settings),
         municipality_id=municipality_id,
         actor=actor,
     )
@@ -256,7 +244,7 @@ async def save_payout_details(
                     "bic": bic,
                     "stripe_account_id": stripe_account_id,
                 },
-                "error": _sentence(exc),
+                "error": exc.sentence(),
             },
             status_code=exc.status_code,
         )

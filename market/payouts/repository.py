@@ -12,7 +12,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.municipalities.models import Municipality
 from market.payouts.models import PaymentFile, Payout, PayoutStatus
 from market.settlement.models import Statement, StatementStatus
 from providers.models import PayoutMethod, Provider
@@ -347,25 +346,6 @@ async def mark_file_paid(
 
 
 # --- accounts ------------------------------------------------------------------------
-
-
-async def get_municipality(session: AsyncSession, municipality_id: int) -> Municipality | None:
-    result = await session.execute(
-        select(Municipality)
-        .where(Municipality.id == municipality_id)
-        .execution_options(populate_existing=True)
-    )
-    return result.scalar_one_or_none()
-
-
-async def set_municipality_account(
-    session: AsyncSession, *, municipality_id: int, iban: str | None, bic: str | None
-) -> None:
-    await session.execute(
-        update(Municipality)
-        .where(Municipality.id == municipality_id)  # type: ignore[arg-type]
-        .values(payment_account_iban=iban, payment_account_bic=bic)
-    )
 
 
 async def get_provider(session: AsyncSession, provider_id: int) -> Provider | None:

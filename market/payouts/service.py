@@ -26,8 +26,9 @@ from market.clock import COPENHAGEN
 from market.config import Settings
 from market.db import utcnow
 from market.money import format_kroner
+from market.municipalities import service as municipalities
 from market.municipalities.models import Municipality
-from market.payments import service as payments
+from market.outbox import service as outbox
 from market.payments.gateway import GatewayUnavailable, PaymentGateway, PaymentRefused
 from market.payouts import repository
 from market.payouts.exceptions import (
@@ -131,11 +132,9 @@ async def set_municipality_account(
     """The municipality's own account: the debtor of its payment files."""
     municipality_id = _municipality_of(actor)
     clean = clean_iban(iban), clean_bic(bic)
-    await repository.set_municipality_account(
+    municipality = await municipalities.set_payment_account(
         session, municipality_id=municipality_id, iban=clean[0], bic=clean[1]
     )
-    municipality = await repository.get_municipality(session, municipality_id)
-    assert municipality is not None
     await audit.record(
         session,
         actor=actor,
@@ -372,8 +371,7 @@ class PayoutsView:
 
 async def overview(session: AsyncSession, *, actor: Actor) -> PayoutsView:
     municipality_id = _municipality_of(actor)
-    municipality = await repository.get_municipality(session, municipality_id)
-    assert municipality is not None
+    municipality = await municipalities.get(session, municipality_id=municipality_id)
     rows = await repository.payouts(session, municipality_id=municipality_id)
     pending = [r.payout for r in rows if r.payout.status == PayoutStatus.PENDING]
     return PayoutsView(
@@ -403,11 +401,6 @@ class TransferReport:
     paid: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
-
-
-def backoff(settings: Settings, attempts: int) -> timedelta:
-    seconds = settings.outbox_backoff_base_seconds * 2 ** max(attempts - 1, 0)
-    return timedelta(seconds=min(seconds, settings.outbox_backoff_max_seconds))
 
 
 def may_send_now(actor: Actor) -> int:
@@ -492,7 +485,7 @@ async def send_transfers(
                     session,
                     payout_id=payout_id,
                     error=str(exc) or type(exc).__name__,
-                    retry_at=now + backoff(settings, payout.attempts),
+                    retry_at=now + outbox.backoff(settings, payout.attempts),
                 )
             report.retrying.append(payout_id)
             continue
@@ -582,8 +575,7 @@ async def create_payment_file(
     payout is in one file only."""
     municipality_id = _municipality_of(actor)
     now = now or utcnow()
-    municipality = await repository.get_municipality(session, municipality_id)
-    assert municipality is not None
+    municipality = await municipalities.get(session, municipality_id=municipality_id)
     if not municipality.payment_account_iban or not municipality.payment_account_bic:
         raise MunicipalityAccountMissing()
     rows = [
@@ -694,15 +686,10 @@ class Download:
 
 async def download_payment_file(session: AsyncSession, *, actor: Actor, file_id: int) -> Download:
     payment_file = await _own_file(session, actor, file_id)
-    municipality = await repository.get_municipality(session, payment_file.municipality_id)
-    code = municipality.code if municipality else str(payment_file.municipality_id)
+    municipality = await municipalities.get(session, municipality_id=payment_file.municipality_id)
+    code = municipality.code
     stamp = payment_file.created_at.astimezone(COPENHAGEN).strftime("%Y%m%d")
     return Download(
         filename=f"pain001-{code}-{stamp}-{payment_file.id}.xml",
         content=payment_file.content.encode("utf-8"),
     )
-
-
-def gateway_for(settings: Settings) -> PaymentGateway:
-    """The configured gateway (market.payments chooses offline or Stripe)."""
-    return payments.get_gateway(settings)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth import service as auth_service
 from market.auth.models import User
-from market.clock import today
+from market.clock import first_of_month, today
 from market.config import Settings
 from market.municipalities.models import Municipality
 from market.orders.models import Order
@@ -37,8 +37,8 @@ DEMO_TERMS = {
 
 def past_months() -> tuple[date, date]:
     """The month before last and last month (their first days)."""
-    last = service.first_of_month(service.first_of_month(today()) - timedelta(days=1))
-    return service.first_of_month(last - timedelta(days=1)), last
+    last = first_of_month(first_of_month(today()) - timedelta(days=1))
+    return first_of_month(last - timedelta(days=1)), last
 
 
 async def seed(

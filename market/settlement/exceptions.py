@@ -11,11 +11,6 @@ class MonthNotEnded(InvalidInput):
         )
 
 
-class NotAMonth(InvalidInput):
-    def __init__(self, text: str) -> None:
-        super().__init__(N_("“{text}” is not a month. Write it like 2026-10."), text=text)
-
-
 class StatementNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__(N_("That statement does not exist, or is not yours to see."))

@@ -9,35 +9,18 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from babel.dates import format_date
 from babel.numbers import format_decimal
 
 from market import i18n
-
-
-def _locale(language: str) -> str:
-    return "da_DK" if language == "da" else "en_GB"
-
-
-def kroner(ore: int | str | Decimal, language: str | None = None) -> str:
-    """da: "1.234,50 kr.", en: "1,234.50 kr."; fractions of an øre round half-even."""
-    language = language or i18n.current_language.get()
-    value = (Decimal(str(ore)) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-    return format_decimal(value, format="#,##0.00", locale=_locale(language)) + " kr."
+from market.templating import kroner, month_words
 
 
 def percent(bp: int | str | Decimal, language: str | None = None) -> str:
     """da: "89,84 %", en: "89.84%" (at most two decimals)."""
     language = language or i18n.current_language.get()
     value = (Decimal(str(bp)) / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-    text = format_decimal(value, format="#,##0.##", locale=_locale(language))
+    text = format_decimal(value, format="#,##0.##", locale=i18n.babel_locale(language))
     return f"{text} %" if language == "da" else f"{text}%"
-
-
-def month_words(month_on: date, language: str | None = None) -> str:
-    """da: "oktober 2026", en: "October 2026"."""
-    language = language or i18n.current_language.get()
-    return format_date(month_on, "LLLL y", locale=_locale(language))
 
 
 def shown(name: str, value: Any, language: str) -> str:
@@ -50,7 +33,7 @@ def shown(name: str, value: Any, language: str) -> str:
     if name == "month" and isinstance(value, str) and len(value) == 7:  # "2026-10"
         return month_words(date(int(value[:4]), int(value[5:]), 1), language)
     if isinstance(value, int):
-        return format_decimal(value, format="#,##0", locale=_locale(language))
+        return format_decimal(value, format="#,##0", locale=i18n.babel_locale(language))
     return str(value)
 
 

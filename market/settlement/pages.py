@@ -10,12 +10,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from market.auth.dependencies import Session, require
 from market.auth.permissions import Actor, Permission
+from market.clock import parse_month
 from market.errors import N_, AppError
 from market.i18n import gettext
+from market.i18n import sentence as i18n_sentence
 from market.orders.pages import KITCHEN_STATUS_LABELS
 from market.settlement import exports, service
-from market.settlement.explain import kroner, month_words, percent
-from market.templating import render
+from market.settlement.explain import percent
+from market.templating import kroner, month_words, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,16 +45,6 @@ DONE_MESSAGES = {
     "approved": N_("Approved. An approved statement never changes."),
     "adjusted": N_("The adjustment is saved. It is carried into the next settled month."),
 }
-
-
-def _sentence(exc: AppError) -> str:
-    message = gettext(exc.message)
-    return message.format(**exc.params) if exc.params else message
-
-
-def _sentence_of(message: str, params: dict[str, Any]) -> str:
-    text = gettext(message)
-    return text.format(**params) if params else text
 
 
 def _month_key(month_on: date) -> str:
@@ -109,11 +101,11 @@ async def run_month(
     request: Request, session: Session, actor: Runner, month: Annotated[str, Form()] = ""
 ) -> Response:
     try:
-        month_on = service.parse_month(month)
+        month_on = parse_month(month)
         await service.run_month(session, actor=actor, month_on=month_on)
     except AppError as exc:
         return await _months_page(
-            request, session, actor, error=_sentence(exc), month=month, status_code=exc.status_code
+            request, session, actor, error=exc.sentence(), month=month, status_code=exc.status_code
         )
     return RedirectResponse(f"/settlement/months/{_month_key(month_on)}?done=run", status_code=303)
 
@@ -141,26 +133,26 @@ async def _month_page(
 async def month_page(
     request: Request, session: Session, actor: Viewer, month: str, done: str | None = None
 ) -> Response:
-    return await _month_page(request, session, actor, service.parse_month(month), done=done)
+    return await _month_page(request, session, actor, parse_month(month), done=done)
 
 
 @router.post("/settlement/months/{month}/approve", response_class=HTMLResponse)
 async def approve_month(
     request: Request, session: Session, actor: Approver, month: str
 ) -> Response:
-    month_on = service.parse_month(month)
+    month_on = parse_month(month)
     try:
         await service.approve_month(session, actor=actor, month_on=month_on)
     except AppError as exc:
         return await _month_page(
-            request, session, actor, month_on, error=_sentence(exc), status_code=exc.status_code
+            request, session, actor, month_on, error=exc.sentence(), status_code=exc.status_code
         )
     return RedirectResponse(f"/settlement/months/{month}?done=approved", status_code=303)
 
 
 @router.get("/settlement/months/{month}/statements.csv")
 async def month_csv(session: Session, actor: Viewer, month: str) -> Response:
-    view = await service.month_view(session, actor=actor, month_on=service.parse_month(month))
+    view = await service.month_view(session, actor=actor, month_on=parse_month(month))
     return Response(
         exports.month_csv(view),
         media_type="text/csv; charset=utf-8",
@@ -206,7 +198,7 @@ async def approve_statement(
         await service.approve_statement(session, actor=actor, statement_id=statement_id)
     except AppError as exc:
         return await _statement_page(
-            request, session, actor, statement_id, error=_sentence(exc), status_code=exc.status_code
+            request, session, actor, statement_id, error=exc.sentence(), status_code=exc.status_code
         )
     return RedirectResponse(f"/settlement/statements/{statement_id}?done=approved", status_code=303)
 
@@ -234,7 +226,7 @@ async def add_adjustment(
             session,
             actor,
             statement_id,
-            error=_sentence(exc),
+            error=exc.sentence(),
             form={"amount": amount, "reason": reason},
             status_code=exc.status_code,
         )
@@ -269,7 +261,7 @@ async def chain_check_page(
     request: Request, session: Session, actor: Viewer, statement_id: int
 ) -> Response:
     result = await service.check_statement(session, actor=actor, statement_id=statement_id)
-    checks = [(check.ok, _sentence_of(check.message, check.params)) for check in result.checks]
+    checks = [(check.ok, i18n_sentence(check.message, check.params)) for check in result.checks]
     return render(request, "settlement/chain_check.html", _context(result=result, checks=checks))
 
 

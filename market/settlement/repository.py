@@ -10,7 +10,6 @@ from sqlalchemy import and_, case, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from market.audit.models import AuditChainHead, AuditEvent
 from market.auth.models import User
 from market.orders.models import FailureReason, Order, OrderEvent, OrderStatus
 from market.settlement.models import (
@@ -307,6 +306,19 @@ async def adjustments_of(session: AsyncSession, statement_id: int) -> list[Adjus
     return list(result.scalars())
 
 
+async def get_run(session: AsyncSession, run_id: int) -> SettlementRun | None:
+    result = await session.execute(
+        select(SettlementRun)
+        .where(SettlementRun.id == run_id)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def get_adjustment(session: AsyncSession, adjustment_id: int) -> Adjustment | None:
+    return await session.get(Adjustment, adjustment_id)
+
+
 async def get_statement(session: AsyncSession, statement_id: int) -> Statement | None:
     result = await session.execute(
         select(Statement)
@@ -407,35 +419,6 @@ async def order_events(session: AsyncSession, order_id: int) -> list[tuple[Order
         .order_by(OrderEvent.occurred_at, OrderEvent.id)
     )
     return [(row[0], row[1]) for row in result.all()]
-
-
-async def order_audit_events(
-    session: AsyncSession, *, municipality_id: int, order_id: int
-) -> list[tuple[AuditEvent, str | None]]:
-    actor = aliased(User)
-    result = await session.execute(
-        select(AuditEvent, actor.full_name)
-        .outerjoin(actor, actor.id == AuditEvent.actor_user_id)
-        .where(
-            AuditEvent.municipality_id == municipality_id,
-            AuditEvent.entity_type == "order",
-            AuditEvent.entity_id == str(order_id),
-        )
-        .order_by(AuditEvent.seq)
-    )
-    return [(row[0], row[1]) for row in result.all()]
-
-
-async def chain_head_for_update(session: AsyncSession, chain: str) -> tuple[int, str] | None:
-    """The head as it is now, locked (on PostgreSQL) until the transaction ends,
-    so no other event slips in between reading it and the approval's event."""
-    result = await session.execute(
-        select(AuditChainHead.seq, AuditChainHead.hash)
-        .where(AuditChainHead.chain == chain)
-        .with_for_update()
-    )
-    row = result.one_or_none()
-    return None if row is None else (int(row[0]), str(row[1]))
 
 
 async def approve(

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, status
 
 from market.auth.dependencies import Session, require
 from market.auth.permissions import Actor, Permission
+from market.clock import parse_month
 from market.settlement import service
 from market.settlement.models import Statement
 from market.settlement.schemas import (
@@ -78,7 +79,7 @@ def _detail(view: service.StatementView) -> StatementDetailOut:
 
 @router.get("/settlement/months/{month}/statements", response_model=MonthStatementsOut)
 async def month_statements(session: Session, actor: Viewer, month: str) -> MonthStatementsOut:
-    view = await service.month_view(session, actor=actor, month_on=service.parse_month(month))
+    view = await service.month_view(session, actor=actor, month_on=parse_month(month))
     return MonthStatementsOut(
         month=month,
         total_ore=view.total_ore,
@@ -93,7 +94,7 @@ async def statement(session: Session, actor: Viewer, statement_id: int) -> State
 
 @router.post("/settlement/runs", response_model=RunOut, status_code=status.HTTP_201_CREATED)
 async def run_month(session: Session, actor: Runner, data: RunIn) -> RunOut:
-    run = await service.run_month(session, actor=actor, month_on=service.parse_month(data.month))
+    run = await service.run_month(session, actor=actor, month_on=parse_month(data.month))
     assert run.id is not None
     return RunOut(
         run_id=run.id,
@@ -113,7 +114,7 @@ async def approve_statement(
 
 @router.post("/settlement/months/{month}/approve", response_model=MonthStatementsOut)
 async def approve_month(session: Session, actor: Approver, month: str) -> MonthStatementsOut:
-    month_on = service.parse_month(month)
+    month_on = parse_month(month)
     await service.approve_month(session, actor=actor, month_on=month_on)
     view = await service.month_view(session, actor=actor, month_on=month_on)
     return MonthStatementsOut(

@@ -150,18 +150,6 @@ def exact(value: int | Fraction) -> int | str:
     return str(text)
 
 
-def kroner(ore: int | Fraction) -> str:
-    """Danish notation: 1.234,50 kr. (pages format per language; see explain.py)."""
-    value = Fraction(ore) / 100
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    whole = int(value)
-    cents = round_half_even((value - whole) * 100)
-    if cents == 100:
-        whole, cents = whole + 1, 0
-    return f"{sign}{whole:,}".replace(",", ".") + f",{cents:02d} kr."
-
-
 def settle(
     terms: ContractTerms, activity: MonthActivity, adjustments: tuple[Adjustment, ...] = ()
 ) -> Statement:

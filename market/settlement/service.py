@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.audit import service as audit
 from market.audit.models import GENESIS_HASH, AuditEvent
 from market.auth.permissions import Actor, Permission
-from market.clock import today
+from market.clock import first_of_month, last_of_month, today
 from market.db import utcnow
 from market.errors import N_
 from market.money import parse_kroner
@@ -28,7 +28,6 @@ from market.settlement.exceptions import (
     AdjustmentOnDraft,
     LineNotFound,
     MonthNotEnded,
-    NotAMonth,
     NoTermsInForce,
     NothingToApprove,
     NotYourMunicipality,
@@ -63,23 +62,6 @@ COUNT_FIELDS = (
 )
 
 # --- months ---------------------------------------------------------------------
-
-
-def first_of_month(day: date) -> date:
-    return day.replace(day=1)
-
-
-def last_of_month(month_on: date) -> date:
-    return (month_on.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-
-
-def parse_month(text: str) -> date:
-    """'2026-10' → 2026-10-01."""
-    try:
-        year, month = (int(part) for part in str(text).strip().split("-"))
-        return date(year, month, 1)
-    except ValueError as exc:
-        raise NotAMonth(str(text)) from exc
 
 
 def month_has_ended(month_on: date, on: date | None = None) -> bool:
@@ -333,9 +315,8 @@ async def run_month(
         municipality_id=municipality_id,
         data={"month": month_on.strftime("%Y-%m"), "total_ore": total_ore, "statements": summary},
     )
-    run = await session.get(SettlementRun, run_id)
+    run = await repository.get_run(session, run_id)
     assert run is not None
-    await session.refresh(run)
     return run
 
 
@@ -369,7 +350,7 @@ async def _approve(session: AsyncSession, actor: Actor, statement: Statement) ->
         raise StatementOutOfDate()  # carried into another statement approved meanwhile
 
     chain = audit.chain_for(statement.municipality_id)
-    seq, hash_ = await repository.chain_head_for_update(session, chain) or (0, GENESIS_HASH)
+    seq, hash_ = await audit.head_for_update(session, chain=chain)
     now = utcnow()
     if not await repository.approve(
         session,
@@ -475,7 +456,7 @@ async def add_adjustment(
         municipality_id=statement.municipality_id,
         data={"adjustment_id": adjustment_id, "amount_ore": amount_ore, "reason": reason},
     )
-    adjustment = await session.get(Adjustment, adjustment_id)
+    adjustment = await repository.get_adjustment(session, adjustment_id)
     assert adjustment is not None
     return adjustment
 
@@ -745,9 +726,19 @@ async def order_history(session: AsyncSession, *, actor: Actor, order_id: int) -
         window_end_at=order.window_end_at,
         line=await repository.line_of_order(session, order_id),
         events=await repository.order_events(session, order_id),
-        audit_events=await repository.order_audit_events(
-            session, municipality_id=municipality_id, order_id=order_id
-        ),
+        # Oldest first, as the order's own events read.
+        audit_events=[
+            (event, who)
+            for event, who, _ in reversed(
+                await audit.recent(
+                    session,
+                    municipality_id=municipality_id,
+                    limit=1000,
+                    entity_type="order",
+                    entity_id=str(order_id),
+                )
+            )
+        ],
     )
 
 

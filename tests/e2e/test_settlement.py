@@ -12,9 +12,8 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
-from market.clock import today
-from market.settlement.explain import month_words
-from market.settlement.service import first_of_month
+from market.clock import first_of_month, today
+from market.templating import month_words
 from tests.e2e.conftest import _, assert_accessible, sign_out
 
 pytestmark = pytest.mark.browser

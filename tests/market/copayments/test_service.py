@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 
 from market.audit.models import AuditEvent
 from market.auth import service as auth_service
+from market.clock import first_of_month
 from market.copayments import service
 from market.copayments.exceptions import MonthNotEnded, NothingNewToCharge
 from market.copayments.models import CopaymentStatement, CopaymentStatementLine
@@ -192,7 +193,7 @@ async def test_only_ended_months_of_the_admins_own_municipality(
     session, world, kitchen, diner, month
 ):
     await insert_order(session, kitchen, diner, month, S.DELIVERED)
-    this_month = service.month_start(service.today())
+    this_month = first_of_month(service.today())
     with pytest.raises(MonthNotEnded):
         await service.issue_month(session, actor=admin(world), month_on=this_month)
     with pytest.raises(PermissionDenied):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert, select
 
 from market.auth import service as auth_service
+from market.clock import add_months, first_of_month
 from market.copayments import service as copayments
 from market.dashboard import service
 from market.orders.models import AlertStatus, FailureReason, OrderStatus, WelfareAlert
@@ -111,7 +112,7 @@ async def add_statement(
 
 
 def months_ago(n: int):
-    return service.add_months(service.month_start(service.today()), -n)
+    return add_months(first_of_month(service.today()), -n)
 
 
 async def test_spend_is_the_sum_of_approved_statements_per_month(session, world, kitchen, diner):

@@ -10,9 +10,8 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.permissions import Actor
-from market.clock import local_instant, today
+from market.clock import first_of_month, last_of_month, local_instant, today
 from market.orders.models import FailureReason, Order, OrderEvent, OrderStatus
-from market.settlement.service import first_of_month, last_of_month
 from providers.models import Approval, ContractTerms
 from tests.factories import World
 from tests.market.orders.conftest import Diner, Kitchen, diner, kitchen  # noqa: F401 (fixtures)

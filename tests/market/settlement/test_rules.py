@@ -13,7 +13,6 @@ from market.settlement.rules import (
     ContractTerms,
     LineKind,
     MonthActivity,
-    kroner,
     settle,
 )
 
@@ -63,7 +62,7 @@ def test_the_worked_example_of_design_md_to_the_ore():
         LineKind.SLA_MALUS: (5, -530_188),  # 530,187.5 øre rounds half-even up to the even 8
     }
     assert statement.total_ore == 10_179_812
-    assert kroner(statement.total_ore) == "101.798,12 kr."
+    assert kroner_shown(statement.total_ore, "da") == "101.798,12 kr."
 
 
 def test_volume_guarantee_pays_the_shortfall_at_its_rate():

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from market.audit import service as audit
 from market.audit.models import AuditChainHead, AuditEvent
-from market.clock import today
+from market.clock import first_of_month, parse_month, today
 from market.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from market.orders.models import Order, OrderStatus
 from market.settlement import service
@@ -125,7 +125,7 @@ async def test_rerunning_the_same_data_gives_the_same_statement(session, contrac
 
 
 async def test_a_month_that_has_not_ended_cannot_be_run(session, contract):
-    this_month = service.first_of_month(today())
+    this_month = first_of_month(today())
     with pytest.raises(InvalidInput) as refused:
         await service.run_month(session, actor=contract.admin, month_on=this_month)
     assert refused.value.status_code == 422
@@ -337,7 +337,7 @@ async def test_an_adjustment_is_carried_into_the_next_month(session, contract):
     assert november.total_ore == 17_000
     view = await service.statement_view(session, actor=contract.auditor, statement_id=november.id)
     assert "2 meals counted twice" in view.lines[-1].text_in("en")
-    from market.settlement.explain import month_words
+    from market.templating import month_words
 
     assert month_words(EARLIER, "da") in view.lines[-1].text_in("da")
     assert (
@@ -413,16 +413,16 @@ async def test_months_overview_lists_recent_months_and_their_status(session, con
     by_month = {m.month_on: m for m in months}
     assert by_month[PREVIOUS].status == "draft" and by_month[PREVIOUS].statements == 1
     assert by_month[EARLIER].status == "not_run" and by_month[EARLIER].ended
-    assert not by_month[service.first_of_month(today())].ended
+    assert not by_month[first_of_month(today())].ended
     assert months[0].month_on > months[-1].month_on
     assert PREVIOUS - timedelta(days=1) < PREVIOUS
 
 
 def test_months_parse_and_refuse_what_is_not_a_month():
-    assert service.parse_month("2026-10").isoformat() == "2026-10-01"
+    assert parse_month("2026-10").isoformat() == "2026-10-01"
     with pytest.raises(InvalidInput):
-        service.parse_month("oktober")
+        parse_month("oktober")
     with pytest.raises(InvalidInput):
-        service.parse_month("2026-13")
+        parse_month("2026-13")
     assert service.parse_signed_kroner("-12,50") == -1250
     assert service.parse_signed_kroner("1.250,00") == 125_000
