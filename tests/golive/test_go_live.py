@@ -50,7 +50,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
         return "250 Message accepted for delivery"
 
@@ -103,7 +103,7 @@ async def market(env: dict[str, str], *args: str, expect: int = 0) -> str:
 class Browser:
     """One person's browser: cookies, and the CSRF token every form carries."""
 
-    def __init__(self, app) -> None:  # noqa: ANN001
+    def __init__(self, app) -> None:
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver"
         )
@@ -407,6 +407,8 @@ async def test_a_municipality_goes_live_from_an_empty_database(
             await anne.post(f"/settlement/months/{key}/approve", expect=403)
             await bo.sign_in(SECOND_ADMIN)
             await bo.post(f"/settlement/months/{key}/approve")
+            # Nothing is left to approve: the statement is approved, once.
+            await bo.post(f"/settlement/months/{key}/approve", expect=409)
             statement_page = await bo.get(f"/settlement/months/{key}")
             assert "Køkkenet i Ry ApS" in statement_page.text
             assert "85,00" in statement_page.text
