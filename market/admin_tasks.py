@@ -110,7 +110,7 @@ async def set_up_municipality(settings: Settings, setup: "MunicipalitySetup") ->
         try:
             municipality = await set_up(session, actor=None, setup=setup)
         except AppError as exc:
-            raise TaskError(exc.sentence()) from exc
+            raise TaskError(str(exc)) from exc
         assert municipality.id is not None
         return municipality.id
 
@@ -174,5 +174,5 @@ async def invite_user(
                 provider_id=provider_id,
             )
         except AppError as exc:
-            raise TaskError(exc.sentence()) from exc
+            raise TaskError(str(exc)) from exc
         return invitation.link, invitation.emailed
