@@ -176,7 +176,7 @@ async def settings_save(
         "require_staff_totp": require_staff_totp,
     }
     try:
-        await municipalities.update_profile(
+        await service.update_profile(
             session,
             actor=actor,
             municipality_id=municipality_id,

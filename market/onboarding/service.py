@@ -11,6 +11,7 @@ from market.auth.permissions import Actor
 from market.municipalities import service as municipalities
 from market.municipalities.models import Municipality
 from market.payouts.service import clean_bic, clean_iban
+from market.people import service as people
 from vouchers import service as vouchers
 
 
@@ -64,6 +65,36 @@ async def set_up_municipality(
             municipality_id=municipality.id,
             data={"iban_last4": iban[-4:], "bic": bic},
         )
+    return municipality
+
+
+async def update_profile(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    municipality_id: int,
+    name: str,
+    postal_codes_text: str,
+    contact_phone: str,
+    opening_hours: str,
+    oncall_email: str,
+    require_staff_totp: bool,
+) -> Municipality:
+    before = await municipalities.get(session, municipality_id=municipality_id)
+    was_required = before.require_staff_totp
+    municipality = await municipalities.update_profile(
+        session,
+        actor=actor,
+        municipality_id=municipality_id,
+        name=name,
+        postal_codes_text=postal_codes_text,
+        contact_phone=contact_phone,
+        opening_hours=opening_hours,
+        oncall_email=oncall_email,
+        require_staff_totp=require_staff_totp,
+    )
+    if require_staff_totp and not was_required:
+        await people.second_factor_now_required(session, municipality_id=municipality_id)
     return municipality
 
 

@@ -3,7 +3,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth.models import ApiToken, Role, User
+from market.auth.models import ApiToken, Role, User, UserSession
 from market.people.models import TokenPurpose, UserToken
 
 
@@ -86,3 +86,20 @@ async def revoke_api_tokens_of(session: AsyncSession, user_id: int, when: dateti
 
 async def refreshed_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id, populate_existing=True)
+
+
+async def ask_second_factor_of_staff_without_one(
+    session: AsyncSession, *, municipality_id: int, roles: frozenset[Role]
+) -> None:
+    """Open sessions of the municipality's staff who have no second factor go back
+    to 'second factor pending': their next page is the set-up."""
+    without = select(User.id).where(
+        User.municipality_id == municipality_id,
+        User.role.in_(list(roles)),
+        User.totp_enabled.is_(False),
+    )
+    await session.execute(
+        update(UserSession)
+        .where(UserSession.user_id.in_(without))
+        .values(second_factor_pending=True)
+    )

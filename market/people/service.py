@@ -469,3 +469,11 @@ async def reset_password(session: AsyncSession, *, token: str, password: str) ->
     refreshed = await repository.refreshed_user(session, user.id)
     assert refreshed is not None
     return refreshed
+
+
+async def second_factor_now_required(session: AsyncSession, *, municipality_id: int) -> None:
+    """When a municipality starts requiring a second factor, staff already signed
+    in without one are led to set it up on their next page, not at next sign-in."""
+    await repository.ask_second_factor_of_staff_without_one(
+        session, municipality_id=municipality_id, roles=MUNICIPAL_STAFF_ROLES
+    )

@@ -117,17 +117,16 @@ async def test_a_municipal_admin_changes_their_own_profile_audited(client, world
         "contact_phone": "+45 89 40 20 00",
         "opening_hours": "Hverdage 8–15",
         "oncall_email": "",
-        "require_staff_totp": "yes",
     }
     assert (await client.get(f"/municipalities/{aarhus}")).status_code == 200
     saved = await post_form(client, f"/municipalities/{aarhus}", form)
     assert saved.status_code == 303
     municipality = await _municipality(session, "0751")
-    assert municipality.contact_phone == "+45 89 40 20 00" and municipality.require_staff_totp
+    assert municipality.contact_phone == "+45 89 40 20 00"
     event = (
         await session.execute(select(AuditEvent).where(AuditEvent.action == "municipality.updated"))
     ).scalar_one()
-    assert '"8250"' in event.data_json and '"require_staff_totp"' in event.data_json
+    assert '"8250"' in event.data_json and '"contact_phone"' in event.data_json
     # Saving the same again records nothing new.
     await post_form(client, f"/municipalities/{aarhus}", form)
     count = (
@@ -140,3 +139,33 @@ async def test_a_municipal_admin_changes_their_own_profile_audited(client, world
     assert bad.status_code == 422
     assert (await client.get(f"/municipalities/{odense}")).status_code == 403
     assert (await post_form(client, f"/municipalities/{odense}", form)).status_code == 403
+
+
+async def test_requiring_a_second_factor_leads_signed_in_staff_to_set_it_up(
+    app, client, world, session
+):
+    import httpx
+
+    aarhus = world.municipality.id
+    form = {
+        "name": "Aarhus Kommune",
+        "postal_codes": "8000 Aarhus C\n8200 Aarhus N\n8210 Aarhus V\n8220 Brabrand",
+        "contact_phone": "+45 89 40 20 00",
+        "opening_hours": "Hverdage 8–15",
+        "oncall_email": "",
+        "require_staff_totp": "yes",
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as case_worker:
+        await login(case_worker, "sagsbehandler@aarhus.dk")
+        assert (await case_worker.get("/citizens")).status_code == 200
+        await login(client, "admin@aarhus.dk")
+        assert (await post_form(client, f"/municipalities/{aarhus}", form)).status_code == 303
+        blocked = await case_worker.get("/citizens")
+        assert blocked.status_code in (303, 401)
+        setup = await case_worker.get("/login/second-factor")
+        assert setup.headers["location"] == "/account/second-factor"
+        # A citizen of the municipality is not staff: nothing changes for them.
+        await login(case_worker, "borger@example.dk")
+        assert (await case_worker.get("/my-voucher")).status_code != 401
