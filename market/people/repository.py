@@ -103,3 +103,19 @@ async def ask_second_factor_of_staff_without_one(
         .where(UserSession.user_id.in_(without))
         .values(second_factor_pending=True)
     )
+
+
+async def latest_open_token_at(
+    session: AsyncSession, user_id: int, purpose: TokenPurpose
+) -> datetime | None:
+    result = await session.execute(
+        select(UserToken.created_at)
+        .where(
+            UserToken.user_id == user_id,
+            UserToken.purpose == purpose,
+            UserToken.used_at.is_(None),
+        )
+        .order_by(UserToken.created_at.desc())
+        .limit(1)
+    )
+    return result.scalar_one_or_none()

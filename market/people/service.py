@@ -30,6 +30,7 @@ from market.people.models import TokenPurpose, UserToken
 # Whose password can be reset by e-mail. Citizens and their proxies call the
 # municipality instead, whose case worker re-issues the welcome letter.
 RESETTABLE_ROLES = MUNICIPAL_STAFF_ROLES | PROVIDER_ROLES | {Role.PLATFORM_ADMIN}
+RESET_RESEND_AFTER = timedelta(minutes=1)
 
 ROLE_LABELS = {
     Role.CASE_WORKER: N_("Case worker"),
@@ -242,7 +243,11 @@ async def reinvite(
         created_by=actor.user_id,
     )
     url = link(settings, TokenPurpose.INVITATION, token)
-    emailed = await _send_invitation(session, settings, user, url, "")
+    organisation = ""
+    if user.municipality_id is not None:
+        municipality = await municipalities.get(session, municipality_id=user.municipality_id)
+        organisation = municipality.name
+    emailed = await _send_invitation(session, settings, user, url, organisation)
     await audit.record(
         session,
         actor=actor,
@@ -404,6 +409,9 @@ async def request_password_reset(session: AsyncSession, *, settings: Settings, e
         or user.role not in RESETTABLE_ROLES
     ):
         return
+    latest = await repository.latest_open_token_at(session, user.id, TokenPurpose.PASSWORD_RESET)
+    if latest is not None and latest > utcnow() - RESET_RESEND_AFTER:
+        return  # one e-mail a minute at most: asking again and again floods nobody's inbox
     token = await _issue_token(
         session,
         user_id=user.id,
