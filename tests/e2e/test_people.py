@@ -80,3 +80,45 @@ def test_the_forgotten_password_page_tells_citizens_to_call(page: Page) -> None:
             "to choose a new password. The link works once and only for a short while."
         )
     )
+
+
+def test_a_platform_admin_sets_up_a_municipality_on_the_pages(page: Page, login_as) -> None:
+    login_as(page, "platform@velfaerd.example")
+    page.get_by_role("navigation", name=_("Main menu")).get_by_role(
+        "link", name=_("Municipalities"), exact=True
+    ).click()
+    expect(page).to_have_url(re.compile(r"/municipalities$"))
+    assert_accessible(page)
+    page.get_by_role("link", name=_("Set up a municipality")).click()
+    assert_accessible(page)
+    fields = {
+        "Municipality code": "0746",
+        "Name": "Skanderborg Kommune",
+        "Postal codes served": "8660 Skanderborg\n8680 Ry",
+        "Telephone for citizens": "+45 87 94 70 00",
+        "Opening hours of the telephone": "Hverdage 8–15",
+        "Cap per unit (kr.)": "61,00",
+    }
+    for label, value in fields.items():
+        page.get_by_label(_(label), exact=True).fill(value)
+    page.get_by_label(_("Telephone for citizens"), exact=True).fill("ring")
+    page.get_by_role("button", name=_("Set up the municipality")).click()
+    assert_accessible(page)
+    expect(page.get_by_role("alert")).to_have_text(
+        _("Give a telephone number citizens can call, e.g. +45 89 40 20 00.")
+    )
+    expect(page.get_by_label(_("Name"), exact=True)).to_have_value("Skanderborg Kommune")
+    page.get_by_label(_("Telephone for citizens"), exact=True).fill("+45 87 94 70 00")
+    page.get_by_role("button", name=_("Set up the municipality")).click()
+    expect(page).to_have_url(re.compile(r"/municipalities/\d+\?done=created$"))
+    assert_accessible(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Skanderborg Kommune (0746)")
+    page.get_by_role("link", name=_("Invite and manage staff")).click()
+    assert_accessible(page)
+    page.get_by_label(_("E-mail address")).fill("anne@skanderborg.example")
+    page.get_by_role("button", name=_("Send invitation")).click()
+    assert_accessible(page)
+    expect(page.get_by_role("status")).to_contain_text("anne@skanderborg.example")
+    expect(page.get_by_role("row").filter(has_text="anne@skanderborg.example")).to_contain_text(
+        _("Municipal administrator")
+    )
