@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +14,9 @@ from market.config import Settings
 from market.db import create_engine, create_sessionmaker
 from market.errors import AppError
 from market.municipalities import repository as municipality_repository
+
+if TYPE_CHECKING:
+    from market.onboarding.service import MunicipalitySetup
 
 
 class TaskError(Exception):
@@ -96,3 +100,79 @@ async def tick(settings: Settings) -> dict[str, object]:
         return await periodic.run_once(settings, create_sessionmaker(engine))
     finally:
         await engine.dispose()
+
+
+async def set_up_municipality(settings: Settings, setup: "MunicipalitySetup") -> int:
+    """``market municipalities create``: the same rules as the page."""
+    from market.onboarding.service import set_up_municipality as set_up
+
+    async with unit_of_work(settings) as session:
+        try:
+            municipality = await set_up(session, actor=None, setup=setup)
+        except AppError as exc:
+            raise TaskError(str(exc)) from exc
+        assert municipality.id is not None
+        return municipality.id
+
+
+async def list_municipalities(settings: Settings) -> list[tuple[str, str, str, int]]:
+    """(code, name, telephone, number of active staff) per municipality."""
+    from market.auth import repository as auth_repository
+    from market.auth.models import MUNICIPAL_STAFF_ROLES
+
+    rows = []
+    async with unit_of_work(settings) as session:
+        for m in await municipality_repository.list_all(session):
+            staff = await auth_repository.list_users(session, municipality_id=m.id)
+            active = [u for u in staff if u.is_active and u.role in MUNICIPAL_STAFF_ROLES]
+            rows.append((m.code, m.name, m.contact_phone or "-", len(active)))
+    return rows
+
+
+async def invite_user(
+    settings: Settings,
+    *,
+    email: str,
+    role: str,
+    full_name: str,
+    municipality_code: str | None,
+    provider_cvr: str | None,
+) -> tuple[str, bool]:
+    """``market users invite``: returns the link and whether it was e-mailed."""
+    from sqlalchemy import select
+
+    from market.people import service as people
+    from providers.models import Provider
+
+    try:
+        role_value = Role(role)
+    except ValueError as exc:
+        raise TaskError(f"unknown role {role!r}") from exc
+    async with unit_of_work(settings) as session:
+        municipality_id = provider_id = None
+        if municipality_code:
+            municipality = await municipality_repository.get_by_code(session, municipality_code)
+            if municipality is None:
+                raise TaskError(f"no municipality with code {municipality_code}")
+            municipality_id = municipality.id
+        if provider_cvr:
+            provider = (
+                await session.execute(select(Provider).where(Provider.cvr == provider_cvr))
+            ).scalar_one_or_none()
+            if provider is None:
+                raise TaskError(f"no provider with CVR {provider_cvr}")
+            provider_id = provider.id
+        try:
+            invitation = await people.invite(
+                session,
+                settings=settings,
+                actor=None,
+                email=email,
+                role=role_value,
+                full_name=full_name,
+                municipality_id=municipality_id,
+                provider_id=provider_id,
+            )
+        except AppError as exc:
+            raise TaskError(str(exc)) from exc
+        return invitation.link, invitation.emailed

@@ -26,12 +26,14 @@ from market.db import (
 )
 from market.headers import SecurityHeadersMiddleware
 from market.i18n import LanguageMiddleware
+from market.onboarding import pages as onboarding_pages
 from market.orders import pages as order_pages
 from market.orders import router as order_router
 from market.payments import pages as payment_pages
 from market.payments import router as payment_router
 from market.payouts import pages as payout_pages
 from market.payouts import router as payout_router
+from market.people import pages as people_pages
 from market.settlement import pages as settlement_pages
 from market.settlement import router as settlement_router
 from market.supervision import pages as supervision_pages
@@ -107,6 +109,8 @@ def create_app(
         copayment_pages.router,
         copayment_router.router,
         dashboard_pages.router,
+        onboarding_pages.router,
+        people_pages.router,
     ):
         app.include_router(router)
     return app

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    # The address people open the service at; links in e-mails start with it (never
+    # with the Host header a request brought, which anyone can forge).
+    public_url: str = "http://127.0.0.1:8000"
+    # Single-use links: an invitation to a new colleague, a forgotten password.
+    invitation_valid_hours: int = 72
+    password_reset_valid_minutes: int = 60
+    # A request for a password reset is answered after at least this long, whether
+    # or not the address has an account, so the timing tells nobody which one.
+    password_reset_answer_seconds: float = 0.5
     # The outbox retries with exponential back-off, then gives up and shows the failure.
     outbox_max_attempts: int = 10
     outbox_backoff_base_seconds: int = 30

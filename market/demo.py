@@ -59,6 +59,8 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
             name="Aarhus Kommune",
             postal_codes=AARHUS_POSTAL_CODES,
             oncall_email="vagt@aarhus.example",
+            contact_phone="+45 89 40 20 00",
+            opening_hours="Hverdage 8–15",
         )
         odense = await municipalities.create(
             session,
@@ -66,6 +68,8 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
             name="Odense Kommune",
             postal_codes=ODENSE_POSTAL_CODES,
             oncall_email="vagt@odense.example",
+            contact_phone="+45 66 13 13 72",
+            opening_hours="Hverdage 9–14",
         )
         staff = [
             (

@@ -11,6 +11,7 @@ def import_all_models() -> None:
     import market.outbox.models
     import market.payments.models
     import market.payouts.models
+    import market.people.models
     import market.settlement.models  # noqa: F401
     import providers.models  # noqa: F401
     import vouchers.models  # noqa: F401

@@ -13,6 +13,9 @@ from market.auth.models import Role
 class Permission(StrEnum):
     ACCOUNT_SELF = "account.self"
     USER_MANAGE = "user.manage"
+    STAFF_MANAGE = "staff.manage"  # invite colleagues, change roles, close accounts
+    MUNICIPALITY_CREATE = "municipality.create"
+    MUNICIPALITY_EDIT = "municipality.edit"  # a platform admin any, a municipal admin their own
     API_TOKEN_MANAGE = "api_token.manage"
     AUDIT_VIEW = "audit.view"
     AUDIT_VERIFY = "audit.verify"
@@ -92,6 +95,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.COPAYMENT_STATEMENT_ISSUE,
             P.COPAYMENT_VIEW,
             P.DASHBOARD_VIEW,
+            P.STAFF_MANAGE,
+            P.MUNICIPALITY_EDIT,
             *_MUNICIPAL_READ,
         }
     ),
@@ -120,10 +125,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.API_TOKEN_MANAGE,
             P.ORDER_FULFIL,
             P.OFFER_MANAGE,
+            P.STAFF_MANAGE,
         }
     ),
     Role.PLATFORM_ADMIN: frozenset(
-        {P.ACCOUNT_SELF, P.USER_MANAGE, P.AUDIT_VIEW, P.AUDIT_VERIFY, P.STANDARD_VIEW}
+        {
+            P.ACCOUNT_SELF,
+            P.USER_MANAGE,
+            P.AUDIT_VIEW,
+            P.AUDIT_VERIFY,
+            P.STANDARD_VIEW,
+            P.STAFF_MANAGE,
+            P.MUNICIPALITY_CREATE,
+            P.MUNICIPALITY_EDIT,
+        }
     ),
 }
 

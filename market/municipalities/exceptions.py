@@ -1,4 +1,4 @@
-from market.errors import N_, InvalidInput, NotFound
+from market.errors import N_, Conflict, InvalidInput, NotFound
 
 
 class MunicipalityNotFound(NotFound):
@@ -13,3 +13,8 @@ class UnknownPostalCode(InvalidInput):
             postal_code=postal_code,
             municipality=municipality,
         )
+
+
+class MunicipalityCodeTaken(Conflict):
+    def __init__(self, code: str) -> None:
+        super().__init__(N_("A municipality with code {code} already exists."), code=code)

@@ -12,6 +12,9 @@ class Municipality(SQLModel, table=True):
     # When true, staff (not citizens) must set up a second factor before working.
     require_staff_totp: bool = False
     oncall_email: str | None = Field(default=None, max_length=254)
+    # What citizens see: whom to call (e.g. after forgetting a password) and when.
+    contact_phone: str | None = Field(default=None, max_length=40)
+    opening_hours: str | None = Field(default=None, max_length=200)
     # DESIGN.md: whether a citizen-absent failure costs the citizen the
     # co-payment; off by default, since the absence may have been an emergency.
     charge_copayment_when_absent: bool = False

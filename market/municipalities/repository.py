@@ -1,6 +1,6 @@
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.municipalities.models import Municipality, MunicipalityPostalCode
@@ -47,3 +47,21 @@ async def add(session: AsyncSession, municipality: Municipality) -> Municipality
 async def add_postal_codes(session: AsyncSession, rows: list[MunicipalityPostalCode]) -> None:
     session.add_all(rows)
     await session.flush()
+
+
+async def replace_postal_codes(
+    session: AsyncSession, municipality_id: int, rows: list[MunicipalityPostalCode]
+) -> None:
+    await session.execute(
+        delete(MunicipalityPostalCode).where(
+            MunicipalityPostalCode.municipality_id == municipality_id
+        )
+    )
+    session.add_all(rows)
+    await session.flush()
+
+
+async def refreshed(session: AsyncSession, municipality_id: int) -> Municipality:
+    municipality = await session.get(Municipality, municipality_id, populate_existing=True)
+    assert municipality is not None
+    return municipality

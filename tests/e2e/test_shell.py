@@ -31,6 +31,8 @@ DEMO_STAFF = [
             "Settlement",
             "Payouts",
             "Audit log",
+            "Municipality",
+            "Staff",
         ],
     ),
     (
@@ -51,7 +53,7 @@ DEMO_STAFF = [
         "Susanne Sagsbehandler",
         ["Providers", "Citizens", "Welfare alerts", "Supervision"],
     ),
-    ("platform@velfaerd.example", "Pia Platform", ["Audit log"]),
+    ("platform@velfaerd.example", "Pia Platform", ["Audit log", "Municipalities"]),
 ]
 
 
