@@ -1,0 +1,57 @@
+"""finance: the municipality's Peppol endpoint (GLN), buyer reference and pain.001 version; VAT category, rate and exemption reason per contract terms version
+
+Revision ID: 0011
+Revises: 0006
+Create Date: 2026-12-01 23:30:00
+"""
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = "0011"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("municipality", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("peppol_gln", sa.String(length=13), nullable=True))
+        batch_op.add_column(
+            sa.Column("invoice_buyer_reference", sa.String(length=100), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column(
+                "pain001_version",
+                sa.String(length=20),
+                nullable=False,
+                server_default="pain.001.001.03",
+            )
+        )
+    with op.batch_alter_table("contract_terms", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("vat_category", sa.String(length=2), nullable=False, server_default="E")
+        )
+        batch_op.add_column(
+            sa.Column("vat_rate_bp", sa.Integer(), nullable=False, server_default="0")
+        )
+        batch_op.add_column(
+            sa.Column("vat_exemption_reason", sa.Text(), nullable=False, server_default="")
+        )
+        batch_op.create_check_constraint(
+            "ck_contract_terms_vat_rate_bp", "vat_rate_bp BETWEEN 0 AND 10000"
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("contract_terms", schema=None) as batch_op:
+        batch_op.drop_constraint("ck_contract_terms_vat_rate_bp", type_="check")
+        batch_op.drop_column("vat_exemption_reason")
+        batch_op.drop_column("vat_rate_bp")
+        batch_op.drop_column("vat_category")
+    with op.batch_alter_table("municipality", schema=None) as batch_op:
+        batch_op.drop_column("pain001_version")
+        batch_op.drop_column("invoice_buyer_reference")
+        batch_op.drop_column("peppol_gln")
