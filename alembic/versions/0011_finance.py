@@ -4,6 +4,7 @@ Revision ID: 0011
 Revises: 0006
 Create Date: 2026-12-01 23:30:00
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa

@@ -61,9 +61,7 @@ class InvalidGln(InvalidInput):
 
 class InvalidBuyerReference(InvalidInput):
     def __init__(self) -> None:
-        super().__init__(
-            N_("The buyer reference must be between 1 and 100 characters.")
-        )
+        super().__init__(N_("The buyer reference must be between 1 and 100 characters."))
 
 
 class UnknownPainVersion(InvalidInput):
@@ -85,6 +83,4 @@ class UnknownVatCategory(InvalidInput):
 
 class BadPage(InvalidInput):
     def __init__(self) -> None:
-        super().__init__(
-            N_("The page must be 1 or more, and the page size between 1 and 200.")
-        )
+        super().__init__(N_("The page must be 1 or more, and the page size between 1 and 200."))
