@@ -7,7 +7,10 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.municipalities.models import Municipality
+from tests.market.orders.conftest import diner, kitchen  # noqa: F401 (fixtures)
+from tests.market.settlement.conftest import contract  # noqa: F401 (fixture)
 from tests.peppol.validate import validate
+from tests.vouchers.conftest import caps  # noqa: F401 (fixture)
 
 # A GLN with a valid GS1 check digit (the municipality's NemHandel address).
 GLN = "5798000000001"
@@ -27,5 +30,5 @@ async def ready_for_einvoices(session: AsyncSession, municipality_id: int) -> No
 
 
 @pytest.fixture
-def peppol_validate():  # noqa: ANN201
+def peppol_validate():
     return validate

@@ -111,9 +111,9 @@ def test_the_worked_example_invoice_carries_the_statement():
     document = worked_example_invoice()
     xml = render(document).decode("utf-8")
     # 101,798.12 kr.: four lines (106,037.50 + 765.00 + 297.50 = 107,100.00) less the malus.
-    assert "<cbc:LineExtensionAmount currencyID=\"DKK\">107100.00<" in xml
-    assert "<cbc:AllowanceTotalAmount currencyID=\"DKK\">5301.88<" in xml
-    assert "<cbc:PayableAmount currencyID=\"DKK\">101798.12<" in xml
+    assert '<cbc:LineExtensionAmount currencyID="DKK">107100.00<' in xml
+    assert '<cbc:AllowanceTotalAmount currencyID="DKK">5301.88<' in xml
+    assert '<cbc:PayableAmount currencyID="DKK">101798.12<' in xml
     assert document.payable_ore == 10_179_812
     assert '<cbc:EndpointID schemeID="0088">5798000000001<' in xml
     assert '<cbc:CompanyID schemeID="0184">12345674<' in xml
@@ -122,9 +122,9 @@ def test_the_worked_example_invoice_carries_the_statement():
     assert "audit-chain:1234:" in xml
     assert "<cbc:StartDate>2026-10-01<" in xml and "<cbc:EndDate>2026-10-31<" in xml
     # The rebated unit price keeps its exact value; the malus names its base and rate.
-    assert "<cbc:PriceAmount currencyID=\"DKK\">80.75<" in xml
+    assert '<cbc:PriceAmount currencyID="DKK">80.75<' in xml
     assert "<cbc:MultiplierFactorNumeric>5.00<" in xml
-    assert "<cbc:BaseAmount currencyID=\"DKK\">106037.50<" in xml
+    assert '<cbc:BaseAmount currencyID="DKK">106037.50<' in xml
     assert xml.count("<cac:InvoiceLine>") == 4
 
 
@@ -132,7 +132,7 @@ def test_the_credit_note_refers_to_the_invoice():
     xml = render(worked_example_credit_note()).decode("utf-8")
     assert xml.count("<CreditNote ") == 1 and "<cbc:CreditNoteTypeCode>381<" in xml
     assert re.search(r"<cac:InvoiceDocumentReference>\s*<cbc:ID>VM-0751-202610-1<", xml)
-    assert "<cbc:PayableAmount currencyID=\"DKK\">42.50<" in xml
+    assert '<cbc:PayableAmount currencyID="DKK">42.50<' in xml
 
 
 def test_standard_rated_terms_add_vat_and_stay_valid():
