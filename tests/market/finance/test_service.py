@@ -63,7 +63,7 @@ async def test_the_demo_months_are_valid_invoices_and_a_credit_note(session, con
     earlier, previous, adjustment = await demo_months(session, contract, world)
     with pytest.raises(Conflict, match="EAN/GLN"):
         await service.statement_invoice(session, actor=contract.admin, statement_id=earlier.id)
-    await ready_for_einvoices(session, world.municipality.id)
+    await ready_for_einvoices(session, contract.ids["municipality"])
 
     documents = [
         await service.statement_invoice(session, actor=contract.admin, statement_id=earlier.id),
@@ -95,7 +95,7 @@ async def test_the_demo_months_are_valid_invoices_and_a_credit_note(session, con
 
 async def test_the_finance_api_reads_and_pages(client, session, contract, world):
     earlier, previous, adjustment = await demo_months(session, contract, world)
-    await ready_for_einvoices(session, world.municipality.id)
+    await ready_for_einvoices(session, contract.ids["municipality"])
     await session.commit()
     await login(client, "revisor@aarhus.dk")
 
@@ -154,7 +154,7 @@ async def test_who_may_read_and_what_is_refused(client, session, contract, world
     client.cookies.set("market_lang", "da")
     missing = await client.get(url)
     assert missing.status_code == 409 and "EAN/GLN-lokationsnummer" in missing.text
-    await ready_for_einvoices(session, world.municipality.id)
+    await ready_for_einvoices(session, contract.ids["municipality"])
     await session.commit()
     assert (await client.get(url)).status_code == 200
     client.cookies.clear()
@@ -237,6 +237,7 @@ async def test_exports_parse_back_to_the_statement_to_the_ore(client, session, c
 
 
 async def test_settings_are_checked_saved_and_readable_by_the_auditor(client, session, world):
+    municipality_id = world.municipality.id
     await login(client, "admin@aarhus.dk")
     client.cookies.set("market_lang", "da")
     page = await client.get("/finance")
@@ -261,7 +262,7 @@ async def test_settings_are_checked_saved_and_readable_by_the_auditor(client, se
     assert saved.status_code == 303
     from market.municipalities.models import Municipality
 
-    municipality = await session.get(Municipality, world.municipality.id, populate_existing=True)
+    municipality = await session.get(Municipality, municipality_id, populate_existing=True)
     assert (municipality.peppol_gln, municipality.pain001_version) == (GLN, "pain.001.001.09")
     client.cookies.clear()
     await login(client, "revisor@aarhus.dk")
