@@ -71,16 +71,6 @@ class UnknownPainVersion(InvalidInput):
         )
 
 
-class UnknownVatCategory(InvalidInput):
-    def __init__(self) -> None:
-        super().__init__(
-            N_(
-                "Choose VAT category S (standard rate), Z (zero rate) or E (exempt, "
-                "with the legal ground)."
-            )
-        )
-
-
 class BadPage(InvalidInput):
     def __init__(self) -> None:
         super().__init__(N_("The page must be 1 or more, and the page size between 1 and 200."))
