@@ -133,6 +133,7 @@ def statement_invoice(
                 amount_ore=line.amount_ore,
                 name=_da(ITEM_NAMES.get(line.kind, ITEM_NAMES["adjustment"])),
                 description=line.text,
+                rate_bp=line.rate_bp,
             )
         )
     if not invoice_lines:

@@ -79,6 +79,7 @@ class Line:
     amount_ore: int
     name: str
     description: str
+    rate_bp: int | None = None  # a share or rebate rate, shown as an item attribute
 
 
 @dataclass(frozen=True)
@@ -323,6 +324,10 @@ def render(doc: Document) -> bytes:
         w.cbc(item, "Description", line.description)
         w.cbc(item, "Name", line.name)
         w.tax_category(item, "ClassifiedTaxCategory", doc.tax)
+        if line.rate_bp is not None:
+            attribute = w.cac(item, "AdditionalItemProperty")
+            w.cbc(attribute, "Name", "Sats (%)")
+            w.cbc(attribute, "Value", _percent_text(line.rate_bp))
         price = w.cac(element, "Price")
         w.cbc(price, "PriceAmount", price_text(line.unit_price_ore), currencyID=CURRENCY)
     ET.indent(root, space="  ")

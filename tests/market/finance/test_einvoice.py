@@ -126,6 +126,8 @@ def test_the_worked_example_invoice_carries_the_statement():
     assert "<cbc:MultiplierFactorNumeric>5.00<" in xml
     assert '<cbc:BaseAmount currencyID="DKK">106037.50<' in xml
     assert xml.count("<cac:InvoiceLine>") == 4
+    # A share line states its rate: 75 % of the unit price for an absent citizen.
+    assert re.search(r"<cbc:Name>Sats \(%\)</cbc:Name>\s*<cbc:Value>75.00</cbc:Value>", xml)
 
 
 def test_the_credit_note_refers_to_the_invoice():
