@@ -22,7 +22,9 @@ from tests.market.finance.conftest import BUYER_REFERENCE, GLN, fatal_findings, 
 from tests.market.settlement.conftest import EARLIER, PREVIOUS, _row
 
 
-async def demo_months(session, contract, world) -> tuple[Statement, Statement, Adjustment]:
+async def demo_months(
+    session, contract, world, *, approve_last: bool = True
+) -> tuple[Statement, Statement, Adjustment]:
     """The settlement demo (an approved month with a lowering adjustment, a
     draft month), and the draft approved by the second admin."""
     for month in (EARLIER, PREVIOUS):
@@ -50,7 +52,8 @@ async def demo_months(session, contract, world) -> tuple[Statement, Statement, A
         password="x",
         settings=None,
     )
-    await settlement.approve_month(session, actor=contract.admin2, month_on=PREVIOUS)
+    if approve_last:
+        await settlement.approve_month(session, actor=contract.admin2, month_on=PREVIOUS)
     statements = (
         (await session.execute(select(Statement).order_by(Statement.month_on))).scalars().all()
     )
@@ -148,8 +151,9 @@ async def test_the_finance_api_reads_and_pages(client, session, contract, world)
 
 
 async def test_who_may_read_and_what_is_refused(client, session, contract, world):
-    earlier, previous, adjustment = await demo_months(session, contract, world)
+    earlier, previous, adjustment = await demo_months(session, contract, world, approve_last=False)
     url = f"/api/v1/finance/statements/{earlier.id}/invoice.xml"
+    draft_url = f"/api/v1/finance/statements/{previous.id}/invoice.xml"
     await login(client, "admin@aarhus.dk")
     client.cookies.set("market_lang", "da")
     missing = await client.get(url)
@@ -157,6 +161,8 @@ async def test_who_may_read_and_what_is_refused(client, session, contract, world
     await ready_for_einvoices(session, contract.ids["municipality"])
     await session.commit()
     assert (await client.get(url)).status_code == 200
+    draft = await client.get(draft_url)
+    assert draft.status_code == 409 and "ikke godkendt" in draft.text
     client.cookies.clear()
     await login(client, "borger@example.dk")
     assert (await client.get(url)).status_code == 403
