@@ -9,9 +9,12 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.copayments.models import CopaymentStatement
+from market.finance.models import IssuedDocument
 from market.payouts.models import PaymentFile, Payout
 from market.settlement.models import (
     Adjustment,
@@ -214,3 +217,25 @@ async def copayment_statements_page(
         .limit(limit)
     )
     return list(result.scalars()), int(total)
+
+
+def _insert(session: AsyncSession) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+async def issued(session: AsyncSession, number: str) -> IssuedDocument | None:
+    result = await session.execute(select(IssuedDocument).where(IssuedDocument.number == number))
+    return result.scalar_one_or_none()
+
+
+async def issue_once(session: AsyncSession, values: dict[str, Any]) -> IssuedDocument:
+    """Stores the document unless its number is issued already (two requests
+    at once: the first one's bytes win), and returns what is stored."""
+    await session.execute(
+        _insert(session)(IssuedDocument)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["number"])
+    )
+    found = await issued(session, values["number"])
+    assert found is not None
+    return found

@@ -6,6 +6,7 @@ Every read here needs a read permission only (SETTLEMENT_VIEW, or
 COPAYMENT_VIEW for co-payment statements), so a read-only finance token
 can use all of it."""
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date
@@ -18,6 +19,7 @@ from market.audit import service as audit
 from market.auth.permissions import Actor, Permission
 from market.clock import COPENHAGEN, last_of_month
 from market.copayments.models import CopaymentStatement
+from market.db import utcnow
 from market.finance import einvoice, repository
 from market.finance.exceptions import (
     BadPage,
@@ -31,6 +33,7 @@ from market.finance.exceptions import (
     StatementNotApprovedYet,
     UnknownPainVersion,
 )
+from market.finance.models import IssuedDocument
 from market.finance.ubl import Buyer, Document, Payment, Seller, render
 from market.municipalities import service as municipalities
 from market.municipalities.models import Municipality
@@ -160,18 +163,62 @@ def _invoice_document(municipality: Municipality, parts: repository.StatementPar
     return document
 
 
+def _stored(row: IssuedDocument) -> EDocument:
+    return EDocument(
+        kind=row.kind,
+        number=row.number,
+        filename=f"{row.number}.xml",
+        content=row.content.encode("utf-8"),
+        payable_ore=row.payable_ore,
+    )
+
+
+async def _issue(
+    session: AsyncSession,
+    *,
+    municipality_id: int,
+    document: Document,
+    statement_id: int,
+    adjustment_id: int | None,
+) -> EDocument:
+    """The document as first issued: stored with its SHA-256 on the first
+    fetch, returned as stored ever after."""
+    content = render(document)
+    row = await repository.issue_once(
+        session,
+        {
+            "municipality_id": municipality_id,
+            "number": document.number,
+            "kind": document.kind.value,
+            "statement_id": statement_id,
+            "adjustment_id": adjustment_id,
+            "payable_ore": document.payable_ore,
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "content": content.decode("utf-8"),
+            "issued_at": utcnow(),
+        },
+    )
+    return _stored(row)
+
+
 async def statement_invoice(session: AsyncSession, *, actor: Actor, statement_id: int) -> EDocument:
-    """The Peppol invoice of an approved statement; the same bytes every time."""
+    """The Peppol invoice of an approved statement, fixed once issued."""
     municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
     municipality = await municipalities.get(session, municipality_id=municipality_id)
     parts = await _approved_parts(session, municipality_id, statement_id)
-    document = _invoice_document(municipality, parts)
-    return EDocument(
-        kind="invoice",
-        number=document.number,
-        filename=f"{document.number}.xml",
-        content=render(document),
-        payable_ore=document.payable_ore,
+    assert parts.statement.id is not None
+    number = einvoice.invoice_number(
+        municipality.code, parts.statement.month_on, parts.statement.id
+    )
+    stored = await repository.issued(session, number)
+    if stored is not None:
+        return _stored(stored)
+    return await _issue(
+        session,
+        municipality_id=municipality_id,
+        document=_invoice_document(municipality, parts),
+        statement_id=parts.statement.id,
+        adjustment_id=None,
     )
 
 
@@ -197,11 +244,16 @@ async def adjustment_credit_note(
     municipality = await municipalities.get(session, municipality_id=municipality_id)
     adjustment = await _lowering_adjustment(session, municipality_id, adjustment_id)
     assert adjustment.id is not None
+    number = einvoice.credit_note_number(municipality.code, adjustment.id)
+    stored = await repository.issued(session, number)
+    if stored is not None:
+        return _stored(stored)
     parts = await _approved_parts(session, municipality_id, adjustment.corrects_statement_id)
+    # The credit note refers to the invoice as issued (issued first if need be).
+    await statement_invoice(session, actor=actor, statement_id=adjustment.corrects_statement_id)
     corrected = _invoice_document(municipality, parts)
     statement = parts.statement
     assert statement.id is not None
-    number = einvoice.credit_note_number(municipality.code, adjustment.id)
     document = einvoice.adjustment_credit_note(
         number=number,
         adjustment_id=adjustment.id,
@@ -219,12 +271,12 @@ async def adjustment_credit_note(
         payment=corrected.payment,
         audit=corrected.audit_reference,
     )
-    return EDocument(
-        kind="credit_note",
-        number=number,
-        filename=f"{number}.xml",
-        content=render(document),
-        payable_ore=document.payable_ore,
+    return await _issue(
+        session,
+        municipality_id=municipality_id,
+        document=document,
+        statement_id=statement.id,
+        adjustment_id=adjustment.id,
     )
 
 

@@ -2,21 +2,24 @@
 (read-only, paged, filtered), the pages and the settings."""
 
 import csv
+import hashlib
 import io
 from datetime import date, time, timedelta
 from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from market.clock import local_instant
 from market.errors import Conflict
 from market.finance import service
+from market.finance.models import IssuedDocument
 from market.orders.models import Order, OrderStatus
 from market.settlement import demo
 from market.settlement import service as settlement
 from market.settlement.models import Adjustment, Statement, StatementLine
+from providers.models import Provider
 from tests.factories import api_headers, login, post_form
 from tests.market.finance.conftest import BUYER_REFERENCE, GLN, fatal_findings, ready_for_einvoices
 from tests.market.settlement.conftest import EARLIER, PREVIOUS, _row
@@ -91,9 +94,18 @@ async def test_the_demo_months_are_valid_invoices_and_a_credit_note(session, con
     assert first.payable_ore == earlier.total_ore
     assert second.payable_ore - credit.payable_ore == previous.total_ore
     assert credit.payable_ore == 4250
-    # The same statement gives the same bytes.
+    # The same statement gives the same bytes, and once issued the document
+    # is fixed: a later change to the provider's name does not reach it.
+    await session.execute(
+        update(Provider).where(Provider.id == contract.ids["provider"]).values(name="Nyt Navn ApS")
+    )
     again = await service.statement_invoice(session, actor=contract.admin, statement_id=earlier.id)
-    assert again.content == first.content
+    assert again.content == first.content and b"Nyt Navn ApS" not in again.content
+    stored = (
+        (await session.execute(select(IssuedDocument).order_by(IssuedDocument.id))).scalars().all()
+    )
+    assert [d.number for d in stored] == [first.number, second.number, credit.number]
+    assert stored[0].sha256 == hashlib.sha256(first.content).hexdigest()
 
 
 async def test_the_finance_api_reads_and_pages(client, session, contract, world):
