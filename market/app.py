@@ -24,6 +24,8 @@ from market.db import (
     create_sessionmaker,
     sessions_from,
 )
+from market.finance import pages as finance_pages
+from market.finance import router as finance_router
 from market.headers import SecurityHeadersMiddleware
 from market.i18n import LanguageMiddleware
 from market.onboarding import pages as onboarding_pages
@@ -111,6 +113,8 @@ def create_app(
         dashboard_pages.router,
         onboarding_pages.router,
         people_pages.router,
+        finance_pages.router,
+        finance_router.router,
     ):
         app.include_router(router)
     return app

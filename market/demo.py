@@ -44,6 +44,7 @@ def remove_sqlite_file(database_url: str) -> None:
 async def seed(settings: Settings) -> list[tuple[str, str]]:
     """Returns (who, e-mail) for every demo login."""
     from market.copayments import demo as copayment_demo
+    from market.finance import demo as finance_demo
     from market.orders import demo as order_demo
     from market.payouts import demo as payout_demo
     from market.settlement import demo as settlement_demo
@@ -167,6 +168,7 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
             settings=settings,
         )
         logins += await payout_demo.seed(session, users=users)
+        logins += await finance_demo.seed(session, municipalities_=[aarhus, odense])
         earlier, _ = settlement_demo.past_months()
         logins += await copayment_demo.seed(session, users=users, month_on=earlier)
     return logins

@@ -284,6 +284,11 @@ class ContractTerms(SQLModel, table=True):
     # Shares of the unit price paid for work done that did not end in a delivery.
     citizen_absent_share_bp: int = 0
     late_cancel_share_bp: int = 0
+    # VAT of the e-invoice (UNCL5305 category, rate, and for an exempt category
+    # the legal ground); the statement's amounts are always net of VAT.
+    vat_category: str = Field(default="E", max_length=2)
+    vat_rate_bp: int = 0
+    vat_exemption_reason: str = Field(default="", sa_type=Text)
     note: str = Field(default="", sa_type=Text)
     created_by_user_id: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

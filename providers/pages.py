@@ -675,6 +675,9 @@ TERMS_FORM_FIELDS = (
     "citizen_absent_share",
     "late_cancel_share",
     "note",
+    "vat_category",
+    "vat_rate",
+    "vat_exemption_reason",
 )
 _PERCENT_FIELDS = {
     "shortfall_rate": "shortfall_rate_bp",
@@ -716,6 +719,9 @@ def _terms_values(terms: Any | None) -> dict[str, str]:
     values["rebate_threshold_units"] = (
         "" if terms.rebate_threshold_units is None else str(terms.rebate_threshold_units)
     )
+    values["vat_category"] = terms.vat_category
+    values["vat_rate"] = _percent_text(terms.vat_rate_bp)
+    values["vat_exemption_reason"] = terms.vat_exemption_reason
     return values
 
 
@@ -727,6 +733,9 @@ def _parse_terms_form(values: dict[str, str]) -> dict[str, Any]:
         "valid_from": valid_from,
         "unit_price_ore": service.parse_unit_price(values["unit_price"]),
         "note": values["note"],
+        "vat_category": values["vat_category"] or "E",
+        "vat_rate_bp": service.parse_percent_bp(values["vat_rate"].strip() or "0"),
+        "vat_exemption_reason": values["vat_exemption_reason"],
     }
     for name in ("min_units_per_month", "rebate_threshold_units"):
         text = values[name].strip()

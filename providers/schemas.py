@@ -269,6 +269,13 @@ class ContractTermsIn(BaseModel):
     citizen_absent_share_bp: int = 0
     late_cancel_share_bp: int = 0
     note: str = ""
+    vat_category: str = Field(
+        default="E", description="E-invoice VAT category: S (standard), Z (zero), E (exempt)"
+    )
+    vat_rate_bp: int = Field(default=0, description="VAT rate for category S, e.g. 2500")
+    vat_exemption_reason: str = Field(
+        default="", description="Category E: the legal ground; empty for the standard text"
+    )
 
 
 class ContractTermsOut(ContractTermsIn):

@@ -1663,6 +1663,9 @@ async def add_contract_terms(
     citizen_absent_share_bp: int = 0,
     late_cancel_share_bp: int = 0,
     note: str = "",
+    vat_category: str = "E",
+    vat_rate_bp: int = 0,
+    vat_exemption_reason: str = "",
 ) -> ContractTerms:
     """Adds the next version of an approval's contract terms. It starts on the
     first of a month after the latest version's start, within the approval's
@@ -1724,6 +1727,7 @@ async def add_contract_terms(
     note = (note or "").strip()
     if len(note) > 2000:
         raise InvalidInput(N_("The note is too long: at most 2000 characters."))
+    vat = _check_vat(vat_category, vat_rate_bp, vat_exemption_reason)
     terms = await repository.add(
         session,
         ContractTerms(
@@ -1733,6 +1737,7 @@ async def add_contract_terms(
             note=note,
             created_by_user_id=actor.user_id,
             **values,
+            **vat,
         ),
     )
     assert terms.id is not None
@@ -1748,10 +1753,34 @@ async def add_contract_terms(
             "version": terms.version,
             "valid_from": valid_from,
             **values,
+            **vat,
             "note": note,
         },
     )
     return terms
+
+
+def _check_vat(category: str, rate_bp: int, reason: str) -> dict[str, str | int]:
+    """The e-invoice's VAT (UNCL5305): S with a rate, Z at 0, or E at 0 with
+    its legal ground (empty: the standard Danish welfare exemption text)."""
+    category = (category or "").strip().upper()
+    if category not in ("S", "Z", "E"):
+        raise InvalidInput(
+            N_(
+                "Choose VAT category S (standard rate), Z (zero rate) or E (exempt, "
+                "with the legal ground)."
+            )
+        )
+    if category == "S" and not 0 < rate_bp <= 10_000:
+        raise InvalidInput(N_("A standard-rated VAT category needs a rate above 0 %."))
+    reason = " ".join((reason or "").split())
+    if len(reason) > 500:
+        raise InvalidInput(N_("The VAT exemption reason is too long: at most 500 characters."))
+    return {
+        "vat_category": category,
+        "vat_rate_bp": rate_bp if category == "S" else 0,
+        "vat_exemption_reason": reason if category == "E" else "",
+    }
 
 
 @dataclass

@@ -21,6 +21,13 @@ class Municipality(SQLModel, table=True):
     # The municipality's own account, the debtor of its pain.001 payment files.
     payment_account_iban: str | None = Field(default=None, max_length=34)
     payment_account_bic: str | None = Field(default=None, max_length=11)
+    # Peppol e-invoices (market.finance): the municipality's EAN/GLN location
+    # number (its NemHandel endpoint, scheme 0088) and the reference its
+    # finance department routes supplier invoices by.
+    peppol_gln: str | None = Field(default=None, max_length=13)
+    invoice_buyer_reference: str | None = Field(default=None, max_length=100)
+    # The ISO 20022 version of its payment files: what its bank accepts.
+    pain001_version: str = Field(default="pain.001.001.03", max_length=20)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

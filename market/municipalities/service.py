@@ -261,3 +261,23 @@ async def update_profile(
             data=changes,
         )
     return await repository.refreshed(session, municipality_id)
+
+
+async def set_finance_settings(
+    session: AsyncSession,
+    *,
+    municipality_id: int,
+    peppol_gln: str,
+    invoice_buyer_reference: str,
+    pain001_version: str,
+) -> Municipality:
+    """E-invoice endpoint and buyer reference, and the payment file version
+    (checked by market.finance)."""
+    await repository.update_settings(
+        session,
+        municipality_id,
+        peppol_gln=peppol_gln,
+        invoice_buyer_reference=invoice_buyer_reference,
+        pain001_version=pain001_version,
+    )
+    return await get(session, municipality_id=municipality_id)

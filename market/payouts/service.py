@@ -536,8 +536,10 @@ def build_pain001(
     transfers: Sequence[CreditTransfer],
     execution_on: date,
     currency: str = "DKK",
+    schema: str = PAIN_SCHEMA,
 ) -> tuple[str, bytes]:
-    """One pain.001.001.03 credit transfer message (one batch), validated
+    """One pain.001 credit transfer message (one batch) in the version the
+    municipality's bank takes (``schema``: pain.001.001.03 or .09), validated
     against the XSD that sepaxml ships. Returns (message id, XML)."""
     from sepaxml import SepaTransfer
 
@@ -550,7 +552,7 @@ def build_pain001(
         # A DKK transfer is no SEPA payment: no SEPA service level.
         "domestic": True,
     }
-    message = SepaTransfer(config, schema=PAIN_SCHEMA, clean=True)
+    message = SepaTransfer(config, schema=schema, clean=True)
     for transfer in transfers:
         payment: dict[str, object] = {
             "name": transfer.creditor_name,
@@ -605,6 +607,7 @@ async def create_payment_file(
         debtor_bic=municipality.payment_account_bic,
         transfers=transfers,
         execution_on=now.astimezone(COPENHAGEN).date(),
+        schema=municipality.pain001_version,
     )
     total = sum(t.amount_ore for t in transfers)
     payment_file = await repository.add_payment_file(

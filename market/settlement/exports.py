@@ -1,10 +1,13 @@
 """Statements as files for auditors: CSV (semicolon-separated, as Danish
 spreadsheets expect; amounts in øre so nothing is lost to formatting) and XLSX
-with a lines sheet, an orders sheet and the audit head."""
+with a lines sheet, an orders sheet and the audit head (typed: kroner as
+numbers, dates as dates). The Danish and the machine CSV are in
+market.finance.exports."""
 
 import csv
 import io
 from datetime import datetime
+from decimal import Decimal
 
 from market.clock import COPENHAGEN
 from market.i18n import gettext
@@ -17,6 +20,16 @@ LINE_HEADER = (
     "unit_amount_ore",
     "rate_bp",
     "amount_ore",
+    "orders",
+    "explanation",
+)
+XLSX_LINE_HEADER = (
+    "position",
+    "kind",
+    "quantity",
+    "unit_amount_kr",
+    "rate_percent",
+    "amount_kr",
     "orders",
     "explanation",
 )
@@ -105,25 +118,84 @@ def statement_csv(export: StatementExport) -> str:
     return out.getvalue()
 
 
+KRONER_FORMAT = "#,##0.00"
+UNIT_KRONER_FORMAT = "#,##0.00##"
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+
+
+def _kroner(ore: int | Decimal) -> Decimal:
+    return Decimal(ore) / 100
+
+
+def _naive_local(instant: datetime | None) -> datetime | None:
+    # Spreadsheets have no time zones: the Copenhagen wall clock time.
+    return None if instant is None else instant.astimezone(COPENHAGEN).replace(tzinfo=None)
+
+
 def statement_xlsx(export: StatementExport) -> bytes:
+    """Numbers are numbers and dates are dates: amounts in kroner with the
+    format #,##0.00, dates with a date format, so sums and filters work.
+    Blocking (openpyxl): call it off the event loop."""
     from openpyxl import Workbook
 
+    view = export.view
     book = Workbook()
     lines = book.active
     assert lines is not None
     lines.title = "lines"
-    lines.append(list(LINE_HEADER))
-    for row in _line_rows(export.view):
-        lines.append(row)
-    lines.append(["total", None, None, None, None, export.view.statement.total_ore, None, None])
+    lines.append(list(XLSX_LINE_HEADER))
+    for lv in view.lines:
+        line = lv.line
+        lines.append(
+            [
+                line.position,
+                line.kind,
+                line.quantity,
+                None if line.unit_amount_ore is None else _kroner(line.unit_amount_ore),
+                None if line.rate_bp is None else Decimal(line.rate_bp) / 100,
+                _kroner(line.amount_ore),
+                lv.orders,
+                lv.text,
+            ]
+        )
+        row = lines.max_row
+        lines.cell(row, 4).number_format = UNIT_KRONER_FORMAT
+        lines.cell(row, 5).number_format = "0.00"
+        lines.cell(row, 6).number_format = KRONER_FORMAT
+    lines.append(["total", None, None, None, None, _kroner(view.statement.total_ore), None, None])
+    lines.cell(lines.max_row, 6).number_format = KRONER_FORMAT
     orders = book.create_sheet("orders")
     orders.append(list(ORDER_HEADER))
-    for row in _order_rows(export):
-        orders.append(row)
+    for position, order in export.orders:
+        orders.append(
+            [
+                position,
+                order.order_id,
+                order.citizen,
+                order.delivery_on,
+                gettext(OUTCOME_LABELS[order.outcome]),
+                _naive_local(order.delivered_at),
+                order.units,
+            ]
+        )
+        row = orders.max_row
+        orders.cell(row, 4).number_format = DATE_FORMAT
+        orders.cell(row, 6).number_format = DATETIME_FORMAT
     facts = book.create_sheet("statement")
     facts.append(["key", "value"])
-    for key, value in _facts(export.view):
-        facts.append([key, value])
+    for key, value in _facts(view):
+        if key == "total_ore":
+            facts.append(["total_kr", _kroner(view.statement.total_ore)])
+            facts.cell(facts.max_row, 2).number_format = KRONER_FORMAT
+        elif key == "approved_at":
+            facts.append([key, _naive_local(view.statement.approved_at)])
+            facts.cell(facts.max_row, 2).number_format = DATETIME_FORMAT
+        elif key == "month":
+            facts.append([key, view.statement.month_on])
+            facts.cell(facts.max_row, 2).number_format = "yyyy-mm"
+        else:
+            facts.append([key, value])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from market.auth.dependencies import Session, require
@@ -246,8 +247,10 @@ async def statement_csv(session: Session, actor: Viewer, statement_id: int) -> R
 @router.get("/settlement/statements/{statement_id}/export.xlsx")
 async def statement_xlsx(session: Session, actor: Viewer, statement_id: int) -> Response:
     export = await service.statement_export(session, actor=actor, statement_id=statement_id)
+    # openpyxl is blocking: the workbook is written off the event loop.
+    content = await run_in_threadpool(exports.statement_xlsx, export)
     return Response(
-        exports.statement_xlsx(export),
+        content,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="statement-{statement_id}.xlsx"'},
     )
