@@ -329,3 +329,7 @@ class OrderingProfile(SQLModel, table=True):
     auto_accept: bool = False
     webhook_url: str | None = Field(default=None, max_length=500)
     webhook_secret: str | None = Field(default=None, max_length=100)
+    # After a rotation the old secret keeps signing until this instant, so the
+    # kitchen system can switch over without losing a message.
+    webhook_previous_secret: str | None = Field(default=None, max_length=100)
+    webhook_previous_secret_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
