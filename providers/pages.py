@@ -1012,6 +1012,7 @@ async def ordering_profile_save(request: Request, session: Session, actor: Offer
             accept_within_hours=_whole_number(values["accept_within_hours"], N_("Accept within")),
             auto_accept=values["auto_accept"],
             webhook_url=values["webhook_url"],
+            settings=_settings(request),
         )
     except AppError as exc:
         return render(

@@ -25,7 +25,7 @@ from market.auth import service as auth_service
 from market.auth.models import MUNICIPAL_ROLES, Role, User
 from market.auth.permissions import Actor, Permission
 from market.clock import today
-from market.config import Settings
+from market.config import Settings, get_settings
 from market.db import utcnow
 from market.dietary import Allergen, DietForm
 from market.errors import N_, Conflict, IllegalTransition, InvalidInput, PermissionDenied
@@ -33,6 +33,7 @@ from market.images import process_photo
 from market.money import parse_kroner
 from market.municipalities import service as municipalities
 from market.municipalities.models import Municipality
+from market.outbox import delivery, guard
 from providers import repository
 from providers.exceptions import (
     ApplicationNotFound,
@@ -2110,6 +2111,28 @@ async def get_offer_photo(
     return Path(settings.upload_dir) / OFFER_PHOTO_DIR / name
 
 
+WEBHOOK_ADDRESS_REFUSED = {
+    "scheme": N_("The webhook address must start with https://."),
+    "form": N_("The webhook address is not a valid web address (https://host/path)."),
+    "private": N_(
+        "The webhook address must be on the public internet: local, private and "
+        "reserved network addresses are refused."
+    ),
+}
+
+
+async def _check_webhook_url(url: str, settings: Settings) -> None:
+    """Nothing calls an address a user typed without checking where it goes."""
+    try:
+        await guard.check_for_saving(
+            url,
+            allow_private=delivery.webhook_may_use_private_addresses(settings),
+            allow_http=delivery.webhook_may_use_http(settings),
+        )
+    except guard.UnsafeAddress as exc:
+        raise InvalidInput(WEBHOOK_ADDRESS_REFUSED[exc.reason]) from exc
+
+
 async def own_ordering_profile(session: AsyncSession, *, actor: Actor) -> OrderingProfile:
     provider_id = _provider_of(actor)
     profile = await repository.ordering_profile(session, provider_id)
@@ -2127,6 +2150,7 @@ async def save_ordering_profile(
     accept_within_hours: int,
     auto_accept: bool,
     webhook_url: str | None,
+    settings: Settings | None = None,
 ) -> OrderingProfile:
     provider_id = _provider_of(actor)
     if not actor.can(Permission.PROVIDER_PROFILE_EDIT):
@@ -2140,8 +2164,8 @@ async def save_ordering_profile(
     if not 1 <= accept_within_hours <= 72:
         raise InvalidInput(N_("Orders must be accepted within 1 to 72 hours."))
     url = (webhook_url or "").strip() or None
-    if url is not None and not url.startswith(("https://", "http://")):
-        raise InvalidInput(N_("The webhook address must start with https://."))
+    if url is not None:
+        await _check_webhook_url(url, settings or get_settings())
     profile = await repository.ordering_profile(session, provider_id)
     if profile is None:
         profile = OrderingProfile(provider_id=provider_id)

@@ -169,6 +169,8 @@ async def test_signed_webhooks_for_a_new_and_a_cancelled_order(
 ):
     from datetime import time
 
+    # The receiver runs on this machine: a setting for tests and development only.
+    settings = settings.model_copy(update={"webhook_allow_private": True})
     profile = await providers.save_ordering_profile(
         session,
         actor=kitchen.admin,
@@ -179,6 +181,7 @@ async def test_signed_webhooks_for_a_new_and_a_cancelled_order(
         accept_within_hours=4,
         auto_accept=False,
         webhook_url=receiver,
+        settings=settings,
     )
     secret = profile.webhook_secret
     assert secret
