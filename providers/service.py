@@ -9,7 +9,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -2197,6 +2197,36 @@ async def save_ordering_profile(
             "auto_accept": auto_accept,
             "webhook_url": url,
         },
+    )
+    return profile
+
+
+async def rotate_webhook_secret(
+    session: AsyncSession, *, actor: Actor, settings: Settings, now: datetime | None = None
+) -> OrderingProfile:
+    """A new signing secret. The old one keeps signing alongside it for the grace
+    period, so the kitchen system can switch without refusing a message; a
+    rotation during a grace period drops the oldest secret at once."""
+    provider_id = _provider_of(actor)
+    if not actor.can(Permission.PROVIDER_PROFILE_EDIT):
+        raise PermissionDenied(N_("Only a provider's administrator can change the webhook secret."))
+    profile = await repository.ordering_profile(session, provider_id)
+    if profile is None or not profile.webhook_url or not profile.webhook_secret:
+        raise Conflict(N_("There is no webhook address yet, so there is no secret to change."))
+    now = now or utcnow()
+    until = now + timedelta(hours=settings.webhook_secret_grace_hours)
+    profile.webhook_previous_secret = profile.webhook_secret
+    profile.webhook_previous_secret_until = until
+    profile.webhook_secret = secrets.token_urlsafe(32)
+    await repository.add(session, profile)
+    await audit.record(
+        session,
+        actor=actor,
+        action="ordering_profile.webhook_secret_rotated",
+        entity_type="provider",
+        entity_id=provider_id,
+        municipality_id=None,
+        data={"previous_signs_until": until.isoformat()},  # never the secrets themselves
     )
     return profile
 

@@ -187,7 +187,7 @@ async def _notify_provider(
             session,
             idempotency_key=f"webhook:{event}:{order.id}",
             url=profile.webhook_url,
-            secret=profile.webhook_secret,
+            secret=profile.signing_secrets(utcnow()),
             event=event,
             data={
                 "order_id": order.id,
@@ -866,7 +866,7 @@ async def _notify_cancelled(session: AsyncSession, order: Order, status: OrderSt
             session,
             idempotency_key=f"webhook:order.cancelled:{order.id}",
             url=profile.webhook_url,
-            secret=profile.webhook_secret,
+            secret=profile.signing_secrets(utcnow()),
             event="order.cancelled",
             data={
                 "order_id": order.id,
