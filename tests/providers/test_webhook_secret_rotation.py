@@ -42,9 +42,7 @@ async def _with_webhook(session, world, settings):
     return admin
 
 
-async def test_rotation_keeps_the_old_secret_signing_for_the_grace_period(
-    session, world, settings
-):
+async def test_rotation_keeps_the_old_secret_signing_for_the_grace_period(session, world, settings):
     admin = await _with_webhook(session, world, settings)
     profile = await service.own_ordering_profile(session, actor=admin)
     old = profile.webhook_secret
