@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # Webhooks to loopback or private addresses, or over plain http. Only for
     # development and tests, where the receiver runs on this machine; refused in production.
     webhook_allow_private: bool = False
+    # Extra CA certificates to trust for webhook receivers (the system's CAs always count).
+    webhook_ca_file: Path | None = None
     # After a provider rotates its webhook secret, the old one keeps signing this long.
     webhook_secret_grace_hours: int = 24
     # The audit chain's HMAC key; derived from secret_key when unset. Keys used

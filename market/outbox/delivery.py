@@ -80,6 +80,15 @@ async def send_email(settings: Settings, *, to: list[str], subject: str, body: s
         raise DeliveryError(f"e-mail to {', '.join(to)} failed: {exc}") from exc
 
 
+def _webhook_tls(settings: Settings) -> ssl.SSLContext:
+    """The system's CAs, plus MARKET_WEBHOOK_CA_FILE; the certificate must name the
+    host the provider typed (sent as the TLS server name), not the address."""
+    context = ssl.create_default_context()
+    if settings.webhook_ca_file:
+        context.load_verify_locations(cafile=str(settings.webhook_ca_file))
+    return context
+
+
 def webhook_may_use_private_addresses(settings: Settings) -> bool:
     return settings.webhook_allow_private
 
@@ -117,7 +126,10 @@ async def post_webhook(
     try:
         # trust_env=False: a proxy from the environment would resolve the name again.
         async with httpx.AsyncClient(
-            timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
+            timeout=settings.webhook_timeout_seconds,
+            follow_redirects=False,
+            trust_env=False,
+            verify=_webhook_tls(settings),
         ) as client:
             response = await client.post(
                 guard.url_for(target, address),

@@ -133,7 +133,7 @@ async def _save(session, world, url, settings):
 async def test_a_provider_cannot_save_an_inside_address(session, world, settings, url):
     with pytest.raises(InvalidInput) as refused:
         await _save(session, world, url, settings)
-    assert "public internet" in refused.value.sentence()
+    assert "public internet" in str(refused.value)
 
 
 async def test_plain_http_is_refused_outside_development(session, world, settings):
@@ -227,3 +227,39 @@ async def test_redirects_are_not_followed(settings, sessions):
 def test_production_refuses_the_loopback_setting():
     with pytest.raises(ValueError, match="MARKET_WEBHOOK_ALLOW_PRIVATE"):
         Settings(environment="production", secret_key="p" * 40, webhook_allow_private=True)
+
+
+async def test_https_to_the_pinned_address_checks_the_certificate_for_the_name(
+    settings, sessions, monkeypatch, tmp_path
+):
+    """Connected to the checked IP, the TLS server name and the certificate check
+    are still the provider's host name: a certificate for the name passes, the
+    same server under another name is refused."""
+    import ssl
+
+    from tests.smtp_servers import self_signed
+
+    maker, prefix = sessions
+    cert, key = self_signed(tmp_path, ("kitchen.test",))
+    Receiver.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+
+    async def resolve(host, port):
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    monkeypatch.setattr(guard, "resolve", resolve)
+    trusted = settings.model_copy(update={"webhook_allow_private": True, "webhook_ca_file": cert})
+    try:
+        await _enqueue(maker, f"{prefix}:tls", f"https://kitchen.test:{port}/hook")
+        assert (await outbox.deliver_due(maker, settings=trusted)).delivered == 1
+        assert Receiver.received[-1]["Host"] == f"kitchen.test:{port}"
+        await _enqueue(maker, f"{prefix}:other", f"https://other.test:{port}/hook")
+        assert (await outbox.deliver_due(maker, settings=trusted)).retrying == 1
+        assert len(Receiver.received) == 1
+    finally:
+        server.shutdown()
