@@ -20,7 +20,7 @@ async def _send(settings):
 
 
 def test_tls_is_the_default():
-    assert Settings().smtp_tls == "starttls"
+    assert Settings.model_fields["smtp_tls"].default == "starttls"
 
 
 async def test_starttls_by_default_with_the_certificate_checked(settings, tmp_path):
