@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.audit import checkpoints
 from market.audit import service as audit
+from market.audit.checkpoints import CheckpointResult
 from market.audit.service import VerifyReport
 from market.auth import service as auth_service
 from market.auth.models import Role
@@ -87,9 +89,20 @@ async def create_user(
         return user.id
 
 
-async def verify_audit(settings: Settings) -> VerifyReport:
+async def verify_audit(
+    settings: Settings, *, checkpoint_text: str | None = None
+) -> tuple[VerifyReport, list[CheckpointResult]]:
+    """The chains, and each head a checkpoint signed (refused when the file is
+    not one this installation signed: CheckpointRefused)."""
+    entries = checkpoints.parse(checkpoint_text, settings=settings) if checkpoint_text else []
     async with unit_of_work(settings) as session:
-        return await audit.verify(session)
+        report = await audit.verify(session)
+        return report, await checkpoints.check(session, entries=entries)
+
+
+async def audit_checkpoint(settings: Settings) -> dict[str, object]:
+    async with unit_of_work(settings) as session:
+        return await checkpoints.make(session, settings=settings)
 
 
 async def tick(settings: Settings) -> dict[str, object]:

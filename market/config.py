@@ -32,7 +32,11 @@ class Settings(BaseSettings):
     smtp_from: str = "velfaerdsmarked@localhost"
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_starttls: bool = False
+    # "starttls" upgrades a plain connection, "implicit" speaks TLS from the first
+    # byte (port 465). "none" sends personal data in clear and is refused in production.
+    smtp_tls: Literal["starttls", "implicit", "none"] = "starttls"
+    # A CA bundle to trust for the SMTP server's certificate (e.g. a municipal CA).
+    smtp_ca_file: Path | None = None
     # The address people open the service at; links in e-mails start with it (never
     # with the Host header a request brought, which anyone can forge).
     public_url: str = "http://127.0.0.1:8000"
@@ -47,6 +51,21 @@ class Settings(BaseSettings):
     outbox_backoff_base_seconds: int = 30
     outbox_backoff_max_seconds: int = 3600
     webhook_timeout_seconds: float = 10.0
+    # Webhooks to loopback or private addresses, or over plain http. Only for
+    # development and tests, where the receiver runs on this machine; refused in production.
+    webhook_allow_private: bool = False
+    # Extra CA certificates to trust for webhook receivers (the system's CAs always count).
+    webhook_ca_file: Path | None = None
+    # After a provider rotates its webhook secret, the old one keeps signing this long.
+    webhook_secret_grace_hours: int = 24
+    # The audit chain's HMAC key; derived from secret_key when unset. Keys used
+    # before a rotation stay here so older events still verify.
+    audit_key: SecretStr | None = None
+    audit_previous_keys: list[SecretStr] = []
+    # The Ed25519 key that signs audit checkpoints (`market audit keygen`), and
+    # public keys of earlier signing keys that checkpoints may still carry.
+    audit_signing_key_file: Path | None = None
+    audit_trusted_public_keys: list[Path] = []
     # A welfare alert nobody acknowledged within this many minutes is shown as overdue.
     alert_overdue_minutes: int = 30
     # Run periodic work (`market tick`) inside the server every this many seconds.
@@ -68,6 +87,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MARKET_SECRET_KEY must be set to a random value of at least 32 characters "
                 f"when MARKET_ENVIRONMENT is {self.environment!r}."
+            )
+        if self.environment == "production" and self.smtp_tls == "none":
+            raise ValueError(
+                "MARKET_SMTP_TLS=none would send personal data unencrypted: "
+                "use starttls or implicit when MARKET_ENVIRONMENT is production."
+            )
+        if self.environment == "production" and self.webhook_allow_private:
+            raise ValueError(
+                "MARKET_WEBHOOK_ALLOW_PRIVATE must not be set "
+                "when MARKET_ENVIRONMENT is production."
             )
         return self
 

@@ -334,3 +334,16 @@ class OrderingProfile(SQLModel, table=True):
     auto_accept: bool = False
     webhook_url: str | None = Field(default=None, max_length=500)
     webhook_secret: str | None = Field(default=None, max_length=100)
+    # After a rotation the old secret keeps signing until this instant, so the
+    # kitchen system can switch over without losing a message.
+    webhook_previous_secret: str | None = Field(default=None, max_length=100)
+    webhook_previous_secret_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets that sign a webhook now: the current one, and during a
+        rotation's grace period the previous one as well."""
+        secrets = [self.webhook_secret] if self.webhook_secret else []
+        until = self.webhook_previous_secret_until
+        if self.webhook_previous_secret and until is not None and now < until:
+            secrets.append(self.webhook_previous_secret)
+        return secrets

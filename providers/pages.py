@@ -18,6 +18,7 @@ from market.auth.dependencies import Session, public, require
 from market.auth.pages import signed_in_redirect
 from market.auth.permissions import Actor, Permission
 from market.config import Settings
+from market.db import utcnow
 from market.dietary import ALLERGEN_LABELS, DIET_FORM_LABELS
 from market.errors import N_, AppError, InvalidInput, NotFound
 from market.i18n import gettext
@@ -1001,8 +1002,26 @@ async def ordering_profile(
     return render(
         request,
         "providers/ordering_profile.html",
-        {"values": _profile_values(profile), "secret": profile.webhook_secret, "done": done},
+        {
+            "values": _profile_values(profile),
+            "secret": profile.webhook_secret,
+            "previous_until": profile.webhook_previous_secret_until
+            if len(profile.signing_secrets(utcnow())) > 1
+            else None,
+            "grace_hours": _settings(request).webhook_secret_grace_hours,
+            "done": done,
+        },
     )
+
+
+@router.post("/provider/ordering/webhook-secret", response_class=HTMLResponse)
+async def webhook_secret_rotate(
+    request: Request,
+    session: Session,
+    actor: Annotated[Actor, Depends(require(P.PROVIDER_PROFILE_EDIT))],
+) -> Response:
+    await service.rotate_webhook_secret(session, actor=actor, settings=_settings(request))
+    return RedirectResponse("/provider/ordering?done=rotated", status_code=303)
 
 
 @router.post("/provider/ordering", response_class=HTMLResponse)
@@ -1021,6 +1040,7 @@ async def ordering_profile_save(request: Request, session: Session, actor: Offer
             accept_within_hours=_whole_number(values["accept_within_hours"], N_("Accept within")),
             auto_accept=values["auto_accept"],
             webhook_url=values["webhook_url"],
+            settings=_settings(request),
         )
     except AppError as exc:
         return render(

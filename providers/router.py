@@ -37,6 +37,7 @@ from providers.schemas import (
     StandardOut,
     StandardSummary,
     UploadOut,
+    WebhookSecretOut,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["providers"])
@@ -497,3 +498,22 @@ async def add_contract_terms(
         session, actor=actor, approval_id=approval_id, **body.model_dump()
     )
     return ContractTermsOut.model_validate(terms)
+
+
+# the webhook signing secret
+
+
+@router.post("/provider/webhook-secret/rotate", response_model=WebhookSecretOut)
+async def rotate_webhook_secret(
+    request: Request,
+    session: Session,
+    actor: Annotated[Actor, Depends(require(P.PROVIDER_PROFILE_EDIT))],
+) -> WebhookSecretOut:
+    """A new signing secret; the previous one keeps signing for the grace period."""
+    profile = await service.rotate_webhook_secret(
+        session, actor=actor, settings=request.app.state.settings
+    )
+    assert profile.webhook_secret is not None
+    return WebhookSecretOut(
+        secret=profile.webhook_secret, previous_signs_until=profile.webhook_previous_secret_until
+    )

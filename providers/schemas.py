@@ -292,3 +292,12 @@ class ContractTermsHistoryOut(BaseModel):
     approval_id: int
     in_force_version: int | None = Field(description="The version in force today")
     versions: list[ContractTermsOut]
+
+
+class WebhookSecretOut(BaseModel):
+    """Shown once, to the provider's administrator, right after a rotation."""
+
+    secret: str
+    previous_signs_until: datetime | None = Field(
+        description="Until then each webhook also carries a signature with the previous secret."
+    )

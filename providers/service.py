@@ -9,7 +9,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -25,7 +25,7 @@ from market.auth import service as auth_service
 from market.auth.models import MUNICIPAL_ROLES, Role, User
 from market.auth.permissions import Actor, Permission
 from market.clock import today
-from market.config import Settings
+from market.config import Settings, get_settings
 from market.db import utcnow
 from market.dietary import Allergen, DietForm
 from market.errors import N_, Conflict, IllegalTransition, InvalidInput, PermissionDenied
@@ -33,6 +33,7 @@ from market.images import process_photo
 from market.money import parse_kroner
 from market.municipalities import service as municipalities
 from market.municipalities.models import Municipality
+from market.outbox import delivery, guard
 from providers import repository
 from providers.exceptions import (
     ApplicationNotFound,
@@ -2139,6 +2140,28 @@ async def get_offer_photo(
     return Path(settings.upload_dir) / OFFER_PHOTO_DIR / name
 
 
+WEBHOOK_ADDRESS_REFUSED = {
+    "scheme": N_("The webhook address must start with https://."),
+    "form": N_("The webhook address is not a valid web address (https://host/path)."),
+    "private": N_(
+        "The webhook address must be on the public internet: local, private and "
+        "reserved network addresses are refused."
+    ),
+}
+
+
+async def _check_webhook_url(url: str, settings: Settings) -> None:
+    """Nothing calls an address a user typed without checking where it goes."""
+    try:
+        await guard.check_for_saving(
+            url,
+            allow_private=delivery.webhook_may_use_private_addresses(settings),
+            allow_http=delivery.webhook_may_use_http(settings),
+        )
+    except guard.UnsafeAddress as exc:
+        raise InvalidInput(WEBHOOK_ADDRESS_REFUSED[exc.reason]) from exc
+
+
 async def own_ordering_profile(session: AsyncSession, *, actor: Actor) -> OrderingProfile:
     provider_id = _provider_of(actor)
     profile = await repository.ordering_profile(session, provider_id)
@@ -2156,6 +2179,7 @@ async def save_ordering_profile(
     accept_within_hours: int,
     auto_accept: bool,
     webhook_url: str | None,
+    settings: Settings | None = None,
 ) -> OrderingProfile:
     provider_id = _provider_of(actor)
     if not actor.can(Permission.PROVIDER_PROFILE_EDIT):
@@ -2169,8 +2193,8 @@ async def save_ordering_profile(
     if not 1 <= accept_within_hours <= 72:
         raise InvalidInput(N_("Orders must be accepted within 1 to 72 hours."))
     url = (webhook_url or "").strip() or None
-    if url is not None and not url.startswith(("https://", "http://")):
-        raise InvalidInput(N_("The webhook address must start with https://."))
+    if url is not None:
+        await _check_webhook_url(url, settings or get_settings())
     profile = await repository.ordering_profile(session, provider_id)
     if profile is None:
         profile = OrderingProfile(provider_id=provider_id)
@@ -2202,6 +2226,36 @@ async def save_ordering_profile(
             "auto_accept": auto_accept,
             "webhook_url": url,
         },
+    )
+    return profile
+
+
+async def rotate_webhook_secret(
+    session: AsyncSession, *, actor: Actor, settings: Settings, now: datetime | None = None
+) -> OrderingProfile:
+    """A new signing secret. The old one keeps signing alongside it for the grace
+    period, so the kitchen system can switch without refusing a message; a
+    rotation during a grace period drops the oldest secret at once."""
+    provider_id = _provider_of(actor)
+    if not actor.can(Permission.PROVIDER_PROFILE_EDIT):
+        raise PermissionDenied(N_("Only a provider's administrator can change the webhook secret."))
+    profile = await repository.ordering_profile(session, provider_id)
+    if profile is None or not profile.webhook_url or not profile.webhook_secret:
+        raise Conflict(N_("There is no webhook address yet, so there is no secret to change."))
+    now = now or utcnow()
+    until = now + timedelta(hours=settings.webhook_secret_grace_hours)
+    profile.webhook_previous_secret = profile.webhook_secret
+    profile.webhook_previous_secret_until = until
+    profile.webhook_secret = secrets.token_urlsafe(32)
+    await repository.add(session, profile)
+    await audit.record(
+        session,
+        actor=actor,
+        action="ordering_profile.webhook_secret_rotated",
+        entity_type="provider",
+        entity_id=provider_id,
+        municipality_id=None,
+        data={"previous_signs_until": until.isoformat()},  # never the secrets themselves
     )
     return profile
 

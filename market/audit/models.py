@@ -7,6 +7,10 @@ from market.db import UTCDateTime
 
 GENESIS_HASH = "0" * 64
 PLATFORM_CHAIN = "platform"
+# 0: plain SHA-256 (before 0015; anyone with write access could recompute it);
+# 1: HMAC-SHA256 with a key kept outside the database.
+UNKEYED_HASH = 0
+KEYED_HASH = 1
 
 
 class AuditEvent(SQLModel, table=True):
@@ -30,6 +34,8 @@ class AuditEvent(SQLModel, table=True):
     occurred_at: datetime = Field(sa_type=UTCDateTime)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    hash_version: int = Field(default=KEYED_HASH, sa_column_kwargs={"server_default": "0"})
+    key_id: str | None = Field(default=None, max_length=16)
 
 
 class AuditChainHead(SQLModel, table=True):

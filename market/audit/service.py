@@ -2,6 +2,7 @@
 municipality (and one platform chain for what belongs to no municipality)."""
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -10,7 +11,8 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.audit import repository
-from market.audit.models import GENESIS_HASH, PLATFORM_CHAIN, AuditEvent
+from market.audit.keys import ChainKeys, current_keys
+from market.audit.models import GENESIS_HASH, KEYED_HASH, PLATFORM_CHAIN, UNKEYED_HASH, AuditEvent
 from market.db import utcnow
 
 
@@ -42,23 +44,32 @@ def canonical_json(data: dict[str, Any]) -> str:
     )
 
 
+def _material(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "chain": values["chain"],
+        "seq": values["seq"],
+        "prev_hash": values["prev_hash"],
+        "municipality_id": values["municipality_id"],
+        "actor_user_id": values["actor_user_id"],
+        "on_behalf_of_user_id": values["on_behalf_of_user_id"],
+        "action": values["action"],
+        "entity_type": values["entity_type"],
+        "entity_id": values["entity_id"],
+        "data_json": values["data_json"],
+        "occurred_at": values["occurred_at"].isoformat(timespec="microseconds"),
+    }
+
+
 def event_hash(values: dict[str, Any]) -> str:
-    material = canonical_json(
-        {
-            "chain": values["chain"],
-            "seq": values["seq"],
-            "prev_hash": values["prev_hash"],
-            "municipality_id": values["municipality_id"],
-            "actor_user_id": values["actor_user_id"],
-            "on_behalf_of_user_id": values["on_behalf_of_user_id"],
-            "action": values["action"],
-            "entity_type": values["entity_type"],
-            "entity_id": values["entity_id"],
-            "data_json": values["data_json"],
-            "occurred_at": values["occurred_at"].isoformat(timespec="microseconds"),
-        }
-    )
-    return hashlib.sha256(material.encode()).hexdigest()
+    """The unkeyed hash of events written before 0015, kept to verify them."""
+    return hashlib.sha256(canonical_json(_material(values)).encode()).hexdigest()
+
+
+def keyed_event_hash(values: dict[str, Any], *, key: bytes, key_id: str) -> str:
+    """HMAC-SHA256 over the event, its hash version and the key's id: without the
+    key, nobody (database access or not) can make a hash that verifies."""
+    material = canonical_json({**_material(values), "v": KEYED_HASH, "key_id": key_id})
+    return hmac.new(key, material.encode(), hashlib.sha256).hexdigest()
 
 
 async def record(
@@ -88,7 +99,10 @@ async def record(
         "data_json": canonical_json(data or {}),
         "occurred_at": utcnow(),
     }
-    values["hash"] = event_hash(values)
+    keys = current_keys()
+    values["hash"] = keyed_event_hash(values, key=keys.current, key_id=keys.current_id)
+    values["hash_version"] = KEYED_HASH
+    values["key_id"] = keys.current_id
     await repository.append(session, values)
 
 
@@ -133,8 +147,34 @@ def _row_values(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+def _hash_problem(event: AuditEvent, keys: ChainKeys, keyed_seen: bool) -> str | None:
+    """Why an event's own hash does not hold, or None when it does."""
+    if event.hash_version == UNKEYED_HASH:
+        if keyed_seen:
+            # Keyed events only ever follow unkeyed ones: an unkeyed event after a
+            # keyed one was written by someone without the key.
+            return f"event {event.seq} has an unkeyed hash after keyed events (rewritten)"
+        if event_hash(_row_values(event)) != event.hash:
+            return f"event {event.seq} was changed after it was written (hash mismatch)"
+        return None
+    if event.hash_version != KEYED_HASH:
+        return f"event {event.seq} has an unknown hash version {event.hash_version}"
+    key = keys.by_id.get(event.key_id or "")
+    if key is None:
+        return (
+            f"event {event.seq} was hashed with a key this server does not have "
+            f"(key id {event.key_id}); add it to MARKET_AUDIT_PREVIOUS_KEYS"
+        )
+    expected = keyed_event_hash(_row_values(event), key=key, key_id=event.key_id or "")
+    if not hmac.compare_digest(expected, event.hash):
+        return f"event {event.seq} was changed after it was written (hash mismatch)"
+    return None
+
+
 async def verify_chain(session: AsyncSession, *, chain: str) -> ChainReport:
     report = ChainReport(chain=chain)
+    keys = current_keys()
+    keyed_seen = False
     expected_seq, expected_prev = 1, GENESIS_HASH
     async for event in repository.stream_chain(session, chain):
         if event.seq != expected_seq:
@@ -149,14 +189,21 @@ async def verify_chain(session: AsyncSession, *, chain: str) -> ChainReport:
                 (f"event {event.seq} does not link to the hash of event {event.seq - 1}"),
             )
             return report
-        if event_hash(_row_values(event)) != event.hash:
-            report.broken_at_seq, report.problem = (
-                event.seq,
-                (f"event {event.seq} was changed after it was written (hash mismatch)"),
-            )
+        problem = _hash_problem(event, keys, keyed_seen)
+        if problem is not None:
+            report.broken_at_seq, report.problem = event.seq, problem
             return report
+        keyed_seen = keyed_seen or event.hash_version == KEYED_HASH
         report.events += 1
         expected_seq, expected_prev = event.seq + 1, event.hash
+    if report.events and not keyed_seen:
+        # Every chain got a keyed event at the upgrade (0015) and every new event
+        # is keyed: a chain of unkeyed events only was rewritten without the key.
+        report.broken_at_seq, report.problem = (
+            1,
+            "the chain has no keyed event: it was rewritten by someone without the audit key",
+        )
+        return report
     head = await repository.head(session, chain)
     if head is not None and (head.seq != expected_seq - 1 or head.hash != expected_prev):
         report.broken_at_seq, report.problem = (

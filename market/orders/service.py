@@ -187,7 +187,7 @@ async def _notify_provider(
             session,
             idempotency_key=f"webhook:{event}:{order.id}",
             url=profile.webhook_url,
-            secret=profile.webhook_secret,
+            secret=profile.signing_secrets(utcnow()),
             event=event,
             data={
                 "order_id": order.id,
@@ -574,21 +574,24 @@ async def _raise_alert(
         },
     )
     municipality = await municipalities.get(session, municipality_id=order.municipality_id)
-    citizen = await vouchers.get_citizen(session, citizen_id=order.citizen_id)
     if municipality.oncall_email:
+        # Only what the on-call person needs to act: that there is an alert, how
+        # urgent, and where to open it. Who and where stay behind a sign-in; an
+        # e-mail is copied, forwarded and kept in mailboxes outside our control.
+        link = f"{settings.public_url.rstrip('/')}/alerts#alert-{alert_id}"
         await outbox.enqueue_email(
             session,
             settings=settings,
             idempotency_key=f"alert:{alert_id}:email",
             to=[municipality.oncall_email],
-            subject=f"Velfærdsalarm: {citizen.full_name} åbnede ikke døren",
+            subject=f"Velfærdsalarm (haster): alarm nr. {alert_id} i {municipality.name}",
             body=(
-                f"{citizen.full_name}, {citizen.address}, {citizen.postal_code}, "
-                f"åbnede ikke for levering af mad {order.delivery_on.isoformat()}.\n"
-                f"Telefon: {citizen.phone or '-'}. Kontaktperson: {citizen.contact_name or '-'} "
-                f"{citizen.contact_phone or ''}\n"
-                f"Leverandørens bemærkning: {note or '-'}\n\n"
-                "Alarmen står åben i Velfærdsmarked, til en medarbejder kvitterer for den."
+                "En borger åbnede ikke døren, da maden blev leveret "
+                f"{order.delivery_on.isoformat()}, og kan have brug for hjælp.\n\n"
+                "Det haster: ring til borgeren eller kontaktpersonen, og kvittér for alarmen "
+                f"inden for {settings.alert_overdue_minutes} minutter.\n\n"
+                f"Åbn alarmen i Velfærdsmarked (log ind): {link}\n\n"
+                "Borgerens navn, adresse og telefon står kun i Velfærdsmarked, ikke i denne e-mail."
             ),
         )
     await audit.record(
@@ -863,7 +866,7 @@ async def _notify_cancelled(session: AsyncSession, order: Order, status: OrderSt
             session,
             idempotency_key=f"webhook:order.cancelled:{order.id}",
             url=profile.webhook_url,
-            secret=profile.webhook_secret,
+            secret=profile.signing_secrets(utcnow()),
             event="order.cancelled",
             data={
                 "order_id": order.id,

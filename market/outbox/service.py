@@ -47,10 +47,11 @@ async def enqueue_webhook(
     *,
     idempotency_key: str,
     url: str,
-    secret: str,
+    secret: str | list[str],
     event: str,
     data: dict[str, Any],
 ) -> None:
+    """`secret` may be several during a secret rotation: each one signs."""
     await repository.add_once(
         session,
         kind=OutboxKind.WEBHOOK,

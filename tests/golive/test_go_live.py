@@ -14,6 +14,7 @@ import email
 import os
 import re
 import socket
+import ssl
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +31,7 @@ from market.app import create_app
 from market.clock import COPENHAGEN, first_of_month, last_of_month, today
 from market.config import Settings
 from tests.conftest import TEST_SECRET, _make_database, _pg_admin
+from tests.smtp_servers import self_signed
 
 MARKET = str(Path(sys.executable).parent / "market")
 PLATFORM = "it@velfaerd.example"
@@ -65,15 +67,21 @@ class Inbox:
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[int, Inbox]]:
+def smtp(tmp_path: Path) -> Iterator[tuple[int, Inbox, Path]]:
+    """A mail server that insists on STARTTLS, as the product does by default."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
     controller.start()
     try:
-        yield port, inbox
+        yield port, inbox, cert
     finally:
         controller.stop()
 
@@ -167,9 +175,9 @@ def _id(pattern: str, text: str) -> int:
 
 
 async def test_a_municipality_goes_live_from_an_empty_database(
-    empty_database: str, smtp: tuple[int, Inbox], tmp_path: Path
+    empty_database: str, smtp: tuple[int, Inbox, Path], tmp_path: Path
 ) -> None:
-    port, inbox = smtp
+    port, inbox, smtp_cert = smtp
     env = {
         **os.environ,
         "MARKET_ENVIRONMENT": "test",
@@ -178,6 +186,7 @@ async def test_a_municipality_goes_live_from_an_empty_database(
         "MARKET_UPLOAD_DIR": str(tmp_path / "uploads"),
         "MARKET_SMTP_HOST": "127.0.0.1",
         "MARKET_SMTP_PORT": str(port),
+        "MARKET_SMTP_CA_FILE": str(smtp_cert),
         "MARKET_PUBLIC_URL": "https://skanderborg.example",
     }
     await market(env, "db", "upgrade")
@@ -231,6 +240,7 @@ async def test_a_municipality_goes_live_from_an_empty_database(
         upload_dir=tmp_path / "uploads",
         smtp_host="127.0.0.1",
         smtp_port=port,
+        smtp_ca_file=smtp_cert,
         public_url="https://skanderborg.example",
     )
     app = create_app(settings)

@@ -5,7 +5,6 @@ note, the history, the menu badge and the JSON API."""
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from market.auth import service as auth_service
@@ -16,31 +15,15 @@ from market.outbox import service as outbox
 from tests.factories import api_headers, login, post_form
 from tests.market.orders.conftest import days_ahead, noon_before
 from tests.market.orders.outbox_helpers import same_connection
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], str]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
-        return "250 Message accepted for delivery"
+from tests.smtp_servers import smtp
+from tests.vouchers.conftest import CPR
 
 
 @pytest.fixture
-def smtp_server():
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
+def smtp_server(tmp_path):
+    """A real SMTP server that requires STARTTLS, with a certificate made here."""
+    with smtp("starttls", tmp_path) as server:
+        yield server
 
 
 async def fail_at_the_door(session, kitchen, diner, settings, key, *, raised_at=None):
@@ -69,27 +52,52 @@ async def fail_at_the_door(session, kitchen, diner, settings, key, *, raised_at=
     return order.id
 
 
-async def test_the_on_call_address_receives_an_email_naming_the_citizen(
+async def test_the_on_call_email_says_what_to_do_over_tls_and_names_nobody(
     session, world, kitchen, diner, settings, smtp_server
 ):
-    port, inbox = smtp_server
-    settings = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+    """Issue 15, 'Personal data in e-mail': the on-call person learns that there is
+    an alert, how urgent it is and where to open it; name, address, phone, CPR
+    and the kitchen's note stay in the system, behind a sign-in."""
+    port, inbox, cert = smtp_server
+    settings = settings.model_copy(
+        update={
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_ca_file": cert,
+            "public_url": "https://velfaerd.aarhus.example",
+        }
+    )
     world.municipality.oncall_email = "vagt@aarhus.example"
     await session.commit()
     await fail_at_the_door(session, kitchen, diner, settings, "mail")
+    alert = (await session.execute(select(WelfareAlert))).scalar_one()
     report = await outbox.deliver_due(same_connection(session), settings=settings)
     assert report.delivered == 1
     [(recipients, content)] = inbox.messages
+    assert inbox.tls == [True]
     assert recipients == ["vagt@aarhus.example"]
     import email
 
     message = email.message_from_string(content)
     text = message.get_payload(decode=True).decode()
-    assert "Karen Jensen" in text and "Skolegade 1, 2. th." in text
-    assert "Ingen åbnede; lyset var tændt" in text
-    assert "Karen Jensen" in str(
-        email.header.make_header(email.header.decode_header(message["Subject"]))
-    )
+    subject = str(email.header.make_header(email.header.decode_header(message["Subject"])))
+    citizen = await session.get(type(diner.citizen), diner.citizen.id)
+    for private in filter(
+        None,
+        [
+            citizen.full_name,
+            citizen.address,
+            citizen.phone,
+            citizen.contact_name,
+            citizen.contact_phone,
+            CPR,
+            CPR.replace("-", ""),
+            "Ingen åbnede; lyset var tændt",
+        ],
+    ):
+        assert private not in text and private not in subject, private
+    assert f"https://velfaerd.aarhus.example/alerts#alert-{alert.id}" in text
+    assert "30 minutter" in text and "Velfærdsalarm" in subject
 
 
 async def test_queue_marks_overdue_in_words_and_acknowledging_needs_a_note(

@@ -169,6 +169,8 @@ async def test_signed_webhooks_for_a_new_and_a_cancelled_order(
 ):
     from datetime import time
 
+    # The receiver runs on this machine: a setting for tests and development only.
+    settings = settings.model_copy(update={"webhook_allow_private": True})
     profile = await providers.save_ordering_profile(
         session,
         actor=kitchen.admin,
@@ -179,6 +181,7 @@ async def test_signed_webhooks_for_a_new_and_a_cancelled_order(
         accept_within_hours=4,
         auto_accept=False,
         webhook_url=receiver,
+        settings=settings,
     )
     secret = profile.webhook_secret
     assert secret
@@ -207,3 +210,33 @@ async def test_signed_webhooks_for_a_new_and_a_cancelled_order(
         "units": 1,
         "status": "cancelled",
     }
+
+
+async def test_after_a_secret_rotation_orders_are_signed_with_both_secrets(
+    session, kitchen, diner, settings, receiver
+):
+    from datetime import time
+
+    settings = settings.model_copy(update={"webhook_allow_private": True})
+    profile = await providers.save_ordering_profile(
+        session,
+        actor=kitchen.admin,
+        cutoff_days_before=1,
+        cutoff_time=time(14, 0),
+        window_start=time(11, 0),
+        window_end=time(13, 0),
+        accept_within_hours=4,
+        auto_accept=False,
+        webhook_url=receiver,
+        settings=settings,
+    )
+    old = profile.webhook_secret
+    rotated = await providers.rotate_webhook_secret(session, actor=kitchen.admin, settings=settings)
+    new = rotated.webhook_secret
+    await place(session, kitchen, diner, days_ahead(3), "rotated")
+    assert (await outbox.deliver_due(same_connection(session), settings=settings)).delivered == 1
+    [(headers, body)] = Receiver.received
+    header = headers["X-Velfaerd-Signature"]
+    assert header.count("v1=") == 2
+    assert delivery.verify_signature(new, body, header)
+    assert delivery.verify_signature(old, body, header)

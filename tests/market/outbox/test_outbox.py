@@ -81,7 +81,9 @@ async def sessions(engine):
 async def test_email_is_delivered_once_after_commit(settings, sessions, smtp_server):
     maker, prefix = sessions
     port, inbox = smtp_server
-    settings = settings.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port})
+    settings = settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_tls": "none"}
+    )
     for _ in range(2):  # a retried request enqueues the same key again
         async with maker() as session, session.begin():
             queued = await outbox.enqueue_email(
@@ -124,6 +126,8 @@ async def test_webhook_is_signed_retried_with_back_off_then_delivered(
     maker, prefix = sessions
     url, receiver = webhook_receiver
     receiver.statuses = [500]
+    # The receiver runs on this machine: a setting for tests and development only.
+    settings = settings.model_copy(update={"webhook_allow_private": True})
     key = f"{prefix}:order.placed:7"
     async with maker() as session, session.begin():
         await outbox.enqueue_webhook(
@@ -160,7 +164,13 @@ async def test_webhook_is_signed_retried_with_back_off_then_delivered(
 
 async def test_unreachable_receiver_is_given_up_after_the_last_attempt(settings, sessions):
     maker, prefix = sessions
-    settings = settings.model_copy(update={"outbox_max_attempts": 2, "webhook_timeout_seconds": 1})
+    settings = settings.model_copy(
+        update={
+            "outbox_max_attempts": 2,
+            "webhook_timeout_seconds": 1,
+            "webhook_allow_private": True,
+        }
+    )
     async with maker() as session, session.begin():
         await outbox.enqueue_webhook(
             session,

@@ -53,10 +53,13 @@ async def test_history_rewritten_with_fresh_hashes_is_caught_by_the_recorded_hea
     session, contract
 ):
     """Someone who rewrites an event and recomputes every hash after it (and the
-    head) leaves a chain that verifies; the head recorded on the statement still
-    tells."""
+    head) with the audit key leaves a chain that verifies; the head recorded on
+    the statement still tells."""
+    from market.audit.keys import current_keys
     from market.audit.models import AuditChainHead
-    from market.audit.service import _row_values, chain_for, event_hash
+    from market.audit.service import _row_values, chain_for, keyed_event_hash
+
+    keys = current_keys()
 
     statement_id = await approved_statement(session, contract)
     statement = await session.get(Statement, statement_id)
@@ -78,7 +81,7 @@ async def test_history_rewritten_with_fresh_hashes_is_caught_by_the_recorded_hea
             event.data_json = '{"rewritten":true}'
         if previous is not None:
             event.prev_hash = previous
-        event.hash = event_hash(_row_values(event))
+        event.hash = keyed_event_hash(_row_values(event), key=keys.current, key_id=event.key_id)
         previous = event.hash
     head = await session.get(AuditChainHead, chain)
     head.hash = previous
