@@ -28,6 +28,7 @@ import time_machine
 from aiosmtpd.controller import Controller
 
 from market.app import create_app
+from market.audit import keys
 from market.clock import COPENHAGEN, first_of_month, last_of_month, today
 from market.config import Settings
 from tests.conftest import TEST_SECRET, _make_database, _pg_admin
@@ -84,6 +85,15 @@ def smtp(tmp_path: Path) -> Iterator[tuple[int, Inbox, Path]]:
         yield port, inbox, cert
     finally:
         controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def same_audit_key_as_the_commands() -> Iterator[None]:
+    """The commands run with MARKET_SECRET_KEY=TEST_SECRET and key the audit chain
+    with it; the app in this process must hash with the same key (a process's
+    audit key comes from its environment, as in production)."""
+    with keys.using_keys(Settings(environment="test", secret_key=TEST_SECRET)):
+        yield
 
 
 @pytest.fixture
