@@ -137,3 +137,4 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
 
 from tests.factories import *  # noqa: E402, F403
 from tests.stripe_server import *  # noqa: E402, F403
+from tests.demo_server import *  # noqa: E402, F403
