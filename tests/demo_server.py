@@ -59,14 +59,14 @@ class DemoServer:
     _switch: "_Switch"
 
     def client(self, role: str | None) -> httpx.Client:
-        caller = self.callers[role] if role else Caller()
+        caller = self.callers[role or "anonymous"]
         return httpx.Client(
             base_url=self.url,
             cookies=caller.cookies,
             headers=caller.headers,
             follow_redirects=False,
             trust_env=False,
-            timeout=30.0,
+            timeout=90.0,  # generous: CI shares two cores with the whole suite
         )
 
 
@@ -79,6 +79,14 @@ def _free_socket() -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
+
+
+def _browser(url: str) -> Caller:
+    """A signed-out browser: it has its CSRF cookie, like anyone who loaded a page."""
+    with httpx.Client(base_url=url, trust_env=False) as client:
+        client.get("/login")
+        csrf = client.cookies["market_csrf"]
+    return Caller(cookies={"market_csrf": csrf}, headers={"X-CSRF-Token": csrf})
 
 
 def _sign_in(url: str, email: str) -> Caller:
@@ -182,6 +190,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
 
     try:
         callers = {role: _sign_in(url, email) for role, email in DEMO_ACCOUNTS.items()}
+        callers["anonymous"] = _browser(url)
         callers["kitchen_token"] = _kitchen_token(url, callers["provider_admin"])
         switch.persist = False
         yield DemoServer(url=url, settings=settings, callers=callers, _switch=switch)

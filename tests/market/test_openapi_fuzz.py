@@ -1,7 +1,8 @@
 """schemathesis over the whole OpenAPI document, as every role that calls the
 API, against the demo world on a real server: no request may end in a server
 error, and every answer must be one the document describes (status code,
-content type, body schema). The number of generated examples is bounded so the
+content type, body schema), for valid input and for input the document
+rules out. The number of generated examples is bounded so the
 suite stays within CI's time; raise MARKET_FUZZ_EXAMPLES to dig deeper."""
 
 import os
@@ -9,7 +10,8 @@ import os
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, settings, strategies
+from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -47,7 +49,12 @@ def api_schema(demo_server: DemoServer) -> schemathesis.BaseSchema:
 def _fuzz_operation(
     operation: schemathesis.APIOperation, caller_headers: dict[str, str], http: requests.Session
 ) -> None:
-    @given(case=operation.as_strategy())
+    @given(
+        case=strategies.one_of(
+            operation.as_strategy(GenerationMode.POSITIVE),
+            operation.as_strategy(GenerationMode.NEGATIVE),
+        )
+    )
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
