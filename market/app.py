@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from market import errors, pages, tick
+from market import errors, openapi, pages, tick
 from market.audit import pages as audit_pages
 from market.audit import router as audit_router
 from market.auth import pages as auth_pages
@@ -117,4 +117,5 @@ def create_app(
         finance_router.router,
     ):
         app.include_router(router)
+    openapi.install(app)
     return app

@@ -135,5 +135,6 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+from tests.demo_server import *  # noqa: E402, F403
 from tests.factories import *  # noqa: E402, F403
 from tests.stripe_server import *  # noqa: E402, F403

@@ -245,7 +245,10 @@ def _empty_grant(**overrides: Any) -> dict[str, Any]:
 
 
 @router.get("/citizens/{citizen_id}/grants/new", response_class=HTMLResponse)
-async def new_grant_form(request: Request, actor: GrantManager, citizen_id: int) -> Response:
+async def new_grant_form(
+    request: Request, session: Session, actor: GrantManager, citizen_id: int
+) -> Response:
+    await service.citizen_in_scope(session, actor=actor, citizen_id=citizen_id)
     return render(
         request,
         "vouchers/grant_form.html",
@@ -306,14 +309,15 @@ async def new_grant(
 
 @router.get("/grants/{grant_id}/supersede", response_class=HTMLResponse)
 async def supersede_form(
-    request: Request, actor: GrantManager, grant_id: int, citizen: int
+    request: Request, session: Session, actor: GrantManager, grant_id: int
 ) -> Response:
+    grant = await service.grant_in_scope(session, actor=actor, grant_id=grant_id)
     return render(
         request,
         "vouchers/grant_form.html",
         {
             **LABELS,
-            "citizen_id": citizen,
+            "citizen_id": grant.citizen_id,
             "grant_id": grant_id,
             "form": _empty_grant(),
             "mode": "supersede",
@@ -354,12 +358,13 @@ async def supersede(
 
 @router.get("/grants/{grant_id}/revoke", response_class=HTMLResponse)
 async def revoke_form(
-    request: Request, actor: GrantManager, grant_id: int, citizen: int
+    request: Request, session: Session, actor: GrantManager, grant_id: int
 ) -> Response:
+    grant = await service.grant_in_scope(session, actor=actor, grant_id=grant_id)
     return render(
         request,
         "vouchers/revoke.html",
-        {"grant_id": grant_id, "citizen_id": citizen, "reason": "", "ends_on": ""},
+        {"grant_id": grant_id, "citizen_id": grant.citizen_id, "reason": "", "ends_on": ""},
     )
 
 
@@ -391,7 +396,10 @@ async def revoke(
 
 
 @router.get("/citizens/{citizen_id}/proxies/new", response_class=HTMLResponse)
-async def proxy_form(request: Request, actor: ProxyManager, citizen_id: int) -> Response:
+async def proxy_form(
+    request: Request, session: Session, actor: ProxyManager, citizen_id: int
+) -> Response:
+    await service.citizen_in_scope(session, actor=actor, citizen_id=citizen_id)
     return render(
         request,
         "vouchers/proxy_form.html",

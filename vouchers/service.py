@@ -699,6 +699,22 @@ async def _citizen_for_staff(session: AsyncSession, actor: Actor, citizen_id: in
     return citizen
 
 
+async def citizen_in_scope(session: AsyncSession, *, actor: Actor, citizen_id: int) -> int:
+    """For a form about a citizen: the citizen exists and is the actor's
+    municipality's (else 404), without reading the record itself."""
+    citizen = await _citizen_for_staff(session, actor, citizen_id)
+    assert citizen.id is not None
+    return citizen.id
+
+
+async def grant_in_scope(session: AsyncSession, *, actor: Actor, grant_id: int) -> VoucherGrant:
+    """For a form about a grant: the actor's municipality's grant, else 404."""
+    grant = await repository.get_grant(session, grant_id)
+    if grant is None or actor.municipality_id != grant.municipality_id:
+        raise GrantNotFound()
+    return grant
+
+
 def _allergens(values: tuple[Allergen, ...] | list[str]) -> list[str]:
     try:
         return sorted({Allergen(v).value for v in values})
