@@ -263,6 +263,44 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/v1/copayments/months"): frozenset({CW, MA, AU}),
     ("POST", "/api/v1/copayments/issue"): frozenset({MA}),
     ("GET", "/dashboard"): frozenset({MA, AU}),
+    # finance: e-invoices, exports and the read-only finance API
+    ("GET", "/api/v1/finance/copayment-statements"): frozenset({CW, MA, AU}),
+    ("GET", "/api/v1/finance/credit-notes/{adjustment_id}.xml"): frozenset({MA, AU}),
+    ("GET", "/api/v1/finance/einvoices"): frozenset({MA, AU}),
+    ("GET", "/api/v1/finance/payment-files"): frozenset({MA, AU}),
+    ("GET", "/api/v1/finance/payment-files/{file_id}.xml"): frozenset({MA, AU}),
+    ("GET", "/api/v1/finance/statements"): frozenset({MA, AU}),
+    ("GET", "/api/v1/finance/statements/{statement_id}/export-da.csv"): frozenset({MA, AU}),
+    ("GET", "/api/v1/finance/statements/{statement_id}/export.csv"): frozenset({MA, AU}),
+    ("GET", "/api/v1/finance/statements/{statement_id}/export.xlsx"): frozenset({MA, AU}),
+    ("GET", "/api/v1/finance/statements/{statement_id}/invoice.xml"): frozenset({MA, AU}),
+    ("GET", "/finance"): frozenset({MA, AU}),
+    ("GET", "/finance/credit-notes/{adjustment_id}.xml"): frozenset({MA, AU}),
+    ("GET", "/finance/statements/{statement_id}/export-da.csv"): frozenset({MA, AU}),
+    ("GET", "/finance/statements/{statement_id}/export-machine.csv"): frozenset({MA, AU}),
+    ("GET", "/finance/statements/{statement_id}/invoice.xml"): frozenset({MA, AU}),
+    ("POST", "/finance/settings"): frozenset({MA}),
+    # going live: municipalities, people, invitations, forgotten passwords
+    ("GET", "/invitation/{token}"): EVERYONE,
+    ("POST", "/invitation/{token}"): EVERYONE,
+    ("GET", "/password-reset"): EVERYONE,
+    ("POST", "/password-reset"): EVERYONE,
+    ("GET", "/password-reset/{token}"): EVERYONE,
+    ("POST", "/password-reset/{token}"): EVERYONE,
+    ("GET", "/municipalities"): frozenset({PL}),
+    ("GET", "/municipalities/new"): frozenset({PL}),
+    ("POST", "/municipalities/new"): frozenset({PL}),
+    ("GET", "/municipalities/{municipality_id}"): frozenset({PL, MA}),
+    ("POST", "/municipalities/{municipality_id}"): frozenset({PL, MA}),
+    ("GET", "/people"): frozenset({MA, PA, PL}),
+    ("POST", "/people/invite"): frozenset({MA, PA, PL}),
+    ("POST", "/people/{user_id}/deactivate"): frozenset({MA, PA, PL}),
+    ("POST", "/people/{user_id}/reinvite"): frozenset({MA, PA, PL}),
+    ("POST", "/people/{user_id}/role"): frozenset({MA, PA, PL}),
+    ("POST", "/people/{user_id}/second-factor-reset"): frozenset({MA, PA, PL}),
+    # a provider's webhook signing secret
+    ("POST", "/api/v1/provider/webhook-secret/rotate"): frozenset({PA}),
+    ("POST", "/provider/ordering/webhook-secret"): frozenset({PA}),
 }
 
 # Whose objects each role calls with as its own, and whose it must not reach.
@@ -532,7 +570,15 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                 )
             ).scalar_one()
             month = str(month_on)[:7]
-            common = {"month": month, "year": date.today().year}
+            common = {"month": month, "year": date.today().year, "token": "not-a-real-link"}
+
+            def user(email: str) -> Any:
+                return one("SELECT id FROM app_user WHERE email = :e", e=email)
+
+            adjustment = await one(
+                "SELECT id FROM settlement_adjustment WHERE municipality_id = :m ORDER BY id",
+                m=aarhus,
+            )
             world = {
                 "aarhus": {
                     "citizen_id": karen,
@@ -554,6 +600,9 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                     "payout_id": payout,
                     "file_id": payment_file,
                     "token_id": token,
+                    "adjustment_id": adjustment,
+                    "municipality_id": aarhus,
+                    "user_id": await user("admin2@aarhus.example"),
                     **common,
                 },
                 "odense": {
@@ -579,6 +628,8 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                     "line_id": lines["odense"],
                     "payout_id": odense_payout,
                     "file_id": odense_file,
+                    "municipality_id": odense,
+                    "user_id": await user("sagsbehandler@odense.example"),
                 },
                 "karen": {
                     "citizen_id": karen,
@@ -616,6 +667,7 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                     "line_id": lines["smagfuldt"],
                     "token_id": token,
                     "provider_id": smagfuldt,
+                    "user_id": await user("kok@smagfuldt.example"),
                 },
                 "other_provider": {
                     "order_id": frokost_order,
@@ -627,6 +679,7 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                     "line_id": lines["other_provider"],
                     "token_id": other_token,
                     "provider_id": frokost,
+                    "user_id": await user("admin@mormorskoekken.example"),
                 },
             }
     finally:
