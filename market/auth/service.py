@@ -4,15 +4,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.concurrency import run_in_threadpool
 
 from market import crypto
 from market.audit import service as audit
-from market.auth import repository
+from market.auth import repository, security, throttle
 from market.auth.exceptions import (
     EmailTaken,
     InvalidRoleScope,
     LoginBackedOff,
     LoginFailed,
+    SecondFactorBackedOff,
+    SecondFactorReplayed,
     SecondFactorWrong,
     WeakPassword,
 )
@@ -26,7 +29,7 @@ from market.auth.models import (
     UserSession,
 )
 from market.auth.permissions import Actor, Permission
-from market.auth.security import hash_password, new_totp_secret, verify_password, verify_totp
+from market.auth.security import hash_password, matching_totp_step, new_totp_secret
 from market.config import Settings
 from market.db import utcnow
 from market.errors import N_, InvalidInput, NotFound, PermissionDenied
@@ -127,13 +130,35 @@ async def login(
     session: AsyncSession, *, settings: Settings, email: str, password: str
 ) -> LoginResult:
     """Checks the password, backing off after repeated failures, and opens a new
-    session (a new token every time: the session is rotated at login)."""
-    user = await repository.get_user_by_email(session, email.strip().lower())
+    session (a new token every time: the session is rotated at login).
+
+    An unknown e-mail address is answered exactly like a wrong password for a
+    real one: the same argon2 verification (against a dummy hash, in a worker
+    thread like every verification) and the same back-off, counted in
+    market.auth.throttle, so neither timing nor a 429 reveals who has an account."""
+    address = email.strip().lower()
+    user = await repository.get_user_by_email(session, address)
     now = utcnow()
+    unknown_key = throttle.key(settings, "login-email", address) if user is None else None
     if user is not None and user.locked_until is not None and user.locked_until > now:
         raise LoginBackedOff(int((user.locked_until - now).total_seconds()) + 1)
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        if user is not None and user.id is not None:
+    if unknown_key is not None:
+        wait = await throttle.seconds_locked(session, key=unknown_key, now=now)
+        if wait:
+            raise LoginBackedOff(wait)
+    password_ok = await run_in_threadpool(
+        security.verify_password, user.password_hash if user is not None else None, password
+    )
+    if user is None or not user.is_active or not password_ok:
+        if unknown_key is not None:
+            await throttle.record_failure(
+                session,
+                settings=settings,
+                key=unknown_key,
+                after=settings.login_backoff_after,
+                now=now,
+            )
+        elif user is not None and user.id is not None:
             failures = await repository.record_failed_login(session, user.id)
             wait = _backoff_seconds(settings, failures)
             if wait:
@@ -207,6 +232,39 @@ async def resolve_api_token(session: AsyncSession, *, token: str) -> Actor | Non
     return actor_for(user, via_api_token=True)
 
 
+async def _accept_totp_code(
+    session: AsyncSession, *, settings: Settings, user: User, secret: str, code: str
+) -> None:
+    """Accepts a code once: wrong codes are counted per account and back off like
+    failed passwords (counted apart, so a password login never resets them), and
+    a code whose time step was accepted before is refused as a replay."""
+    assert user.id is not None
+    now = utcnow()
+    locked = user.second_factor_locked_until
+    if locked is not None and locked > now:
+        raise SecondFactorBackedOff(int((locked - now).total_seconds()) + 1)
+    step = matching_totp_step(secret, code, now)
+    if step is not None and await repository.claim_totp_step(session, user.id, step):
+        await repository.reset_failed_second_factor(session, user.id)
+        return
+    failures = await repository.record_failed_second_factor(session, user.id)
+    wait = _backoff_seconds(settings, failures)
+    if wait:
+        await repository.set_second_factor_locked_until(
+            session, user.id, now + timedelta(seconds=wait)
+        )
+    await audit.record(
+        session,
+        actor=None,
+        action="auth.second_factor_failed",
+        entity_type="user",
+        entity_id=user.id,
+        municipality_id=user.municipality_id,
+        data={"failures": failures, "replayed": step is not None},
+    )
+    raise SecondFactorReplayed() if step is not None else SecondFactorWrong()
+
+
 async def complete_second_factor(
     session: AsyncSession, *, settings: Settings, user_session: UserSession, user: User, code: str
 ) -> None:
@@ -214,8 +272,7 @@ async def complete_second_factor(
     if not user.totp_enabled or user.totp_secret_encrypted is None:
         raise InvalidInput(N_("Set up your authenticator app first."))
     secret = crypto.decrypt(settings.secret_key.get_secret_value(), user.totp_secret_encrypted)
-    if not verify_totp(secret, code):
-        raise SecondFactorWrong()
+    await _accept_totp_code(session, settings=settings, user=user, secret=secret, code=code)
     await repository.clear_second_factor_pending(session, user_session.id)
     await audit.record(
         session,
@@ -255,8 +312,7 @@ async def confirm_totp_setup(
     assert user.id is not None and user_session.id is not None
     if secret is None:
         raise InvalidInput(N_("Start the set-up of your authenticator app first."))
-    if not verify_totp(secret, code):
-        raise SecondFactorWrong()
+    await _accept_totp_code(session, settings=settings, user=user, secret=secret, code=code)
     await repository.set_totp(
         session, user.id, secret_encrypted=user.totp_secret_encrypted, enabled=True
     )
