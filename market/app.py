@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from market import errors, pages, tick
+from market import errors, pages, privacy, tick
 from market.audit import pages as audit_pages
 from market.audit import router as audit_router
 from market.auth import pages as auth_pages
@@ -67,7 +67,8 @@ def create_app(
         description="Voucher marketplace for municipal welfare services. JSON API under /api/v1.",
         lifespan=lifespan,
         # The open welfare alerts badge in the menu (one COUNT, for alert staff only).
-        dependencies=[Depends(order_pages.alert_badge)],
+        # A CPR number in a query string is refused before anything else runs.
+        dependencies=[Depends(privacy.refuse_cpr_in_url), Depends(order_pages.alert_badge)],
     )
     app.state.settings = settings
     app.state.engine = app.state.sessionmaker = None
@@ -84,6 +85,7 @@ def create_app(
     app.add_middleware(CsrfCookieMiddleware, secure=settings.cookie_secure)
     app.add_middleware(LanguageMiddleware, default=settings.default_language)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(privacy.CprInUrlMiddleware)
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in (

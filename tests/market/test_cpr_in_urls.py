@@ -48,7 +48,14 @@ async def test_the_access_log_never_holds_the_cpr(settings, session, world, capl
         yield session
 
     app = create_app(settings, session_provider=provide)
-    options = {**uvicorn_options(), "host": "127.0.0.1", "port": 0, "lifespan": "off"}
+    # log_config=None: uvicorn leaves logging alone, so its access lines reach caplog.
+    options = {
+        **uvicorn_options(),
+        "host": "127.0.0.1",
+        "port": 0,
+        "lifespan": "off",
+        "log_config": None,
+    }
     server = uvicorn.Server(uvicorn.Config(app, **options))
     serving = asyncio.create_task(server.serve())
     try:
