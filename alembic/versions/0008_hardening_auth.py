@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("last_failed_at", market.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("window_started_at", market.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("locked_until", market.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("key"),

@@ -92,5 +92,5 @@ class AuthThrottle(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=64, unique=True)
     failures: int = 0
-    last_failed_at: datetime = Field(sa_type=UTCDateTime)
+    window_started_at: datetime = Field(sa_type=UTCDateTime)
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

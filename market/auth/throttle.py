@@ -1,7 +1,7 @@
 """Failed attempts counted on the server for things that have no account row of
 their own: an unknown e-mail address, a client address, or the whole letter-code
-sign-in. After ``after`` failures within the window the key backs off
-exponentially, the same curve as a real account's failed passwords, so the
+sign-in. After ``after`` failures within one window (MARKET_THROTTLE_WINDOW_SECONDS)
+the key backs off exponentially, the same curve as a real account's failed passwords, so the
 answers (401, then 429) never tell a real account from an unknown one.
 
 Keys are keyed hashes: no e-mail address or IP address is stored in clear."""
@@ -43,18 +43,18 @@ async def record_failure(
 ) -> int:
     """Counts one failure (one atomic upsert, safe under concurrent requests) and
     locks the key when it passes ``after``; returns the failures in the window."""
-    forget_before = now - timedelta(seconds=settings.throttle_window_seconds)
+    window_start = now - timedelta(seconds=settings.throttle_window_seconds)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = AuthThrottle.__table__
-    statement = insert(table).values(key=key, failures=1, last_failed_at=now)
+    expired = table.c.window_started_at < window_start
+    statement = insert(table).values(key=key, failures=1, window_started_at=now)
     statement = statement.on_conflict_do_update(
         index_elements=[table.c.key],
         set_={
-            "failures": case(
-                (table.c.last_failed_at < forget_before, 1), else_=table.c.failures + 1
-            ),
-            "last_failed_at": now,
+            # A fixed window from the first failure: a new window starts at 1.
+            "failures": case((expired, 1), else_=table.c.failures + 1),
+            "window_started_at": case((expired, now), else_=table.c.window_started_at),
         },
     ).returning(table.c.failures)
     failures = (await session.execute(statement)).scalar_one()
