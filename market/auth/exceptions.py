@@ -39,6 +39,26 @@ class SecondFactorBackedOff(TooManyRequests):
         )
 
 
+class ApiTokenExpired(NotAuthenticated):
+    def __init__(self, expired_on: str | None) -> None:
+        if expired_on is None:
+            super().__init__(
+                N_(
+                    "This API token was made before tokens had scopes and an expiry date, "
+                    "and no longer works. An administrator can create a new one on the "
+                    "API tokens page."
+                )
+            )
+        else:
+            super().__init__(
+                N_(
+                    "This API token expired on {date}. An administrator can create a new "
+                    "one on the API tokens page."
+                ),
+                date=expired_on,
+            )
+
+
 class EmailTaken(Conflict):
     def __init__(self, email: str) -> None:
         super().__init__(N_("A user with the e-mail address {email} already exists."), email=email)

@@ -112,13 +112,16 @@ async def touch_api_token(session: AsyncSession, token_id: int, when: datetime) 
     await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=when))
 
 
-async def list_api_tokens(session: AsyncSession, *, provider_id: int) -> list[ApiToken]:
-    result = await session.execute(
-        select(ApiToken)
-        .join(User, User.id == ApiToken.user_id)
-        .where(User.provider_id == provider_id)
-        .order_by(ApiToken.created_at.desc())
-    )
+async def list_api_tokens(
+    session: AsyncSession, *, provider_id: int | None = None, municipality_id: int | None = None
+) -> list[ApiToken]:
+    """A provider's tokens, or a municipality's own (not its providers')."""
+    query = select(ApiToken).join(User, User.id == ApiToken.user_id)
+    if provider_id is not None:
+        query = query.where(User.provider_id == provider_id)
+    else:
+        query = query.where(User.provider_id.is_(None), User.municipality_id == municipality_id)
+    result = await session.execute(query.order_by(ApiToken.created_at.desc()))
     return list(result.scalars().all())
 
 

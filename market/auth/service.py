@@ -1,5 +1,6 @@
 """Users, login with back-off and second factor, sessions and API tokens."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from market import crypto
 from market.audit import service as audit
 from market.auth import repository, security, throttle
 from market.auth.exceptions import (
+    ApiTokenExpired,
     EmailTaken,
     InvalidRoleScope,
     LoginBackedOff,
@@ -28,7 +30,7 @@ from market.auth.models import (
     User,
     UserSession,
 )
-from market.auth.permissions import Actor, Permission
+from market.auth.permissions import SCOPES_FOR_ROLE, Actor, Permission, TokenScope
 from market.auth.security import hash_password, matching_totp_step, new_totp_secret
 from market.config import Settings
 from market.db import utcnow
@@ -39,8 +41,12 @@ MIN_PASSWORD_LENGTH = 10
 API_TOKEN_PREFIX = "vm_"
 
 
-def actor_for(user: User, *, via_api_token: bool = False) -> Actor:
+def actor_for(
+    user: User, *, via_api_token: bool = False, token_scopes: frozenset[TokenScope] | None = None
+) -> Actor:
     assert user.id is not None
+    if via_api_token and token_scopes is None:
+        token_scopes = frozenset()  # a token without scopes may do nothing
     return Actor(
         user_id=user.id,
         role=user.role,
@@ -48,6 +54,7 @@ def actor_for(user: User, *, via_api_token: bool = False) -> Actor:
         municipality_id=user.municipality_id,
         provider_id=user.provider_id,
         via_api_token=via_api_token,
+        token_scopes=token_scopes,
     )
 
 
@@ -222,14 +229,26 @@ async def resolve_session(session: AsyncSession, *, token: str) -> tuple[UserSes
     return user_session, user
 
 
+def parse_scopes(text: str) -> frozenset[TokenScope]:
+    known = {scope.value for scope in TokenScope}
+    return frozenset(TokenScope(name) for name in text.split() if name in known)
+
+
 async def resolve_api_token(session: AsyncSession, *, token: str) -> Actor | None:
+    """The actor behind a bearer token, limited to the token's scopes; None for an
+    unknown or revoked token, ApiTokenExpired for an expired one."""
     found = await repository.get_api_token_by_hash(session, crypto.token_hash(token))
     if found is None or not found[1].is_active:
         return None
     api_token, user = found
     assert api_token.id is not None
-    await repository.touch_api_token(session, api_token.id, utcnow())
-    return actor_for(user, via_api_token=True)
+    now = utcnow()
+    if api_token.expires_at is None:
+        raise ApiTokenExpired(None)
+    if api_token.expires_at <= now:
+        raise ApiTokenExpired(api_token.expires_at.date().isoformat())
+    await repository.touch_api_token(session, api_token.id, now)
+    return actor_for(user, via_api_token=True, token_scopes=parse_scopes(api_token.scopes))
 
 
 async def _accept_totp_code(
@@ -333,13 +352,39 @@ class IssuedToken:
     secret: str
 
 
-async def create_api_token(session: AsyncSession, *, actor: Actor, name: str) -> IssuedToken:
-    if not actor.can(Permission.API_TOKEN_MANAGE) or actor.provider_id is None:
-        raise PermissionDenied(N_("Only a provider's administrator can create API tokens."))
+def token_scopes_for(actor: Actor) -> tuple[TokenScope, ...]:
+    """The scopes this person may give a token (none for a token itself)."""
+    if actor.via_api_token or not actor.can(Permission.API_TOKEN_MANAGE):
+        return ()
+    return SCOPES_FOR_ROLE.get(actor.role, ())
+
+
+async def create_api_token(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    name: str,
+    scopes: Sequence[str],
+    days: str = "",
+) -> IssuedToken:
+    """A token for a provider's systems (kitchen orders, offers, settlement read)
+    or a municipality's (finance read), for at most api_token_max_days."""
+    allowed = token_scopes_for(actor)
+    if not allowed or (actor.provider_id is None and actor.municipality_id is None):
+        raise PermissionDenied(N_("Only an administrator can create API tokens."))
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInput(N_("Give the token a name of 1 to 100 characters."))
+    chosen = frozenset(TokenScope(s) for s in scopes if s in {a.value for a in allowed})
+    if not chosen or len(chosen) != len(set(scopes)):
+        raise InvalidInput(
+            N_("Choose what the token may do: one or more of {scopes}."),
+            scopes=", ".join(allowed),
+        )
+    lifetime = _token_days(settings, days)
     secret = crypto.new_token(API_TOKEN_PREFIX)
+    now = utcnow()
     token = await repository.add_api_token(
         session,
         ApiToken(
@@ -347,6 +392,9 @@ async def create_api_token(session: AsyncSession, *, actor: Actor, name: str) ->
             name=name,
             prefix=secret[:10],
             token_hash=crypto.token_hash(secret),
+            scopes=" ".join(sorted(chosen)),
+            created_at=now,
+            expires_at=now + timedelta(days=lifetime),
         ),
     )
     await audit.record(
@@ -355,21 +403,48 @@ async def create_api_token(session: AsyncSession, *, actor: Actor, name: str) ->
         action="api_token.created",
         entity_type="api_token",
         entity_id=token.id or 0,
-        municipality_id=None,
-        data={"name": name, "provider_id": actor.provider_id},
+        municipality_id=actor.municipality_id,
+        data={
+            "name": name,
+            "provider_id": actor.provider_id,
+            "scopes": sorted(chosen),
+            "expires_at": token.expires_at,
+        },
     )
     return IssuedToken(token=token, secret=secret)
 
 
+def _token_days(settings: Settings, days: str) -> int:
+    if not days.strip():
+        return settings.api_token_default_days
+    if not days.strip().isdigit() or not 1 <= int(days) <= settings.api_token_max_days:
+        raise InvalidInput(
+            N_("A token can live from 1 to {most} days."), most=settings.api_token_max_days
+        )
+    return int(days)
+
+
 async def list_api_tokens(session: AsyncSession, *, actor: Actor) -> list[ApiToken]:
-    if actor.provider_id is None:
-        return []
-    return await repository.list_api_tokens(session, provider_id=actor.provider_id)
+    if actor.provider_id is not None:
+        return await repository.list_api_tokens(session, provider_id=actor.provider_id)
+    if actor.municipality_id is not None:
+        return await repository.list_api_tokens(session, municipality_id=actor.municipality_id)
+    return []
+
+
+def _owns(actor: Actor, owner: User) -> bool:
+    if actor.provider_id is not None:
+        return owner.provider_id == actor.provider_id
+    return (
+        actor.municipality_id is not None
+        and owner.provider_id is None
+        and owner.municipality_id == actor.municipality_id
+    )
 
 
 async def revoke_api_token(session: AsyncSession, *, actor: Actor, token_id: int) -> None:
     found = await repository.get_api_token(session, token_id)
-    if found is None or found[1].provider_id != actor.provider_id:
+    if found is None or not _owns(actor, found[1]):
         raise NotFound(N_("That API token does not exist."))
     if found[0].revoked_at is None:
         await repository.revoke_api_token(session, token_id, utcnow())
@@ -379,7 +454,7 @@ async def revoke_api_token(session: AsyncSession, *, actor: Actor, token_id: int
             action="api_token.revoked",
             entity_type="api_token",
             entity_id=token_id,
-            municipality_id=None,
+            municipality_id=actor.municipality_id,
         )
 
 
