@@ -228,6 +228,7 @@ async def test_other_municipality_gets_404_from_the_api(browser, session, world)
 
 
 async def test_bearer_token_works_without_csrf(app, browser, world):
+    municipality_id = world.municipality.id
     admin = await browser("admin@aarhus.dk")
     await publish_via_api(admin)
     provider = await browser("chef@godekoekken.dk")
@@ -253,7 +254,7 @@ async def test_bearer_token_works_without_csrf(app, browser, world):
         # Applying for approval is outside a kitchen token's scope.
         refused = await system.post(
             "/api/v1/applications",
-            json={"municipality_id": world.municipality.id},
+            json={"municipality_id": municipality_id},
             headers={"Authorization": f"Bearer {token}"},
         )
         assert refused.status_code == 403, refused.text
