@@ -1,14 +1,15 @@
 """The API documentation page (/docs) with Swagger UI's script and style served
-from this site (the swagger-ui-bundle package), never from a public CDN, under a
+from this site (the swagger-ui-py package, Swagger UI 5, which reads OpenAPI 3.1), never from a public CDN, under a
 content security policy that allows exactly its one inline script by hash.
 ReDoc, which has no local bundle, is switched off."""
 
 import base64
 import hashlib
 import re
+from pathlib import Path
 from typing import Annotated
 
-import swagger_ui_bundle
+import swagger_ui
 from fastapi import APIRouter, Depends
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -23,7 +24,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def assets() -> StaticFiles:
-    return StaticFiles(directory=swagger_ui_bundle.swagger_ui_path)
+    return StaticFiles(directory=Path(swagger_ui.__file__).parent / "static")
 
 
 def _page(title: str) -> tuple[bytes, str]:
