@@ -1,7 +1,8 @@
 """The API documentation page (/docs) with Swagger UI's script and style served
-from this site (the swagger-ui-py package, Swagger UI 5, which reads OpenAPI 3.1), never from a public CDN, under a
-content security policy that allows exactly its one inline script by hash.
-ReDoc, which has no local bundle, is switched off."""
+from this site (the swagger-ui-py package: Swagger UI 5, which reads OpenAPI
+3.1), never from a public CDN, under a content security policy that allows
+exactly its one inline script by hash. ReDoc, which has no local bundle, is
+switched off."""
 
 import base64
 import hashlib
