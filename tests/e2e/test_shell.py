@@ -31,6 +31,7 @@ DEMO_STAFF = [
             "Settlement",
             "Payouts",
             "Audit log",
+            "API tokens",
         ],
     ),
     (
