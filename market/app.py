@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from market import errors, openapi, pages, tick
+from market import api_docs, errors, openapi, pages, privacy, tick
 from market.audit import pages as audit_pages
 from market.audit import router as audit_router
 from market.auth import pages as auth_pages
@@ -70,8 +70,12 @@ def create_app(
         version="0.1.0",
         description="Voucher marketplace for municipal welfare services. JSON API under /api/v1.",
         lifespan=lifespan,
+        # /docs is served by market.api_docs (no CDN); ReDoc has no local bundle.
+        docs_url=None,
+        redoc_url=None,
         # The open welfare alerts badge in the menu (one COUNT, for alert staff only).
-        dependencies=[Depends(order_pages.alert_badge)],
+        # A CPR number in a query string is refused before anything else runs.
+        dependencies=[Depends(privacy.refuse_cpr_in_url), Depends(order_pages.alert_badge)],
     )
     app.state.settings = settings
     app.state.engine = app.state.sessionmaker = None
@@ -87,11 +91,17 @@ def create_app(
     app.add_middleware(UnitOfWorkMiddleware, provider=lambda: app.state.session_provider)
     app.add_middleware(CsrfCookieMiddleware, secure=settings.cookie_secure)
     app.add_middleware(LanguageMiddleware, default=settings.default_language)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        hsts_seconds=0 if settings.tls_terminated_by_proxy else settings.hsts_seconds,
+    )
+    app.add_middleware(privacy.CprInUrlMiddleware)
 
+    app.mount(api_docs.ASSETS, api_docs.assets(), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in (
         pages.router,
+        api_docs.router,
         auth_pages.router,
         audit_pages.router,
         audit_router.router,

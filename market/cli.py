@@ -3,7 +3,7 @@
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -36,7 +36,13 @@ def db_upgrade(revision: str = "head") -> None:
 def serve_app(host: str, port: int, reload: bool = False) -> None:
     import uvicorn
 
-    uvicorn.run("market.asgi:app", host=host, port=port, reload=reload, proxy_headers=True)
+    uvicorn.run("market.asgi:app", host=host, port=port, reload=reload, **uvicorn_options())
+
+
+def uvicorn_options() -> dict[str, Any]:
+    """How the bundled server runs: it trusts X-Forwarded-* from the proxy in front
+    (so rate limits see the client's address) and names no server in its answers."""
+    return {"proxy_headers": True, "server_header": False}
 
 
 @app.command()

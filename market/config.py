@@ -19,11 +19,28 @@ class Settings(BaseSettings):
     upload_dir: Path = Path("var/uploads")
     max_upload_bytes: int = 5 * 1024 * 1024
     session_lifetime_hours: int = 12
+    # Cookies only over HTTPS. Unset: on in production, off otherwise; production
+    # refuses it switched off.
     cookie_secure: bool = False
+    # Strict-Transport-Security max-age. Unset: one year in production, 0 (no
+    # header) otherwise.
+    hsts_seconds: int = 0
+    # TLS ends at a reverse proxy that sends Strict-Transport-Security itself: the
+    # app then sends none (cookies stay Secure: the browser still speaks HTTPS).
+    tls_terminated_by_proxy: bool = False
     # After this many failed logins in a row the account backs off exponentially.
     login_backoff_after: int = 5
     login_backoff_base_seconds: int = 30
     login_backoff_max_seconds: int = 15 * 60
+    # Letter-code sign-in: failures from one client address before it backs off,
+    # and failures from everywhere (within the window) before all of it backs off.
+    letter_code_backoff_after: int = 10
+    letter_code_global_backoff_after: int = 300
+    # A counter of failures (unknown e-mail, client address) forgets after this long.
+    throttle_window_seconds: int = 3600
+    # API tokens: lifetime offered by default, and the longest allowed.
+    api_token_default_days: int = 90
+    api_token_max_days: int = 365
     default_language: Literal["da", "en"] = "da"
     sqlite_busy_timeout_ms: int = 30_000
     # Outgoing e-mail; nothing is e-mailed while smtp_host is unset.
@@ -98,6 +115,16 @@ class Settings(BaseSettings):
                 "MARKET_WEBHOOK_ALLOW_PRIVATE must not be set "
                 "when MARKET_ENVIRONMENT is production."
             )
+        if self.environment == "production":
+            if "cookie_secure" not in self.model_fields_set:
+                self.cookie_secure = True
+            elif not self.cookie_secure:
+                raise ValueError(
+                    "MARKET_COOKIE_SECURE cannot be false when MARKET_ENVIRONMENT is "
+                    "'production': sign-in cookies must only travel over HTTPS."
+                )
+            if "hsts_seconds" not in self.model_fields_set:
+                self.hsts_seconds = 365 * 24 * 3600
         return self
 
     @property

@@ -12,8 +12,12 @@ CONTENT_SECURITY_POLICY = (
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """``hsts_seconds`` > 0 adds Strict-Transport-Security (production, unless a
+    TLS-terminating proxy in front sends it)."""
+
+    def __init__(self, app: ASGIApp, hsts_seconds: int = 0) -> None:
         self.app = app
+        self.hsts = f"max-age={hsts_seconds}; includeSubDomains" if hsts_seconds > 0 else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -26,8 +30,10 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault("Referrer-Policy", "same-origin")
-                if not scope["path"].startswith(("/docs", "/redoc")):
-                    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                # /docs sets its own policy (market.api_docs).
+                headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                if self.hsts is not None:
+                    headers.setdefault("Strict-Transport-Security", self.hsts)
                 if scope["path"].startswith(("/api/", "/account")) or headers.get(
                     "content-type", ""
                 ).startswith("text/html"):

@@ -2079,7 +2079,7 @@ async def save_offer(
 ) -> Offer:
     """Creates or changes an offer of the actor's own provider."""
     provider_id = _provider_of(actor)
-    if not actor.can(Permission.PROVIDER_PROFILE_EDIT):
+    if not actor.can(Permission.OFFER_MANAGE):
         raise PermissionDenied(N_("Only a provider's administrator can change the menu."))
     try:
         values = _offer_fields(name, description, diet_forms, allergens, weekdays, daily_capacity)

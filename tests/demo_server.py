@@ -117,7 +117,7 @@ def _kitchen_token(url: str, provider_admin: Caller) -> Caller:
             "/account/api-tokens",
             data={
                 "name": "kitchen integration",
-                "scopes": "kitchen.orders",
+                "scopes": ["kitchen.orders"],
                 "csrf_token": provider_admin.cookies["market_csrf"],
             },
         )

@@ -8,6 +8,7 @@ from market.errors import (
     InvalidInput,
     NotAuthenticated,
     NotFound,
+    TooManyRequests,
 )
 
 
@@ -111,6 +112,17 @@ class LetterCodeInvalid(NotAuthenticated):
                 "This code is not valid. It may be mistyped, used already, or replaced "
                 "by a newer letter. Please call the municipality for a new letter."
             )
+        )
+
+
+class LetterCodeBackedOff(TooManyRequests):
+    def __init__(self, seconds: int) -> None:
+        super().__init__(
+            N_(
+                "Too many codes were tried. Please wait {seconds} seconds and try again, "
+                "or call the municipality for help."
+            ),
+            seconds=seconds,
         )
 
 

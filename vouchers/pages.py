@@ -455,9 +455,13 @@ async def unlink_proxy(
 
 
 def _letter_url(request: Request, code: str | None) -> str | None:
+    """The QR link: the code rides in the fragment (after #), which a browser never
+    sends to a server, so it reaches no access log, proxy or Referer. The sign-in
+    page's small script copies it into the field; the person presses one button.
+    Without script the field is empty and the code printed under the QR is typed."""
     if code is None:
         return None
-    return str(request.base_url).rstrip("/") + "/letter-code?code=" + quote(code)
+    return str(request.base_url).rstrip("/") + "/letter-code#" + quote(code)
 
 
 @router.get("/citizens/{citizen_id}/letter", response_class=HTMLResponse)
@@ -502,9 +506,10 @@ async def my_voucher(
 
 @router.get("/letter-code", response_class=HTMLResponse)
 async def letter_code_form(
-    request: Request, _: Annotated[Actor | None, Depends(public)], code: str = ""
+    request: Request, _: Annotated[Actor | None, Depends(public)]
 ) -> Response:
-    return render(request, "vouchers/letter_code.html", {"code": code[:20]})
+    # A ?code= from an old link is ignored, never echoed: a code in a URL is spent.
+    return render(request, "vouchers/letter_code.html", {"code": ""})
 
 
 @router.post("/letter-code", response_class=HTMLResponse)
@@ -516,7 +521,10 @@ async def letter_code_sign_in(
 ) -> Response:
     try:
         _user, token = await service.sign_in_with_letter_code(
-            session, settings=_settings(request), code=code
+            session,
+            settings=_settings(request),
+            code=code,
+            client_address=request.client.host if request.client else "unknown",
         )
     except AppError as exc:
         return _form_error(request, "vouchers/letter_code.html", {"code": code[:20]}, exc)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market import crypto
 from market.audit import service as audit
 from market.auth import service as auth_service
+from market.auth import throttle
 from market.auth.exceptions import WeakPassword
 from market.auth.models import Role, User
 from market.auth.permissions import Actor
@@ -44,6 +45,7 @@ from vouchers.exceptions import (
     GrantTransitionRefused,
     InvalidCpr,
     LedgerBroken,
+    LetterCodeBackedOff,
     LetterCodeExpired,
     LetterCodeInvalid,
     NoGrantForDate,
@@ -1364,22 +1366,60 @@ async def letter(
 
 
 async def sign_in_with_letter_code(
-    session: AsyncSession, *, settings: Settings, code: str
+    session: AsyncSession, *, settings: Settings, code: str, client_address: str
 ) -> tuple[User, str]:
     """Signs a person in once with their letter code; returns the user and a
-    session token. Every use, accepted or refused, is an audit event."""
-    cleaned = normalise_letter_code(code)
-    if len(cleaned) != LETTER_CODE_LENGTH:
-        raise LetterCodeInvalid()
-    row = await repository.find_letter_code(
-        session, _letter_hash(settings.secret_key.get_secret_value(), cleaned)
+    session token. Every use, accepted or refused, is an audit event (never with
+    the code itself). Failures are counted per client address and for the whole
+    sign-in (market.auth.throttle); past the limits the answer is a 429."""
+    now = utcnow()
+    address_key = throttle.key(settings, "letter-code-address", client_address)
+    everyone_key = throttle.key(settings, "letter-code-all", "all")
+    wait = max(
+        await throttle.seconds_locked(session, key=address_key, now=now),
+        await throttle.seconds_locked(session, key=everyone_key, now=now),
     )
+    if wait:
+        raise LetterCodeBackedOff(wait)
+    try:
+        user, token = await _use_letter_code(
+            session, settings=settings, code=code, client_address=client_address, now=now
+        )
+    except (LetterCodeInvalid, LetterCodeExpired):
+        for key, after in (
+            (address_key, settings.letter_code_backoff_after),
+            (everyone_key, settings.letter_code_global_backoff_after),
+        ):
+            await throttle.record_failure(session, settings=settings, key=key, after=after, now=now)
+        raise
+    await throttle.reset(session, key=address_key)
+    return user, token
+
+
+async def _use_letter_code(
+    session: AsyncSession, *, settings: Settings, code: str, client_address: str, now: datetime
+) -> tuple[User, str]:
+    cleaned = normalise_letter_code(code)
+    row = None
+    if len(cleaned) == LETTER_CODE_LENGTH:
+        row = await repository.find_letter_code(
+            session, _letter_hash(settings.secret_key.get_secret_value(), cleaned)
+        )
     if row is None:
+        # No account to file it under: it goes to the platform's chain.
+        await audit.record(
+            session,
+            actor=None,
+            action="letter_code.refused",
+            entity_type="letter_code",
+            entity_id="unknown",
+            municipality_id=None,
+            data={"reason": "unknown", "client_address": client_address},
+        )
         raise LetterCodeInvalid()
     assert row.id is not None
     user = await repository.get_user(session, row.user_id)
     assert user is not None and user.id is not None
-    now = utcnow()
     refusal: AppError | None = None
     if row.used_at is not None or row.replaced_at is not None or not user.is_active:
         refusal = LetterCodeInvalid()
@@ -1395,7 +1435,11 @@ async def sign_in_with_letter_code(
             entity_type="user",
             entity_id=user.id,
             municipality_id=user.municipality_id,
-            data={"letter_code_id": row.id, "reason": refusal.code},
+            data={
+                "letter_code_id": row.id,
+                "reason": refusal.code,
+                "client_address": client_address,
+            },
         )
         raise refusal
     token = await auth_service.open_session(session, settings=settings, user=user)
@@ -1406,7 +1450,7 @@ async def sign_in_with_letter_code(
         entity_type="user",
         entity_id=user.id,
         municipality_id=user.municipality_id,
-        data={"letter_code_id": row.id},
+        data={"letter_code_id": row.id, "client_address": client_address},
     )
     return user, token
 

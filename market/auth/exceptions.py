@@ -23,6 +23,42 @@ class SecondFactorWrong(NotAuthenticated):
         super().__init__(N_("The code from your authenticator app is wrong or too old."))
 
 
+class SecondFactorReplayed(SecondFactorWrong):
+    def __init__(self) -> None:
+        NotAuthenticated.__init__(
+            self,
+            N_("This code has already been used. Wait for the next code in your app."),
+        )
+
+
+class SecondFactorBackedOff(TooManyRequests):
+    def __init__(self, seconds: int) -> None:
+        super().__init__(
+            N_("Too many wrong codes. Please wait {seconds} seconds and try again."),
+            seconds=seconds,
+        )
+
+
+class ApiTokenExpired(NotAuthenticated):
+    def __init__(self, expired_on: str | None) -> None:
+        if expired_on is None:
+            super().__init__(
+                N_(
+                    "This API token was made before tokens had scopes and an expiry date, "
+                    "and no longer works. An administrator can create a new one on the "
+                    "API tokens page."
+                )
+            )
+        else:
+            super().__init__(
+                N_(
+                    "This API token expired on {date}. An administrator can create a new "
+                    "one on the API tokens page."
+                ),
+                date=expired_on,
+            )
+
+
 class EmailTaken(Conflict):
     def __init__(self, email: str) -> None:
         super().__init__(N_("A user with the e-mail address {email} already exists."), email=email)

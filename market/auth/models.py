@@ -40,6 +40,12 @@ class User(SQLModel, table=True):
     totp_enabled: bool = False
     failed_login_count: int = 0
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Wrong second-factor codes in a row; backs off like failed passwords, but is
+    # counted apart, so knowing the password never resets it.
+    failed_second_factor_count: int = 0
+    second_factor_locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The TOTP time step last accepted: a code of that step or an earlier one is a replay.
+    totp_last_step: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -58,7 +64,8 @@ class UserSession(SQLModel, table=True):
 
 
 class ApiToken(SQLModel, table=True):
-    """A provider system's credential. Acts as the user who created it."""
+    """A system's credential. Acts as the user who created it, limited to its
+    scopes (see market.auth.permissions.TOKEN_SCOPES), until it expires."""
 
     __tablename__ = "api_token"
 
@@ -69,4 +76,21 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    scopes: str = Field(default="", max_length=200, description="space-separated scope names")
+    # NULL only for tokens made before scopes existed; those are refused as expired.
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuthThrottle(SQLModel, table=True):
+    """Failed attempts counted on the server for something that is not an account
+    row: an unknown e-mail address, a client address or the whole letter-code
+    sign-in. ``key`` is a keyed hash, so no e-mail or address is stored."""
+
+    __tablename__ = "auth_throttle"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)
+    failures: int = 0
+    window_started_at: datetime = Field(sa_type=UTCDateTime)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -17,10 +17,10 @@ from market.auth.dependencies import (
     signed_in_session,
 )
 from market.auth.models import User, UserSession
-from market.auth.permissions import Actor, Permission
+from market.auth.permissions import Actor, Permission, TokenScope
 from market.auth.security import totp_uri
 from market.config import Settings
-from market.errors import AppError
+from market.errors import N_, AppError
 from market.i18n import LANGUAGE_COOKIE, LANGUAGES, gettext
 from market.templating import render
 
@@ -194,6 +194,34 @@ async def switch_language(
     return response
 
 
+SCOPE_LABELS = {
+    TokenScope.KITCHEN_ORDERS: N_("Kitchen orders: read and fulfil the kitchen's orders"),
+    TokenScope.OFFERS: N_("Offers: manage the menu"),
+    TokenScope.SETTLEMENT_READ: N_("Settlement, read only: the provider's statements"),
+    TokenScope.FINANCE_READ: N_(
+        "Finance, read only: statements with their lines and orders, e-invoices, "
+        "payment files and co-payment statements"
+    ),
+}
+
+
+def _tokens_page(
+    request: Request, actor: Actor, tokens: list, status_code: int = 200, **extra: object
+) -> Response:
+    settings = _settings(request)
+    context = {
+        "tokens": tokens,
+        "scopes": [(s.value, SCOPE_LABELS[s]) for s in service.token_scopes_for(actor)],
+        "default_days": settings.api_token_default_days,
+        "max_days": settings.api_token_max_days,
+        "chosen": [],
+        "name": "",
+        "days": "",
+        **extra,
+    }
+    return render(request, "auth/api_tokens.html", context, status_code=status_code)
+
+
 @router.get("/account/api-tokens", response_class=HTMLResponse)
 async def api_tokens(
     request: Request,
@@ -201,7 +229,7 @@ async def api_tokens(
     actor: Annotated[Actor, Depends(require(Permission.API_TOKEN_MANAGE))],
 ) -> Response:
     tokens = await service.list_api_tokens(session, actor=actor)
-    return render(request, "auth/api_tokens.html", {"tokens": tokens})
+    return _tokens_page(request, actor, tokens)
 
 
 @router.post("/account/api-tokens", response_class=HTMLResponse)
@@ -210,12 +238,27 @@ async def create_api_token(
     session: Session,
     actor: Annotated[Actor, Depends(require(Permission.API_TOKEN_MANAGE))],
     name: Annotated[str, Form()],
+    scopes: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies form defaults
+    days: Annotated[str, Form()] = "",
 ) -> Response:
-    issued = await service.create_api_token(session, actor=actor, name=name)
+    try:
+        issued = await service.create_api_token(
+            session, actor=actor, settings=_settings(request), name=name, scopes=scopes, days=days
+        )
+    except AppError as exc:
+        tokens = await service.list_api_tokens(session, actor=actor)
+        return _tokens_page(
+            request,
+            actor,
+            tokens,
+            exc.status_code,
+            error=exc.sentence(),
+            chosen=scopes,
+            name=name,
+            days=days,
+        )
     tokens = await service.list_api_tokens(session, actor=actor)
-    return render(
-        request, "auth/api_tokens.html", {"tokens": tokens, "issued": issued}, status_code=201
-    )
+    return _tokens_page(request, actor, tokens, 201, issued=issued)
 
 
 @router.post("/account/api-tokens/{token_id}/revoke")

@@ -46,6 +46,7 @@ class Permission(StrEnum):
     SETTLEMENT_RUN = "settlement.run"  # run or re-run a month as a draft, add adjustments
     SETTLEMENT_APPROVE = "settlement.approve"  # the second pair of eyes (never the preparer)
     PAYOUT_MANAGE = "payout.manage"  # pay approved statements, make payment files
+    PAYOUT_VIEW = "payout.view"  # read payouts and payment files (finance.read tokens)
     COPAYMENT_STATEMENT_ISSUE = "copayment_statement.issue"
     COPAYMENT_VIEW = "copayment.view"  # citizens' co-payment statements (staff)
     PAYMENT_METHOD_MANAGE = "payment_method.manage"  # invoice or card for a citizen
@@ -92,6 +93,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SETTLEMENT_RUN,
             P.SETTLEMENT_APPROVE,
             P.PAYOUT_MANAGE,
+            P.PAYOUT_VIEW,
+            P.API_TOKEN_MANAGE,  # finance.read tokens for the municipality's systems
             P.COPAYMENT_STATEMENT_ISSUE,
             P.COPAYMENT_VIEW,
             P.DASHBOARD_VIEW,
@@ -107,6 +110,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.AUDIT_VERIFY,
             P.CITIZEN_VIEW,
             P.SETTLEMENT_VIEW,
+            P.PAYOUT_VIEW,
             P.COPAYMENT_VIEW,
             P.DASHBOARD_VIEW,
             *_MUNICIPAL_READ,
@@ -147,6 +151,55 @@ def allows(role: Role, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS.get(role, frozenset())
 
 
+class TokenScope(StrEnum):
+    KITCHEN_ORDERS = "kitchen.orders"
+    OFFERS = "offers"
+    SETTLEMENT_READ = "settlement.read"
+    FINANCE_READ = "finance.read"
+
+
+# What each scope may do. A token's permissions are its user's role's
+# permissions intersected with the union of its scopes' sets.
+TOKEN_SCOPES: dict[TokenScope, frozenset[Permission]] = {
+    TokenScope.KITCHEN_ORDERS: frozenset({P.ORDER_FULFIL}),
+    TokenScope.OFFERS: frozenset({P.OFFER_MANAGE, P.STANDARD_VIEW}),
+    TokenScope.SETTLEMENT_READ: frozenset({P.SETTLEMENT_VIEW}),
+    TokenScope.FINANCE_READ: frozenset({P.SETTLEMENT_VIEW, P.COPAYMENT_VIEW, P.PAYOUT_VIEW}),
+}
+
+# Money details (payout account, IBAN, Stripe account), users, tokens and a
+# person's own account change only in a signed-in session, never by a token,
+# whatever its scopes: no scope may ever grant one of these (checked below).
+NEVER_BY_TOKEN = frozenset(
+    {
+        P.USER_MANAGE,
+        P.API_TOKEN_MANAGE,
+        P.ACCOUNT_SELF,
+        P.PROVIDER_PROFILE_EDIT,
+        P.PAYOUT_MANAGE,
+        P.PAYMENT_METHOD_MANAGE,
+        P.COPAYMENT_CAP_MANAGE,
+        P.CONTRACT_TERMS_MANAGE,
+    }
+)
+if any(permissions & NEVER_BY_TOKEN for permissions in TOKEN_SCOPES.values()):
+    raise RuntimeError("a token scope grants a permission that tokens must never have")
+
+# Which scopes a role may give its tokens.
+SCOPES_FOR_ROLE: dict[Role, tuple[TokenScope, ...]] = {
+    Role.PROVIDER_ADMIN: (
+        TokenScope.KITCHEN_ORDERS,
+        TokenScope.OFFERS,
+        TokenScope.SETTLEMENT_READ,
+    ),
+    Role.MUNICIPAL_ADMIN: (TokenScope.FINANCE_READ,),
+}
+
+
+def token_permissions(scopes: frozenset[TokenScope]) -> frozenset[Permission]:
+    return frozenset().union(*(TOKEN_SCOPES[s] for s in scopes)) - NEVER_BY_TOKEN
+
+
 @dataclass(frozen=True)
 class Actor:
     """The person (or provider system) behind a request."""
@@ -158,8 +211,12 @@ class Actor:
     provider_id: int | None = None
     on_behalf_of_user_id: int | None = None
     via_api_token: bool = False
+    # Set for a request made with an API token: it may do only what these allow.
+    token_scopes: frozenset[TokenScope] | None = None
 
     def can(self, permission: Permission) -> bool:
+        if self.token_scopes is not None and permission not in token_permissions(self.token_scopes):
+            return False
         return allows(self.role, permission)
 
 

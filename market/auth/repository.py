@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.models import ApiToken, Role, User, UserSession
@@ -112,13 +112,16 @@ async def touch_api_token(session: AsyncSession, token_id: int, when: datetime) 
     await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=when))
 
 
-async def list_api_tokens(session: AsyncSession, *, provider_id: int) -> list[ApiToken]:
-    result = await session.execute(
-        select(ApiToken)
-        .join(User, User.id == ApiToken.user_id)
-        .where(User.provider_id == provider_id)
-        .order_by(ApiToken.created_at.desc())
-    )
+async def list_api_tokens(
+    session: AsyncSession, *, provider_id: int | None = None, municipality_id: int | None = None
+) -> list[ApiToken]:
+    """A provider's tokens, or a municipality's own (not its providers')."""
+    query = select(ApiToken).join(User, User.id == ApiToken.user_id)
+    if provider_id is not None:
+        query = query.where(User.provider_id == provider_id)
+    else:
+        query = query.where(User.provider_id.is_(None), User.municipality_id == municipality_id)
+    result = await session.execute(query.order_by(ApiToken.created_at.desc()))
     return list(result.scalars().all())
 
 
@@ -143,4 +146,44 @@ async def set_totp(
         update(User)
         .where(User.id == user_id)
         .values(totp_secret_encrypted=secret_encrypted, totp_enabled=enabled)
+    )
+
+
+async def claim_totp_step(session: AsyncSession, user_id: int, step: int) -> bool:
+    """Records ``step`` as used unless it (or a later one) was used before: one
+    conditional UPDATE, so two requests with the same code cannot both win."""
+    result = await session.execute(
+        update(User)
+        .where(
+            User.id == user_id,
+            or_(User.totp_last_step.is_(None), User.totp_last_step < step),
+        )
+        .values(totp_last_step=step)
+    )
+    return result.rowcount == 1
+
+
+async def record_failed_second_factor(session: AsyncSession, user_id: int) -> int:
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(failed_second_factor_count=User.failed_second_factor_count + 1)
+        .returning(User.failed_second_factor_count)
+    )
+    return result.scalar_one()
+
+
+async def set_second_factor_locked_until(
+    session: AsyncSession, user_id: int, until: datetime | None
+) -> None:
+    await session.execute(
+        update(User).where(User.id == user_id).values(second_factor_locked_until=until)
+    )
+
+
+async def reset_failed_second_factor(session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(failed_second_factor_count=0, second_factor_locked_until=None)
     )

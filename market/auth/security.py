@@ -1,5 +1,8 @@
 """Password hashing (argon2) and time-based one-time codes (pyotp)."""
 
+import hmac
+from datetime import UTC, datetime
+
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -37,5 +40,20 @@ def totp_uri(secret: str, account: str) -> str:
 
 
 def verify_totp(secret: str, code: str) -> bool:
+    return matching_totp_step(secret, code) is not None
+
+
+def matching_totp_step(secret: str, code: str, at: datetime | None = None) -> int | None:
+    """The time step whose code this is (one step of clock drift either way is
+    allowed), or None. The caller refuses a step it has accepted before: pyotp's
+    ``verify`` alone would accept the same code again for up to 90 seconds."""
     code = code.replace(" ", "").strip()
-    return code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = pyotp.TOTP(secret)
+    at = at or datetime.now(UTC)
+    now_step = totp.timecode(at)
+    for offset in (0, -1, 1):
+        if hmac.compare_digest(totp.generate_otp(now_step + offset), code):
+            return now_step + offset
+    return None

@@ -1,18 +1,23 @@
 """Users, login with back-off and second factor, sessions and API tokens."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.concurrency import run_in_threadpool
 
 from market import crypto
 from market.audit import service as audit
-from market.auth import repository
+from market.auth import repository, security, throttle
 from market.auth.exceptions import (
+    ApiTokenExpired,
     EmailTaken,
     InvalidRoleScope,
     LoginBackedOff,
     LoginFailed,
+    SecondFactorBackedOff,
+    SecondFactorReplayed,
     SecondFactorWrong,
     WeakPassword,
 )
@@ -25,8 +30,8 @@ from market.auth.models import (
     User,
     UserSession,
 )
-from market.auth.permissions import Actor, Permission
-from market.auth.security import hash_password, new_totp_secret, verify_password, verify_totp
+from market.auth.permissions import SCOPES_FOR_ROLE, Actor, Permission, TokenScope
+from market.auth.security import hash_password, matching_totp_step, new_totp_secret
 from market.config import Settings
 from market.db import utcnow
 from market.errors import N_, InvalidInput, NotFound, PermissionDenied
@@ -36,8 +41,12 @@ MIN_PASSWORD_LENGTH = 10
 API_TOKEN_PREFIX = "vm_"
 
 
-def actor_for(user: User, *, via_api_token: bool = False) -> Actor:
+def actor_for(
+    user: User, *, via_api_token: bool = False, token_scopes: frozenset[TokenScope] | None = None
+) -> Actor:
     assert user.id is not None
+    if via_api_token and token_scopes is None:
+        token_scopes = frozenset()  # a token without scopes may do nothing
     return Actor(
         user_id=user.id,
         role=user.role,
@@ -45,6 +54,7 @@ def actor_for(user: User, *, via_api_token: bool = False) -> Actor:
         municipality_id=user.municipality_id,
         provider_id=user.provider_id,
         via_api_token=via_api_token,
+        token_scopes=token_scopes,
     )
 
 
@@ -127,13 +137,35 @@ async def login(
     session: AsyncSession, *, settings: Settings, email: str, password: str
 ) -> LoginResult:
     """Checks the password, backing off after repeated failures, and opens a new
-    session (a new token every time: the session is rotated at login)."""
-    user = await repository.get_user_by_email(session, email.strip().lower())
+    session (a new token every time: the session is rotated at login).
+
+    An unknown e-mail address is answered exactly like a wrong password for a
+    real one: the same argon2 verification (against a dummy hash, in a worker
+    thread like every verification) and the same back-off, counted in
+    market.auth.throttle, so neither timing nor a 429 reveals who has an account."""
+    address = email.strip().lower()
+    user = await repository.get_user_by_email(session, address)
     now = utcnow()
+    unknown_key = throttle.key(settings, "login-email", address) if user is None else None
     if user is not None and user.locked_until is not None and user.locked_until > now:
         raise LoginBackedOff(int((user.locked_until - now).total_seconds()) + 1)
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        if user is not None and user.id is not None:
+    if unknown_key is not None:
+        wait = await throttle.seconds_locked(session, key=unknown_key, now=now)
+        if wait:
+            raise LoginBackedOff(wait)
+    password_ok = await run_in_threadpool(
+        security.verify_password, user.password_hash if user is not None else None, password
+    )
+    if user is None or not user.is_active or not password_ok:
+        if unknown_key is not None:
+            await throttle.record_failure(
+                session,
+                settings=settings,
+                key=unknown_key,
+                after=settings.login_backoff_after,
+                now=now,
+            )
+        elif user is not None and user.id is not None:
             failures = await repository.record_failed_login(session, user.id)
             wait = _backoff_seconds(settings, failures)
             if wait:
@@ -197,14 +229,59 @@ async def resolve_session(session: AsyncSession, *, token: str) -> tuple[UserSes
     return user_session, user
 
 
+def parse_scopes(text: str) -> frozenset[TokenScope]:
+    known = {scope.value for scope in TokenScope}
+    return frozenset(TokenScope(name) for name in text.split() if name in known)
+
+
 async def resolve_api_token(session: AsyncSession, *, token: str) -> Actor | None:
+    """The actor behind a bearer token, limited to the token's scopes; None for an
+    unknown or revoked token, ApiTokenExpired for an expired one."""
     found = await repository.get_api_token_by_hash(session, crypto.token_hash(token))
     if found is None or not found[1].is_active:
         return None
     api_token, user = found
     assert api_token.id is not None
-    await repository.touch_api_token(session, api_token.id, utcnow())
-    return actor_for(user, via_api_token=True)
+    now = utcnow()
+    if api_token.expires_at is None:
+        raise ApiTokenExpired(None)
+    if api_token.expires_at <= now:
+        raise ApiTokenExpired(api_token.expires_at.date().isoformat())
+    await repository.touch_api_token(session, api_token.id, now)
+    return actor_for(user, via_api_token=True, token_scopes=parse_scopes(api_token.scopes))
+
+
+async def _accept_totp_code(
+    session: AsyncSession, *, settings: Settings, user: User, secret: str, code: str
+) -> None:
+    """Accepts a code once: wrong codes are counted per account and back off like
+    failed passwords (counted apart, so a password login never resets them), and
+    a code whose time step was accepted before is refused as a replay."""
+    assert user.id is not None
+    now = utcnow()
+    locked = user.second_factor_locked_until
+    if locked is not None and locked > now:
+        raise SecondFactorBackedOff(int((locked - now).total_seconds()) + 1)
+    step = matching_totp_step(secret, code, now)
+    if step is not None and await repository.claim_totp_step(session, user.id, step):
+        await repository.reset_failed_second_factor(session, user.id)
+        return
+    failures = await repository.record_failed_second_factor(session, user.id)
+    wait = _backoff_seconds(settings, failures)
+    if wait:
+        await repository.set_second_factor_locked_until(
+            session, user.id, now + timedelta(seconds=wait)
+        )
+    await audit.record(
+        session,
+        actor=None,
+        action="auth.second_factor_failed",
+        entity_type="user",
+        entity_id=user.id,
+        municipality_id=user.municipality_id,
+        data={"failures": failures, "replayed": step is not None},
+    )
+    raise SecondFactorReplayed() if step is not None else SecondFactorWrong()
 
 
 async def complete_second_factor(
@@ -214,8 +291,7 @@ async def complete_second_factor(
     if not user.totp_enabled or user.totp_secret_encrypted is None:
         raise InvalidInput(N_("Set up your authenticator app first."))
     secret = crypto.decrypt(settings.secret_key.get_secret_value(), user.totp_secret_encrypted)
-    if not verify_totp(secret, code):
-        raise SecondFactorWrong()
+    await _accept_totp_code(session, settings=settings, user=user, secret=secret, code=code)
     await repository.clear_second_factor_pending(session, user_session.id)
     await audit.record(
         session,
@@ -255,8 +331,7 @@ async def confirm_totp_setup(
     assert user.id is not None and user_session.id is not None
     if secret is None:
         raise InvalidInput(N_("Start the set-up of your authenticator app first."))
-    if not verify_totp(secret, code):
-        raise SecondFactorWrong()
+    await _accept_totp_code(session, settings=settings, user=user, secret=secret, code=code)
     await repository.set_totp(
         session, user.id, secret_encrypted=user.totp_secret_encrypted, enabled=True
     )
@@ -277,13 +352,39 @@ class IssuedToken:
     secret: str
 
 
-async def create_api_token(session: AsyncSession, *, actor: Actor, name: str) -> IssuedToken:
-    if not actor.can(Permission.API_TOKEN_MANAGE) or actor.provider_id is None:
-        raise PermissionDenied(N_("Only a provider's administrator can create API tokens."))
+def token_scopes_for(actor: Actor) -> tuple[TokenScope, ...]:
+    """The scopes this person may give a token (none for a token itself)."""
+    if actor.via_api_token or not actor.can(Permission.API_TOKEN_MANAGE):
+        return ()
+    return SCOPES_FOR_ROLE.get(actor.role, ())
+
+
+async def create_api_token(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    settings: Settings,
+    name: str,
+    scopes: Sequence[str],
+    days: str = "",
+) -> IssuedToken:
+    """A token for a provider's systems (kitchen orders, offers, settlement read)
+    or a municipality's (finance read), for at most api_token_max_days."""
+    allowed = token_scopes_for(actor)
+    if not allowed or (actor.provider_id is None and actor.municipality_id is None):
+        raise PermissionDenied(N_("Only an administrator can create API tokens."))
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInput(N_("Give the token a name of 1 to 100 characters."))
+    chosen = frozenset(TokenScope(s) for s in scopes if s in {a.value for a in allowed})
+    if not chosen or len(chosen) != len(set(scopes)):
+        raise InvalidInput(
+            N_("Choose what the token may do: one or more of {scopes}."),
+            scopes=", ".join(allowed),
+        )
+    lifetime = _token_days(settings, days)
     secret = crypto.new_token(API_TOKEN_PREFIX)
+    now = utcnow()
     token = await repository.add_api_token(
         session,
         ApiToken(
@@ -291,6 +392,9 @@ async def create_api_token(session: AsyncSession, *, actor: Actor, name: str) ->
             name=name,
             prefix=secret[:10],
             token_hash=crypto.token_hash(secret),
+            scopes=" ".join(sorted(chosen)),
+            created_at=now,
+            expires_at=now + timedelta(days=lifetime),
         ),
     )
     await audit.record(
@@ -299,21 +403,48 @@ async def create_api_token(session: AsyncSession, *, actor: Actor, name: str) ->
         action="api_token.created",
         entity_type="api_token",
         entity_id=token.id or 0,
-        municipality_id=None,
-        data={"name": name, "provider_id": actor.provider_id},
+        municipality_id=actor.municipality_id,
+        data={
+            "name": name,
+            "provider_id": actor.provider_id,
+            "scopes": sorted(chosen),
+            "expires_at": token.expires_at,
+        },
     )
     return IssuedToken(token=token, secret=secret)
 
 
+def _token_days(settings: Settings, days: str) -> int:
+    if not days.strip():
+        return settings.api_token_default_days
+    if not days.strip().isdigit() or not 1 <= int(days) <= settings.api_token_max_days:
+        raise InvalidInput(
+            N_("A token can live from 1 to {most} days."), most=settings.api_token_max_days
+        )
+    return int(days)
+
+
 async def list_api_tokens(session: AsyncSession, *, actor: Actor) -> list[ApiToken]:
-    if actor.provider_id is None:
-        return []
-    return await repository.list_api_tokens(session, provider_id=actor.provider_id)
+    if actor.provider_id is not None:
+        return await repository.list_api_tokens(session, provider_id=actor.provider_id)
+    if actor.municipality_id is not None:
+        return await repository.list_api_tokens(session, municipality_id=actor.municipality_id)
+    return []
+
+
+def _owns(actor: Actor, owner: User) -> bool:
+    if actor.provider_id is not None:
+        return owner.provider_id == actor.provider_id
+    return (
+        actor.municipality_id is not None
+        and owner.provider_id is None
+        and owner.municipality_id == actor.municipality_id
+    )
 
 
 async def revoke_api_token(session: AsyncSession, *, actor: Actor, token_id: int) -> None:
     found = await repository.get_api_token(session, token_id)
-    if found is None or found[1].provider_id != actor.provider_id:
+    if found is None or not _owns(actor, found[1]):
         raise NotFound(N_("That API token does not exist."))
     if found[0].revoked_at is None:
         await repository.revoke_api_token(session, token_id, utcnow())
@@ -323,7 +454,7 @@ async def revoke_api_token(session: AsyncSession, *, actor: Actor, token_id: int
             action="api_token.revoked",
             entity_type="api_token",
             entity_id=token_id,
-            municipality_id=None,
+            municipality_id=actor.municipality_id,
         )
 
 

@@ -33,6 +33,8 @@ router = APIRouter(prefix="/api/v1/finance", tags=["finance"])
 
 Viewer = Annotated[Actor, Depends(require(Permission.SETTLEMENT_VIEW))]
 CopaymentViewer = Annotated[Actor, Depends(require(Permission.COPAYMENT_VIEW))]
+# Payment files carry providers' account numbers: read with the payout read right.
+PayoutViewer = Annotated[Actor, Depends(require(Permission.PAYOUT_VIEW))]
 Month = Annotated[str | None, Query(description="Only this month, e.g. '2026-10'.")]
 ProviderId = Annotated[int | None, Query(description="Only this provider.")]
 PageNo = Annotated[int, Query(ge=1, description="From 1.")]
@@ -230,7 +232,7 @@ async def statement_xlsx(session: Session, actor: Viewer, statement_id: int) -> 
 @router.get("/payment-files", response_model=PaymentFilePage)
 async def payment_files(
     session: Session,
-    actor: Viewer,
+    actor: PayoutViewer,
     month: Annotated[
         str | None, Query(description="Only files paying statements of this month.")
     ] = None,
@@ -266,7 +268,7 @@ async def payment_files(
     response_class=Response,
     responses=_binary(XML, "ISO 20022 pain.001 credit transfer file, as sent to the bank."),
 )
-async def payment_file(session: Session, actor: Viewer, file_id: int) -> Response:
+async def payment_file(session: Session, actor: PayoutViewer, file_id: int) -> Response:
     found = await service.payment_file(session, actor=actor, file_id=file_id)
     return _attachment(found.content.encode("utf-8"), XML, f"pain001-{found.id}.xml")
 

@@ -33,6 +33,7 @@ DEMO_STAFF = [
             "Audit log",
             "Municipality",
             "Staff",
+            "API tokens",
         ],
     ),
     (

@@ -228,24 +228,36 @@ async def test_other_municipality_gets_404_from_the_api(browser, session, world)
 
 
 async def test_bearer_token_works_without_csrf(app, browser, world):
+    municipality_id = world.municipality.id
     admin = await browser("admin@aarhus.dk")
     await publish_via_api(admin)
     provider = await browser("chef@godekoekken.dk")
     issued = await provider.post(
         "/account/api-tokens",
-        data={"name": "Køkkensystem", "csrf_token": provider.cookies["market_csrf"]},
+        data={
+            "name": "Køkkensystem",
+            "scopes": ["kitchen.orders"],
+            "csrf_token": provider.cookies["market_csrf"],
+        },
     )
     assert issued.status_code == 201
     token = issued.text.split('<code class="token">')[1].split("</code>")[0]
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as system:
+        # Past the CSRF and permission checks (a 403 otherwise): no such order.
         response = await system.post(
-            "/api/v1/applications",
-            json={"municipality_id": world.municipality.id},
+            "/api/v1/kitchen/orders/999999/accept",
             headers={"Authorization": f"Bearer {token}"},
         )
-        assert response.status_code == 201, response.text
+        assert response.status_code == 404, response.text
+        # Applying for approval is outside a kitchen token's scope.
+        refused = await system.post(
+            "/api/v1/applications",
+            json={"municipality_id": municipality_id},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert refused.status_code == 403, refused.text
 
 
 async def test_openapi_is_clean(client):

@@ -108,10 +108,14 @@ async def test_letter_code_is_single_use_and_reissue_replaces_it(
     assert len(code) == 9 and code[4] == "-"
     assert set(code.replace("-", "")) <= set(service.LETTER_CODE_ALPHABET)
     assert (expires_at - service.utcnow()).days in (29, 30)
-    user, token = await service.sign_in_with_letter_code(session, settings=settings, code=code)
+    user, token = await service.sign_in_with_letter_code(
+        session, settings=settings, code=code, client_address="127.0.0.1"
+    )
     assert user.id == citizen.user_id and token
     with pytest.raises(LetterCodeInvalid):
-        await service.sign_in_with_letter_code(session, settings=settings, code=code)
+        await service.sign_in_with_letter_code(
+            session, settings=settings, code=code, client_address="127.0.0.1"
+        )
 
     first, _ = await service.issue_letter_code(
         session, actor=case_worker, settings=settings, citizen_id=citizen.id
@@ -120,8 +124,12 @@ async def test_letter_code_is_single_use_and_reissue_replaces_it(
         session, actor=case_worker, settings=settings, citizen_id=citizen.id
     )
     with pytest.raises(LetterCodeInvalid):
-        await service.sign_in_with_letter_code(session, settings=settings, code=first)
-    await service.sign_in_with_letter_code(session, settings=settings, code=second)
+        await service.sign_in_with_letter_code(
+            session, settings=settings, code=first, client_address="127.0.0.1"
+        )
+    await service.sign_in_with_letter_code(
+        session, settings=settings, code=second, client_address="127.0.0.1"
+    )
     actions = [
         a
         for (a,) in await session.execute(

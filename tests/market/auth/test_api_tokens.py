@@ -6,7 +6,9 @@ from tests.factories import login, post_form
 
 async def test_provider_admin_creates_uses_and_revokes_a_token(client, app, world, session):
     await login(client, "chef@godekoekken.dk")
-    created = await post_form(client, "/account/api-tokens", {"name": "Køkkensystem"})
+    created = await post_form(
+        client, "/account/api-tokens", {"name": "Køkkensystem", "scopes": ["kitchen.orders"]}
+    )
     assert created.status_code == 201
     secret = created.text.split('<code class="token">')[1].split("</code>")[0]
     assert secret.startswith("vm_")

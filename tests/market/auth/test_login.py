@@ -71,3 +71,35 @@ async def test_open_redirect_after_login_is_refused(client, world):
         },
     )
     assert response.headers["location"] == "/"
+
+
+async def test_unknown_and_real_accounts_answer_alike_with_a_hash_off_the_event_loop(
+    client, world, monkeypatch
+):
+    """An unknown e-mail costs the same argon2 verification as a real one (so the
+    answer takes as long), runs it in a worker thread, and backs off the same."""
+    import threading
+
+    from market.auth import security
+
+    real_verify = security.verify_password
+    threads: list[str] = []
+
+    def counting_verify(password_hash, password):
+        threads.append(threading.current_thread().name)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(security, "verify_password", counting_verify)
+    loop_thread = threading.current_thread().name
+
+    def answers(email: str) -> list[int]:
+        return [r.status_code for r in results[email]]
+
+    results: dict[str, list] = {"admin@aarhus.dk": [], "nobody@aarhus.dk": []}
+    for email in results:
+        for _ in range(6):
+            results[email].append(await login(client, email, "wrong-password"))
+    assert answers("admin@aarhus.dk") == answers("nobody@aarhus.dk") == [401] * 5 + [429]
+    assert results["nobody@aarhus.dk"][-1].text.count("Too many failed attempts") == 1
+    # 5 verifications each; the 6th was refused by the back-off before hashing.
+    assert len(threads) == 10 and loop_thread not in threads

@@ -37,8 +37,14 @@ async def place(session, kitchen, diner, day, key):
 
 
 @pytest.fixture
-async def system(app, session, kitchen):
-    issued = await auth_service.create_api_token(session, actor=kitchen.admin, name="Køkkensystem")
+async def system(app, session, kitchen, settings):
+    issued = await auth_service.create_api_token(
+        session,
+        actor=kitchen.admin,
+        settings=settings,
+        name="Køkkensystem",
+        scopes=["kitchen.orders"],
+    )
     await session.commit()
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -107,7 +113,9 @@ async def test_single_order_moves_and_refusals(system, session, kitchen, diner, 
     assert alert.order_id == third
 
 
-async def test_another_providers_token_sees_and_moves_nothing(app, session, kitchen, diner):
+async def test_another_providers_token_sees_and_moves_nothing(
+    app, session, kitchen, diner, settings
+):
     day = days_ahead(3)
     order_id = await place(session, kitchen, diner, day, "theirs")
     rival = await make_provider(session, name="Konkurrenten ApS", cvr="20000008")
@@ -115,7 +123,11 @@ async def test_another_providers_token_sees_and_moves_nothing(app, session, kitc
         session, "chef@konkurrenten.dk", Role.PROVIDER_ADMIN, provider_id=rival.id
     )
     issued = await auth_service.create_api_token(
-        session, actor=auth_service.actor_for(boss), name="Andet køkken"
+        session,
+        actor=auth_service.actor_for(boss),
+        settings=settings,
+        name="Andet køkken",
+        scopes=["kitchen.orders"],
     )
     await session.commit()
     async with httpx.AsyncClient(
