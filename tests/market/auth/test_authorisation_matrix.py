@@ -298,6 +298,8 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/people/{user_id}/reinvite"): frozenset({MA, PA, PL}),
     ("POST", "/people/{user_id}/role"): frozenset({MA, PA, PL}),
     ("POST", "/people/{user_id}/second-factor-reset"): frozenset({MA, PA, PL}),
+    # the API's documentation, served from this site
+    ("GET", "/docs"): EVERYONE,
     # a provider's webhook signing secret
     ("POST", "/api/v1/provider/webhook-secret/rotate"): frozenset({PA}),
     ("POST", "/provider/ordering/webhook-secret"): frozenset({PA}),
