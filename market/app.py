@@ -35,6 +35,7 @@ from market.payouts import router as payout_router
 from market.settlement import pages as settlement_pages
 from market.settlement import router as settlement_router
 from market.supervision import pages as supervision_pages
+from market.text_input import refuse_unstorable_text
 from providers import pages as provider_pages
 from providers import router as provider_router
 from vouchers import pages as voucher_pages
@@ -66,8 +67,12 @@ def create_app(
         version="0.1.0",
         description="Voucher marketplace for municipal welfare services. JSON API under /api/v1.",
         lifespan=lifespan,
-        # The open welfare alerts badge in the menu (one COUNT, for alert staff only).
-        dependencies=[Depends(order_pages.alert_badge)],
+        dependencies=[
+            # First: text no database can store is refused before anything reads it.
+            Depends(refuse_unstorable_text),
+            # The open welfare alerts badge in the menu (one COUNT, for alert staff only).
+            Depends(order_pages.alert_badge),
+        ],
     )
     app.state.settings = settings
     app.state.engine = app.state.sessionmaker = None
