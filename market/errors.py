@@ -16,10 +16,10 @@ def N_(message: str) -> str:
 QUOTE_LIMIT = 40
 
 
-def quote_short(value: Any) -> Any:
-    """A text longer than QUOTE_LIMIT characters cut to a prefix and an ellipsis."""
-    if isinstance(value, str) and len(value) > QUOTE_LIMIT:
-        return value[:QUOTE_LIMIT] + "…"
+def quote_short(value: Any, limit: int = QUOTE_LIMIT) -> Any:
+    """A text longer than ``limit`` characters cut to a prefix and an ellipsis."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "…"
     return value
 
 
@@ -126,7 +126,7 @@ def install_handlers(app: "FastAPI") -> None:
         problems = []
         for error in exc.errors():
             where = quote_short(".".join(str(p) for p in error.get("loc", ())[1:]) or "input")
-            problems.append(f"{where}: {quote_short(str(error.get('msg', 'invalid')))}")
+            problems.append(f"{where}: {quote_short(str(error.get('msg', 'invalid')), 200)}")
             if len(problems) == 5:  # a sentence, not a dump of every field
                 break
         message = gettext("Some of the input is missing or not valid") + " — " + "; ".join(problems)

@@ -93,3 +93,13 @@ class OrderChangedMeanwhile(Conflict):
 class StandingOrderNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__(N_("That standing order does not exist, or is not yours to see."))
+
+
+class IdempotencyKeyReused(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            N_(
+                "That idempotency key was already used for a different order. "
+                "Use a new key for a new order."
+            )
+        )
