@@ -13,7 +13,7 @@ def N_(message: str) -> str:
     return message
 
 
-QUOTE_LIMIT = 40
+QUOTE_LIMIT = 120
 
 
 def quote_short(value: Any, limit: int = QUOTE_LIMIT) -> Any:

@@ -103,3 +103,14 @@ class IdempotencyKeyReused(InvalidInput):
                 "Use a new key for a new order."
             )
         )
+
+
+class BeforeDeliveryDay(Conflict):
+    def __init__(self, day: date) -> None:
+        super().__init__(
+            N_(
+                "This order is for {day}. It can be sent out, delivered or marked as failed "
+                "from its delivery day."
+            ),
+            day=day.isoformat(),
+        )

@@ -23,6 +23,7 @@ from market.orders import repository
 from market.orders.exceptions import (
     AlertNotFound,
     AlreadyRated,
+    BeforeDeliveryDay,
     CapacityFull,
     ContainsAllergen,
     IdempotencyKeyReused,
@@ -543,10 +544,22 @@ async def reject_order(session: AsyncSession, *, actor: Actor, order_id: int, re
     )
 
 
+def _on_its_day(order: Order, wanted: OrderStatus, now: datetime) -> None:
+    """A meal is sent out, delivered or failed on its delivery day (or after,
+    when marked late), never before: an early "citizen absent" would raise a
+    false welfare alert and charge the co-payment."""
+    check_transition(order.status, wanted)
+    if _today_of(now) < order.delivery_on:
+        raise BeforeDeliveryDay(order.delivery_on)
+
+
 async def mark_out_for_delivery(
-    session: AsyncSession, *, actor: Actor, order_ids: list[int]
+    session: AsyncSession, *, actor: Actor, order_ids: list[int], now: datetime | None = None
 ) -> list[Order]:
+    now = now or utcnow()
     orders = [await _order_for_provider(session, actor, order_id) for order_id in order_ids]
+    for order in orders:  # all or none
+        _on_its_day(order, OrderStatus.OUT_FOR_DELIVERY, now)
     return [
         await _move(session, order, OrderStatus.OUT_FOR_DELIVERY, actor=actor) for order in orders
     ]
@@ -557,7 +570,7 @@ async def mark_delivered(
 ) -> Order:
     now = now or utcnow()
     order = await _order_for_provider(session, actor, order_id)
-    check_transition(order.status, OrderStatus.DELIVERED)
+    _on_its_day(order, OrderStatus.DELIVERED, now)
     await _redeem(session, order, actor)
     await _copayment(session, order, CopaymentDue.OWED)
     return await _move(
@@ -578,8 +591,9 @@ async def mark_failed(
     """A citizen who does not open the door may have fallen: that raises a
     welfare alert at once. The unit is used then (the meal was cooked and
     driven); for the provider's own failures the unit comes back."""
+    now = now or utcnow()
     order = await _order_for_provider(session, actor, order_id)
-    check_transition(order.status, OrderStatus.FAILED)
+    _on_its_day(order, OrderStatus.FAILED, now)
     if reason == FailureReason.CITIZEN_ABSENT:
         await _redeem(session, order, actor)
         await _copayment(session, order, CopaymentDue.CITIZEN_ABSENT)
@@ -595,9 +609,7 @@ async def mark_failed(
         values={"failure_reason": reason},
     )
     if reason == FailureReason.CITIZEN_ABSENT:
-        await _raise_alert(
-            session, order=order, actor=actor, note=note, settings=settings, now=now or utcnow()
-        )
+        await _raise_alert(session, order=order, actor=actor, note=note, settings=settings, now=now)
     return order
 
 
