@@ -22,7 +22,6 @@ from providers.schemas import (
 from providers.service import DocumentIn
 
 
-
 def _small_pdf() -> bytes:
     from pypdf import PdfWriter
 

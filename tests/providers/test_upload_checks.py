@@ -63,8 +63,8 @@ async def test_evidence_that_does_not_decode_or_parse_is_refused_and_leaves_noth
     session,
     settings,
     aarhus_standard,
-    draft_url,
-    filename,  # noqa: F811
+    draft_url,  # noqa: F811 (the fixture imported above)
+    filename,
 ):
     before = stored(settings.upload_dir)
     response = await save_with_files(
@@ -83,7 +83,7 @@ async def test_a_real_pdf_and_a_real_image_are_accepted(
     session,
     settings,
     aarhus_standard,
-    draft_url,  # noqa: F811
+    draft_url,  # noqa: F811 (the fixture imported above)
 ):
     before = stored(settings.upload_dir)
     response = await save_with_files(

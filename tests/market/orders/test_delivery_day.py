@@ -77,10 +77,10 @@ async def test_an_order_cannot_be_handled_before_its_delivery_day(
 
 
 async def test_a_kitchen_system_gets_a_409_sentence_for_tomorrows_order(
-    system,
+    system,  # noqa: F811 (the fixture imported above)
     session,
     kitchen,
-    diner,  # noqa: F811
+    diner,
 ):
     order_id = await place(session, kitchen, diner, days_ahead(2), "api-early")
     await service.accept_orders(session, actor=kitchen.staff, order_ids=[order_id])

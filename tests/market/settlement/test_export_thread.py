@@ -8,8 +8,8 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from market.settlement import exports, service
-from market.settlement.service import StatementExport
 from market.settlement.models import Statement
+from market.settlement.service import StatementExport
 from tests.factories import login
 from tests.market.settlement.conftest import PREVIOUS, insert_month
 
