@@ -110,3 +110,17 @@ async def test_search_wildcards_are_taken_literally(client, world, session):
     assert await found("anna") == ["Anna Hansen"]
     assert await found("_nna") == []
     assert await found("%") == []
+
+
+@pytest.mark.parametrize(
+    ("who", "url"),
+    [
+        ("case_worker", "/api/v1/catalogue?day=9999-12-31"),
+        ("provider_admin", "/kitchen?day=9999-12-31"),
+        ("provider_admin", "/api/v1/kitchen/orders?day=9999-12-31"),
+    ],
+)
+async def test_a_day_at_the_end_of_the_calendar_is_not_a_server_error(client, world, who, url):
+    await login(client, world.user(who).email)
+    response = await client.get(url)
+    assert response.status_code < 500, response.text[:300]
