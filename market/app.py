@@ -39,6 +39,7 @@ from market.people import pages as people_pages
 from market.settlement import pages as settlement_pages
 from market.settlement import router as settlement_router
 from market.supervision import pages as supervision_pages
+from market.text_input import refuse_unstorable_text
 from providers import pages as provider_pages
 from providers import router as provider_router
 from vouchers import pages as voucher_pages
@@ -73,9 +74,14 @@ def create_app(
         # /docs is served by market.api_docs (no CDN); ReDoc has no local bundle.
         docs_url=None,
         redoc_url=None,
-        # The open welfare alerts badge in the menu (one COUNT, for alert staff only).
-        # A CPR number in a query string is refused before anything else runs.
-        dependencies=[Depends(privacy.refuse_cpr_in_url), Depends(order_pages.alert_badge)],
+        dependencies=[
+            # First: text no database can store is refused before anything reads it.
+            Depends(refuse_unstorable_text),
+            # A CPR number in a query string is refused before anything else runs.
+            Depends(privacy.refuse_cpr_in_url),
+            # The open welfare alerts badge in the menu (one COUNT, for alert staff only).
+            Depends(order_pages.alert_badge),
+        ],
     )
     app.state.settings = settings
     app.state.engine = app.state.sessionmaker = None

@@ -23,6 +23,16 @@ class NotAMonth(InvalidInput):
         super().__init__(N_("“{text}” is not a month. Write it like 2026-10."), text=text)
 
 
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+class YearOutOfRange(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            N_("Choose a month between {first} and {last}."), first=FIRST_YEAR, last=LAST_YEAR
+        )
+
+
 def first_of_month(day: date) -> date:
     return day.replace(day=1)
 
@@ -42,7 +52,13 @@ def parse_month(text: str) -> date:
     cleaned = (text or "").strip()
     try:
         if len(cleaned) == 7:
-            return date.fromisoformat(cleaned + "-01")
-        return first_of_month(date.fromisoformat(cleaned))
+            month_on = date.fromisoformat(cleaned + "-01")
+        else:
+            month_on = first_of_month(date.fromisoformat(cleaned))
     except ValueError as exc:
         raise NotAMonth(cleaned) from exc
+    # Beyond this the month arithmetic overflows (9999-12 + 1) and no
+    # settlement or statement can belong there anyway.
+    if not FIRST_YEAR <= month_on.year <= LAST_YEAR:
+        raise YearOutOfRange()
+    return month_on

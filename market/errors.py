@@ -13,6 +13,16 @@ def N_(message: str) -> str:
     return message
 
 
+QUOTE_LIMIT = 120
+
+
+def quote_short(value: Any, limit: int = QUOTE_LIMIT) -> Any:
+    """A text longer than ``limit`` characters cut to a prefix and an ellipsis."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + "…"
+    return value
+
+
 class AppError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
@@ -20,6 +30,9 @@ class AppError(Exception):
     keeps_changes: ClassVar[bool] = False
 
     def __init__(self, message: str, /, **params: Any) -> None:
+        # A sentence quotes what the caller sent at most as a short prefix: a
+        # megabyte field must not come back in the answer (or a log line).
+        params = {name: quote_short(value) for name, value in params.items()}
         super().__init__(message.format(**params) if params else message)
         self.message = message
         self.params = params
@@ -112,8 +125,10 @@ def install_handlers(app: "FastAPI") -> None:
     async def on_validation_error(request: "Request", exc: RequestValidationError) -> Response:
         problems = []
         for error in exc.errors():
-            where = ".".join(str(p) for p in error.get("loc", ())[1:]) or "input"
-            problems.append(f"{where}: {error.get('msg', 'invalid')}")
+            where = quote_short(".".join(str(p) for p in error.get("loc", ())[1:]) or "input")
+            problems.append(f"{where}: {quote_short(str(error.get('msg', 'invalid')), 200)}")
+            if len(problems) == 5:  # a sentence, not a dump of every field
+                break
         message = gettext("Some of the input is missing or not valid") + " — " + "; ".join(problems)
         return respond(request, 422, "invalid_input", message)
 

@@ -25,12 +25,10 @@ class Photo:
     content_type: str = "image/webp"
 
 
-def process_photo(data: bytes, *, max_bytes: int) -> Photo:
-    if len(data) > max_bytes:
-        raise PayloadTooLarge(
-            N_("The photo is too large. Photos may be at most {limit} MB."),
-            limit=max_bytes // (1024 * 1024),
-        )
+def _decoded(data: bytes) -> Image.Image:
+    """The image decoded in full (a truncated file fails here), after its
+    format and its pixel count were read from the header: the count is checked
+    before a single pixel is decoded, so no decompression bomb is expanded."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -44,13 +42,29 @@ def process_photo(data: bytes, *, max_bytes: int) -> Photo:
                 probe.verify()  # checks the file's structure before decoding it
             with Image.open(io.BytesIO(data)) as image:
                 image.load()
-                picture = ImageOps.exif_transpose(image).convert("RGB")
+                return ImageOps.exif_transpose(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise PayloadTooLarge(
             N_("The photo has too many pixels. Please use a smaller picture.")
         ) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UnsupportedMediaType(N_("Photos must be JPEG, PNG or WebP images.")) from exc
+
+
+def check_image(data: bytes) -> None:
+    """Refuses an image that does not decode in full, or has too many pixels.
+    CPU-bound: call it in a worker thread."""
+    _decoded(data)
+
+
+def process_photo(data: bytes, *, max_bytes: int) -> Photo:
+    """CPU-bound and memory-hungry: call it in a worker thread."""
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(
+            N_("The photo is too large. Photos may be at most {limit} MB."),
+            limit=max_bytes // (1024 * 1024),
+        )
+    picture = _decoded(data).convert("RGB")
     if picture.width < 1 or picture.height < 1:
         raise InvalidInput(N_("The photo is empty."))
     full = picture.copy()

@@ -3,9 +3,11 @@ for madservice in Aarhus (with an older, superseded version) and Odense, and
 providers in every state. Everything goes through the services, so the audit
 chain reads like real use."""
 
+import io
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import pypdf
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth import service as auth_service
@@ -25,13 +27,18 @@ from providers.schemas import (
 )
 from providers.service import CVR_WEIGHTS, DocumentIn
 
-# A minimal valid PDF: enough for the type sniffer and a PDF viewer.
-DEMO_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
+
+def _demo_pdf() -> bytes:
+    """A one-page PDF with a real cross-reference table: uploads are parsed in
+    full before they are stored."""
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+DEMO_PDF = _demo_pdf()
 
 BASE_REQUIREMENTS = [
     RequirementIn(

@@ -95,6 +95,16 @@ class UploadTooLarge(PayloadTooLarge):
         )
 
 
+class UploadDamaged(UnsupportedMediaType):
+    def __init__(self) -> None:
+        super().__init__(
+            N_(
+                "The file could not be read: it is damaged, or not the kind of file it "
+                "claims to be. Please upload a PDF, PNG, JPEG or WebP file."
+            )
+        )
+
+
 class UploadTypeNotAllowed(UnsupportedMediaType):
     def __init__(self) -> None:
         super().__init__(

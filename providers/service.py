@@ -5,6 +5,7 @@ in the audit chain as their last write."""
 
 import asyncio
 import hashlib
+import io
 import re
 import secrets
 from collections.abc import Sequence
@@ -16,10 +17,12 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Protocol, TypeVar
 
 import filetype
+import pypdf
 from babel.numbers import NumberFormatError
 from babel.numbers import parse_decimal as babel_parse_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market import images
 from market.audit import service as audit
 from market.auth import service as auth_service
 from market.auth.models import MUNICIPAL_ROLES, Role, User
@@ -28,8 +31,14 @@ from market.clock import today
 from market.config import Settings, get_settings
 from market.db import utcnow
 from market.dietary import Allergen, DietForm
-from market.errors import N_, Conflict, IllegalTransition, InvalidInput, PermissionDenied
-from market.images import process_photo
+from market.errors import (
+    N_,
+    Conflict,
+    IllegalTransition,
+    InvalidInput,
+    PermissionDenied,
+    UnsupportedMediaType,
+)
 from market.money import parse_kroner
 from market.municipalities import service as municipalities
 from market.municipalities.models import Municipality
@@ -48,6 +57,7 @@ from providers.exceptions import (
     RequirementNotFound,
     StandardNotEditable,
     StandardNotFound,
+    UploadDamaged,
     UploadNotFound,
     UploadTooLarge,
     UploadTypeNotAllowed,
@@ -1001,6 +1011,34 @@ async def _read_limited(content: Readable, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _check_pdf(data: bytes) -> None:
+    """Parses the whole document: a %PDF header in front of anything else
+    (HTML, a script) is not a PDF."""
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=True)
+        if len(reader.pages) < 1:
+            raise UploadDamaged()
+        for page in reader.pages:
+            page.get_contents()
+    except UploadDamaged:
+        raise
+    except Exception as exc:  # pypdf raises many kinds on a broken file
+        raise UploadDamaged() from exc
+
+
+async def check_document(data: bytes, mime: str) -> None:
+    """An evidence document is what its first bytes claim, read in full: an
+    image decodes (its pixels counted before they are decoded), a PDF parses.
+    In a worker thread: decoding blocks."""
+    if mime == "application/pdf":
+        await asyncio.to_thread(_check_pdf, data)
+    else:
+        try:
+            await asyncio.to_thread(images.check_image, data)
+        except UnsupportedMediaType as exc:
+            raise UploadDamaged() from exc
+
+
 @dataclass
 class _PendingFile:
     path: Path
@@ -1024,6 +1062,7 @@ async def _accept_document(
     kind = filetype.guess(data)
     if kind is None or kind.mime not in ALLOWED_UPLOAD_TYPES:
         raise UploadTypeNotAllowed()
+    await check_document(data, kind.mime)
     storage_name = f"{secrets.token_urlsafe(24)}.{ALLOWED_UPLOAD_TYPES[kind.mime]}"
     assert application.id is not None
     upload = await repository.add(
@@ -2048,18 +2087,19 @@ def _offer_fields(
     }
 
 
-async def _store_photo(settings: Settings, data: bytes) -> tuple[str, str]:
-    photo = process_photo(data, max_bytes=settings.max_upload_bytes)
+def _photo_files(settings: Settings, photo: images.Photo) -> list[_PendingFile]:
     folder = Path(settings.upload_dir) / OFFER_PHOTO_DIR
-    names = (secrets.token_urlsafe(24) + ".webp", secrets.token_urlsafe(24) + ".webp")
+    return [
+        _PendingFile(path=folder / f"{secrets.token_urlsafe(24)}.webp", data=data)
+        for data in (photo.full, photo.thumbnail)
+    ]
 
-    def write() -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / names[0]).write_bytes(photo.full)
-        (folder / names[1]).write_bytes(photo.thumbnail)
 
-    await asyncio.to_thread(write)
-    return names
+def _remove_photo_files(settings: Settings, names: Sequence[str | None]) -> None:
+    folder = Path(settings.upload_dir) / OFFER_PHOTO_DIR
+    for name in names:
+        if name:
+            (folder / name).unlink(missing_ok=True)
 
 
 async def save_offer(
@@ -2085,11 +2125,18 @@ async def save_offer(
         values = _offer_fields(name, description, diet_forms, allergens, weekdays, daily_capacity)
     except ValueError as exc:
         raise InvalidInput(N_("Choose diet forms and allergens from the lists.")) from exc
+    files: list[_PendingFile] = []
     if photo:
-        values["photo_storage_name"], values["thumbnail_storage_name"] = await _store_photo(
-            settings, photo
+        # Decoding and re-encoding a camera photo takes seconds of CPU: not on the loop.
+        processed = await asyncio.to_thread(
+            images.process_photo, photo, max_bytes=settings.max_upload_bytes
+        )
+        files = _photo_files(settings, processed)
+        values["photo_storage_name"], values["thumbnail_storage_name"] = (
+            f.path.name for f in files
         )
     values["active"] = active
+    replaced: list[str | None] = []
     if offer_id is None:
         offer = await repository.add(session, Offer(provider_id=provider_id, **values))
         action = "offer.created"
@@ -2097,10 +2144,16 @@ async def save_offer(
         found = await repository.get_offer(session, offer_id)
         if found is None or found.provider_id != provider_id:
             raise OfferNotFound()
+        if files:
+            replaced = [found.photo_storage_name, found.thumbnail_storage_name]
         for key, value in values.items():
             setattr(found, key, value)
         await repository.save(session, found)
         offer, action = found, "offer.changed"
+    # Files only after every check and database write; the replaced photo's
+    # files go once the new ones are in place.
+    await _store_files(files)
+    await asyncio.to_thread(_remove_photo_files, settings, replaced)
     await audit.record(
         session,
         actor=actor,

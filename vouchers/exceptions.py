@@ -154,3 +154,8 @@ class LedgerBroken(AppError):
 
 class BadInput(InvalidInput):
     """A form value that is not what it should be; the sentence names it."""
+
+
+class SearchTooLong(InvalidInput):
+    def __init__(self, limit: int) -> None:
+        super().__init__(N_("A search can be at most {limit} characters long."), limit=limit)

@@ -316,11 +316,11 @@ async def search_citizens(
 ) -> Sequence[Citizen]:
     query = select(Citizen).where(Citizen.municipality_id == municipality_id)
     if text:
-        pattern = f"%{text.lower()}%"
+        # autoescape: a % or _ typed in the search is a character, not a wildcard.
         query = query.where(
             or_(
-                func.lower(Citizen.full_name).like(pattern),
-                func.lower(Citizen.address).like(pattern),
+                func.lower(Citizen.full_name).contains(text.lower(), autoescape=True),
+                func.lower(Citizen.address).contains(text.lower(), autoescape=True),
                 Citizen.postal_code == text,
             )
         )

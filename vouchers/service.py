@@ -54,6 +54,7 @@ from vouchers.exceptions import (
     NoUnitsLeft,
     OutsideValidity,
     ProxyNotFound,
+    SearchTooLong,
 )
 from vouchers.models import (
     NO_WEEK,
@@ -795,6 +796,11 @@ async def create_citizen(
     return citizen
 
 
+# Names and addresses are far shorter; a longer text is a mistake (or an attack
+# on the LIKE pattern), not a search.
+SEARCH_MAX_CHARS = 100
+
+
 async def search_citizens(
     session: AsyncSession, *, actor: Actor, secret_key: str, query: str
 ) -> list[Citizen]:
@@ -802,6 +808,8 @@ async def search_citizens(
     if actor.municipality_id is None:
         return []
     text = query.strip()
+    if len(text) > SEARCH_MAX_CHARS:
+        raise SearchTooLong(SEARCH_MAX_CHARS)
     if looks_like_cpr(text):
         digits, _ = parse_cpr(text)
         found = await repository.find_citizen_by_cpr_hash(

@@ -3,7 +3,7 @@ municipality collects the co-payment, no card needed."""
 
 from datetime import date, datetime
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import BigInteger, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from market.db import UTCDateTime, utcnow
@@ -26,7 +26,7 @@ class CopaymentStatement(SQLModel, table=True):
     citizen_id: int = Field(foreign_key="citizen.id", index=True)
     month_on: date = Field(index=True)
     sequence: int = 1
-    total_ore: int
+    total_ore: int = Field(sa_type=BigInteger)
     lines: int
     issued_by_user_id: int = Field(foreign_key="app_user.id")
     issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -43,4 +43,4 @@ class CopaymentStatementLine(SQLModel, table=True):
     order_id: int = Field(foreign_key="service_order.id", unique=True)
     delivery_on: date
     outcome: str = Field(max_length=32, description="delivered, late_cancelled or citizen_absent")
-    amount_ore: int
+    amount_ore: int = Field(sa_type=BigInteger)

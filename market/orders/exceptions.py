@@ -93,3 +93,24 @@ class OrderChangedMeanwhile(Conflict):
 class StandingOrderNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__(N_("That standing order does not exist, or is not yours to see."))
+
+
+class IdempotencyKeyReused(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            N_(
+                "That idempotency key was already used for a different order. "
+                "Use a new key for a new order."
+            )
+        )
+
+
+class BeforeDeliveryDay(Conflict):
+    def __init__(self, day: date) -> None:
+        super().__init__(
+            N_(
+                "This order is for {day}. It can be sent out, delivered or marked as failed "
+                "from its delivery day."
+            ),
+            day=day.isoformat(),
+        )

@@ -121,9 +121,11 @@ async def place_order(
         str,
         Header(
             alias="Idempotency-Key",
-            min_length=1,
-            max_length=200,
-            description="Required. The same key returns the same order and reserves nothing twice.",
+            # Checked by the service's one rule (1 to 200 characters), with a sentence.
+            description=(
+                "Required, 1 to 200 characters, yours alone. The same key with the same "
+                "order returns that order and reserves nothing twice; with another order, 422."
+            ),
         ),
     ],
 ) -> OrderOut:

@@ -2,6 +2,7 @@
 and ratings. Voucher units move only through vouchers.service (reserve,
 release, redeem); capacity through one conditional UPDATE per scope."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -22,8 +23,10 @@ from market.orders import repository
 from market.orders.exceptions import (
     AlertNotFound,
     AlreadyRated,
+    BeforeDeliveryDay,
     CapacityFull,
     ContainsAllergen,
+    IdempotencyKeyReused,
     NotOfferedThatDay,
     OfferNotFound,
     OrderChangedMeanwhile,
@@ -199,6 +202,26 @@ async def _notify_provider(
         )
 
 
+# The one rule for a client's Idempotency-Key (API header or form field).
+IDEMPOTENCY_KEY_MAX_CHARS = 200
+
+
+def client_key(idempotency_key: str) -> str:
+    """The client's key, checked against the one rule."""
+    key = idempotency_key.strip()
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX_CHARS:
+        raise InvalidInput(N_("An idempotency key of 1 to 200 characters is required."))
+    return key
+
+
+def scoped_key(actor: Actor, key: str) -> str:
+    """The stored key of a client's key: the caller's own (another caller's
+    key is no business of this one) and of a fixed length, so every key and
+    reference derived from it (ledger, order_ref) fits its column."""
+    digest = hashlib.sha256(f"{actor.user_id}\n{key}".encode()).hexdigest()
+    return f"client:{digest}"
+
+
 async def place_order(
     session: AsyncSession,
     *,
@@ -208,14 +231,35 @@ async def place_order(
     delivery_on: date,
     idempotency_key: str,
     now: datetime | None = None,
-    standing_order_id: int | None = None,
 ) -> Order:
     """Places one order and reserves its voucher units and capacity in the same
-    transaction. The same key returns the first order and reserves nothing twice."""
+    transaction. The same caller's key again returns the first order and
+    reserves nothing twice; the same key with another order is refused."""
+    return await _place_order(
+        session,
+        actor=actor,
+        citizen_id=citizen_id,
+        offer_id=offer_id,
+        delivery_on=delivery_on,
+        key=scoped_key(actor, client_key(idempotency_key)),
+        now=now,
+    )
+
+
+async def _place_order(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    citizen_id: int | None,
+    offer_id: int,
+    delivery_on: date,
+    key: str,
+    now: datetime | None = None,
+    standing_order_id: int | None = None,
+) -> Order:
+    """place_order under a stored key (a client's scoped key, or one the
+    system derives, like a standing order's per day)."""
     now = now or utcnow()
-    key = idempotency_key.strip()
-    if not key or len(key) > 200:
-        raise InvalidInput(N_("An idempotency key of 1 to 200 characters is required."))
     # Requests racing with one key wait here for each other, so the later ones
     # find the first order instead of failing on the unique key.
     await repository.lock_idempotency_key(session, key)
@@ -225,8 +269,14 @@ async def place_order(
     )
     assert citizen.id is not None
     if existing is not None:
-        if existing.citizen_id != citizen.id:
-            raise InvalidInput(N_("That idempotency key was already used for another order."))
+        # As Stripe does: a key stands for one request; another one under it
+        # is a mistake to report, not to answer with the first order.
+        if (existing.citizen_id, existing.offer_id, existing.delivery_on) != (
+            citizen.id,
+            offer_id,
+            delivery_on,
+        ):
+            raise IdempotencyKeyReused()
         return existing
 
     offering = await providers.offering(
@@ -494,10 +544,22 @@ async def reject_order(session: AsyncSession, *, actor: Actor, order_id: int, re
     )
 
 
+def _on_its_day(order: Order, wanted: OrderStatus, now: datetime) -> None:
+    """A meal is sent out, delivered or failed on its delivery day (or after,
+    when marked late), never before: an early "citizen absent" would raise a
+    false welfare alert and charge the co-payment."""
+    check_transition(order.status, wanted)
+    if _today_of(now) < order.delivery_on:
+        raise BeforeDeliveryDay(order.delivery_on)
+
+
 async def mark_out_for_delivery(
-    session: AsyncSession, *, actor: Actor, order_ids: list[int]
+    session: AsyncSession, *, actor: Actor, order_ids: list[int], now: datetime | None = None
 ) -> list[Order]:
+    now = now or utcnow()
     orders = [await _order_for_provider(session, actor, order_id) for order_id in order_ids]
+    for order in orders:  # all or none
+        _on_its_day(order, OrderStatus.OUT_FOR_DELIVERY, now)
     return [
         await _move(session, order, OrderStatus.OUT_FOR_DELIVERY, actor=actor) for order in orders
     ]
@@ -508,7 +570,7 @@ async def mark_delivered(
 ) -> Order:
     now = now or utcnow()
     order = await _order_for_provider(session, actor, order_id)
-    check_transition(order.status, OrderStatus.DELIVERED)
+    _on_its_day(order, OrderStatus.DELIVERED, now)
     await _redeem(session, order, actor)
     await _copayment(session, order, CopaymentDue.OWED)
     return await _move(
@@ -529,8 +591,9 @@ async def mark_failed(
     """A citizen who does not open the door may have fallen: that raises a
     welfare alert at once. The unit is used then (the meal was cooked and
     driven); for the provider's own failures the unit comes back."""
+    now = now or utcnow()
     order = await _order_for_provider(session, actor, order_id)
-    check_transition(order.status, OrderStatus.FAILED)
+    _on_its_day(order, OrderStatus.FAILED, now)
     if reason == FailureReason.CITIZEN_ABSENT:
         await _redeem(session, order, actor)
         await _copayment(session, order, CopaymentDue.CITIZEN_ABSENT)
@@ -546,9 +609,7 @@ async def mark_failed(
         values={"failure_reason": reason},
     )
     if reason == FailureReason.CITIZEN_ABSENT:
-        await _raise_alert(
-            session, order=order, actor=actor, note=note, settings=settings, now=now or utcnow()
-        )
+        await _raise_alert(session, order=order, actor=actor, note=note, settings=settings, now=now)
     return order
 
 
@@ -1168,15 +1229,16 @@ async def place_order_once(
     """place_order, also saying whether this call placed it (False: the key was
     used before and the first order is returned, nothing reserved twice). Requests
     racing with one key wait for each other, so the later ones find the first."""
-    await repository.lock_idempotency_key(session, idempotency_key.strip())
-    before = await repository.get_order_by_key(session, idempotency_key.strip())
-    order = await place_order(
+    key = scoped_key(actor, client_key(idempotency_key))
+    await repository.lock_idempotency_key(session, key)
+    before = await repository.get_order_by_key(session, key)
+    order = await _place_order(
         session,
         actor=actor,
         citizen_id=citizen_id,
         offer_id=offer_id,
         delivery_on=delivery_on,
-        idempotency_key=idempotency_key,
+        key=key,
         now=now,
     )
     return order, before is None
@@ -1195,19 +1257,17 @@ async def repeat_order(
     one key per day derived from the form's key, so a second tap orders nothing."""
     if not days:
         raise InvalidInput(N_("Choose at least one day."))
-    key = idempotency_key.strip()
-    if not key or len(key) > 180:
-        raise InvalidInput(N_("An idempotency key of 1 to 200 characters is required."))
+    key = client_key(idempotency_key)
     order, _ = await _order_for_citizen_side(session, actor, order_id)
-    await repository.lock_idempotency_key(session, key)
+    await repository.lock_idempotency_key(session, scoped_key(actor, key))
     return [
-        await place_order(
+        await _place_order(
             session,
             actor=actor,
             citizen_id=order.citizen_id,
             offer_id=order.offer_id,
             delivery_on=day,
-            idempotency_key=f"{key}:{day.isoformat()}",
+            key=scoped_key(actor, f"{key}:{day.isoformat()}"),
             now=now,
         )
         for day in sorted(set(days))
@@ -1263,13 +1323,13 @@ async def _place_ahead(
             try:
                 async with session.begin_nested():
                     before = await repository.get_order_by_key(session, key)
-                    await place_order(
+                    await _place_order(
                         session,
                         actor=as_citizen,
                         citizen_id=None,
                         offer_id=standing.offer_id,
                         delivery_on=day,
-                        idempotency_key=key,
+                        key=key,
                         now=now,
                         standing_order_id=standing.id,
                     )

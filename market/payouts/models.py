@@ -4,7 +4,7 @@ transfer or in an ISO 20022 credit transfer file (pain.001) for the bank."""
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Text
+from sqlalchemy import BigInteger, CheckConstraint, Text
 from sqlmodel import Field, SQLModel
 
 from market.db import UTCDateTime, enum_type, utcnow
@@ -43,7 +43,7 @@ class Payout(SQLModel, table=True):
     municipality_id: int = Field(foreign_key="municipality.id", index=True)
     provider_id: int = Field(foreign_key="provider.id", index=True)
     method: PayoutMethod = Field(sa_type=enum_type(PayoutMethod))
-    amount_ore: int
+    amount_ore: int = Field(sa_type=BigInteger)
     status: PayoutStatus = Field(
         default=PayoutStatus.PENDING, sa_type=enum_type(PayoutStatus), index=True
     )
@@ -74,7 +74,7 @@ class PaymentFile(SQLModel, table=True):
     municipality_id: int = Field(foreign_key="municipality.id", index=True)
     message_id: str = Field(max_length=35, unique=True)
     payouts: int
-    total_ore: int
+    total_ore: int = Field(sa_type=BigInteger)
     sha256: str = Field(max_length=64)
     content: str = Field(sa_type=Text)
     created_by_user_id: int = Field(foreign_key="app_user.id")

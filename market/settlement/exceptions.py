@@ -113,6 +113,16 @@ class RunInProgress(Conflict):
         )
 
 
+class MonthBusy(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            N_(
+                "Someone else is running or approving this month just now. "
+                "Please look at it again in a moment."
+            )
+        )
+
+
 class OnlyApprovedCanBeChecked(Conflict):
     def __init__(self) -> None:
         super().__init__(

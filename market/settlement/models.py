@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Text, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from market.db import ExactDecimal, UTCDateTime, enum_type, utcnow
@@ -38,7 +38,7 @@ class SettlementRun(SQLModel, table=True):
     run_by_user_id: int = Field(foreign_key="app_user.id")
     run_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     statements: int = 0
-    total_ore: int = 0
+    total_ore: int = Field(default=0, sa_type=BigInteger)
 
 
 class Statement(SQLModel, table=True):
@@ -75,7 +75,7 @@ class Statement(SQLModel, table=True):
     # Orders of the month not finished at the run (placed, accepted, out for
     # delivery): not settled; the statement cannot be approved while any remain.
     unfinished_orders: int = 0
-    total_ore: int = 0
+    total_ore: int = Field(default=0, sa_type=BigInteger)
     prepared_by_user_id: int = Field(foreign_key="app_user.id")
     prepared_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     approved_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
@@ -98,7 +98,7 @@ class StatementLine(SQLModel, table=True):
     quantity: int
     unit_amount_ore: Decimal | None = Field(default=None, sa_type=ExactDecimal)
     rate_bp: int | None = None
-    amount_ore: int
+    amount_ore: int = Field(sa_type=BigInteger)
     explanation: str = Field(sa_type=Text)
     explanation_params_json: str = Field(default="{}", sa_type=Text)
     adjustment_id: int | None = Field(default=None, foreign_key="settlement_adjustment.id")
@@ -126,7 +126,7 @@ class Adjustment(SQLModel, table=True):
     approval_id: int = Field(foreign_key="approval.id", index=True)
     corrects_statement_id: int = Field(foreign_key="settlement_statement.id")
     applied_statement_id: int | None = Field(default=None, foreign_key="settlement_statement.id")
-    amount_ore: int
+    amount_ore: int = Field(sa_type=BigInteger)
     reason: str = Field(sa_type=Text)
     created_by_user_id: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -157,24 +157,43 @@ async def add_run(session: AsyncSession, values: dict[str, Any]) -> int:
 
 async def update_run(
     session: AsyncSession, run_id: int, *, statements: int, total_ore: int
-) -> None:
-    await session.execute(
+) -> bool:
+    result = await session.execute(
         update(SettlementRun)
         .where(SettlementRun.id == run_id)
         .values(statements=statements, total_ore=total_ore)
     )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def lock_month(session: AsyncSession, *, municipality_id: int, month_on: date) -> bool:
+    """Takes the month's settlement lock until the end of the transaction, or
+    says someone else holds it: runs and approvals of one month take turns, so
+    a re-run never rewrites a statement being approved. SQLite needs nothing:
+    BEGIN IMMEDIATE already serialises writers."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    key = f"settlement:{municipality_id}:{month_on.isoformat()}"
+    result = await session.execute(
+        select(func.pg_try_advisory_xact_lock(func.hashtextextended(key, 0)))
+    )
+    return bool(result.scalar_one())
 
 
 async def clear_drafts(session: AsyncSession, statement_ids: Sequence[int]) -> None:
-    """Removes the lines of draft statements and the links behind them."""
+    """Removes the lines of draft statements and the links behind them; the
+    condition on the status, not the caller's list, keeps approved lines."""
     if not statement_ids:
         return
-    lines = select(StatementLine.id).where(StatementLine.statement_id.in_(statement_ids))
+    drafts = select(Statement.id).where(
+        Statement.id.in_(statement_ids), Statement.status == StatementStatus.DRAFT
+    )
+    lines = select(StatementLine.id).where(StatementLine.statement_id.in_(drafts.scalar_subquery()))
     await session.execute(
         delete(StatementLineOrder).where(StatementLineOrder.line_id.in_(lines.scalar_subquery()))
     )
     await session.execute(
-        delete(StatementLine).where(StatementLine.statement_id.in_(statement_ids))
+        delete(StatementLine).where(StatementLine.statement_id.in_(drafts.scalar_subquery()))
     )
 
 

@@ -27,6 +27,7 @@ from market.settlement.exceptions import (
     AdjustmentNeedsReason,
     AdjustmentOnDraft,
     LineNotFound,
+    MonthBusy,
     MonthNotEnded,
     NoTermsInForce,
     NothingToApprove,
@@ -162,6 +163,7 @@ async def run_month(
     first, last = month_on, last_of_month(month_on)
     if not month_has_ended(month_on):
         raise MonthNotEnded(month_on)
+    await _lock_month(session, municipality_id, month_on)
 
     counts = {
         row["approval_id"]: row
@@ -261,7 +263,8 @@ async def run_month(
         previous = existing.get(approval_id)
         if previous is not None and previous.id is not None:
             statement_id = previous.id
-            await repository.update_draft(session, statement_id, values)
+            if not await repository.update_draft(session, statement_id, values):
+                raise StatementAlreadyApproved()  # approved since it was read
         else:
             try:
                 async with session.begin_nested():
@@ -305,7 +308,10 @@ async def run_month(
         if progress:
             progress(done, len(to_settle))
 
-    await repository.update_run(session, run_id, statements=len(to_settle), total_ore=total_ore)
+    if not await repository.update_run(
+        session, run_id, statements=len(to_settle), total_ore=total_ore
+    ):
+        raise RunInProgress()
     await audit.record(
         session,
         actor=actor,
@@ -323,7 +329,15 @@ async def run_month(
 # --- approval (four eyes) ----------------------------------------------------------------
 
 
+async def _lock_month(session: AsyncSession, municipality_id: int, month_on: date) -> None:
+    """Runs and approvals of one month take turns; whoever comes second while
+    the first is at work is told so (409) instead of waiting on a request."""
+    if not await repository.lock_month(session, municipality_id=municipality_id, month_on=month_on):
+        raise MonthBusy()
+
+
 async def _approve(session: AsyncSession, actor: Actor, statement: Statement) -> Statement:
+    """Approves ``statement``, read after the caller took the month's lock."""
     assert statement.id is not None
     if statement.status == StatementStatus.APPROVED:
         raise StatementAlreadyApproved()
@@ -403,12 +417,18 @@ async def approve_statement(session: AsyncSession, *, actor: Actor, statement_id
     statement = await _statement_in_scope(
         session, actor, statement_id, Permission.SETTLEMENT_APPROVE
     )
+    await _lock_month(session, statement.municipality_id, statement.month_on)
+    # Read again under the lock: a run may have replaced the draft meanwhile.
+    statement = await _statement_in_scope(
+        session, actor, statement_id, Permission.SETTLEMENT_APPROVE
+    )
     return await _approve(session, actor, statement)
 
 
 async def approve_month(session: AsyncSession, *, actor: Actor, month_on: date) -> list[Statement]:
     """Approves every draft of the month, all or none."""
     municipality_id = _municipality(actor, Permission.SETTLEMENT_APPROVE)
+    await _lock_month(session, municipality_id, first_of_month(month_on))
     statements = await repository.statements_of_month(
         session, municipality_id=municipality_id, month_on=first_of_month(month_on)
     )

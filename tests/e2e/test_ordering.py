@@ -134,8 +134,8 @@ def test_citizen_orders_kitchen_delivers_citizen_sees_it_delivered(page: Page, l
     expect(main.get_by_role("button", name=_("Cancel order"))).to_be_visible()
     sign_out(page)
 
-    # The provider's staff: accept, send out, deliver (the service does not check
-    # the date when a delivery is recorded, so the future day's order can be).
+    # The provider's staff: accept now; sending out (and so delivering or failing)
+    # waits for the delivery day, and the kitchen is told so in words.
     sign_in(page, KITCHEN_STAFF)
     expect(page).to_have_url(HOME)
     assert_accessible(page)
@@ -145,28 +145,15 @@ def test_citizen_orders_kitchen_delivers_citizen_sees_it_delivered(page: Page, l
     expect_kitchen_notice(page, "The selected orders are accepted.")
     select_order(page, order_id).check()  # now in the accepted table
     page.get_by_role("button", name=_("Selected out for delivery")).click()
-    expect_kitchen_notice(page, "The selected orders are out for delivery.")
-    page.get_by_role("button", name=_("Delivered: order %(id)s") % {"id": order_id}).click()
-    expect_kitchen_notice(page, "The order is marked delivered.")
-    finished = page.get_by_role("table", name=_("Finished")).get_by_role("row")
-    expect(finished.filter(has_text=f"#{order_id}")).to_contain_text(_("Delivered"))
-    sign_out(page)
-
-    # The citizen sees it delivered, in words.
-    login_as(page, CITIZEN)
-    start_tile(page, "My orders").click()
-    expect(page).to_have_url(re.compile(r"/orders$"))
-    assert_accessible(page)
-    expect(page.get_by_role("heading", level=1)).to_have_text(_("My orders"))
-    row = page.get_by_role("row").filter(
-        has=page.get_by_role("rowheader", name=day_words(day), exact=True)
+    expect(page.get_by_role("alert")).to_have_text(
+        _(
+            "This order is for {day}. It can be sent out, delivered or marked as failed "
+            "from its delivery day."
+        ).format(day=day.isoformat())
     )
-    expect(row.get_by_role("cell", name=_("Delivered"), exact=True)).to_have_count(1)
-    expect(row).to_contain_text(MILK_FREE_MEAL)
-    page.goto(f"/orders/{order_id}")
     assert_accessible(page)
-    expect(page.get_by_role("heading", level=1)).to_have_text(_("Your order"))
-    expect(page.get_by_role("main")).to_contain_text(f"{_('Status:')} {_('Delivered')}")
+    expect(select_order(page, order_id)).to_be_visible()  # still accepted, nothing moved
+    sign_out(page)
 
 
 def test_citizen_absent_raises_an_alert_the_case_worker_acknowledges(page: Page, login_as) -> None:

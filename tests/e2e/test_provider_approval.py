@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from providers.demo import DEMO_PDF
 from tests.e2e.conftest import _, assert_accessible, sign_in, sign_out
 
 pytestmark = pytest.mark.browser
@@ -19,8 +20,8 @@ CVR_WEIGHTS = (2, 7, 6, 5, 4, 3, 2, 1)
 PROVIDER_NAME = "Smagen af Søndergade ApS"
 PROVIDER_ADMIN = "kok@smagen-af-soendergade.example"
 PROVIDER_PASSWORD = "et-langt-kodeord-2026"
-# Smallest file the upload check accepts as a PDF (it sniffs the content).
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+# A real one-page PDF: the upload check parses it in full.
+PDF = DEMO_PDF
 
 
 def valid_cvr(first_seven: str) -> str:

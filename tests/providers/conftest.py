@@ -21,8 +21,28 @@ from providers.schemas import (
 )
 from providers.service import DocumentIn
 
-PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 20
+
+def _small_pdf() -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def _small_png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), (0, 128, 0)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# Real documents: uploads are parsed and decoded in full before they are stored.
+PDF = _small_pdf()
+PNG = _small_png()
 
 
 class Bytes:

@@ -8,12 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from market.auth import service as auth_service
+from market.clock import COPENHAGEN
 from market.db import utcnow
 from market.orders import service
 from market.orders.models import AlertStatus, FailureReason, WelfareAlert
 from market.outbox import service as outbox
 from tests.factories import api_headers, login, post_form
-from tests.market.orders.conftest import days_ahead, noon_before
+from tests.market.orders.conftest import noon_before
 from tests.market.orders.outbox_helpers import same_connection
 from tests.smtp_servers import smtp
 from tests.vouchers.conftest import CPR
@@ -27,7 +28,9 @@ def smtp_server(tmp_path):
 
 
 async def fail_at_the_door(session, kitchen, diner, settings, key, *, raised_at=None):
-    day = days_ahead(3)
+    # Failed at the door on its delivery day: the day of the alert.
+    raised_at = raised_at or utcnow()
+    day = raised_at.astimezone(COPENHAGEN).date()
     order = await service.place_order(
         session,
         actor=diner.me,
@@ -38,7 +41,9 @@ async def fail_at_the_door(session, kitchen, diner, settings, key, *, raised_at=
         now=noon_before(day),
     )
     await service.accept_orders(session, actor=kitchen.staff, order_ids=[order.id])
-    await service.mark_out_for_delivery(session, actor=kitchen.staff, order_ids=[order.id])
+    await service.mark_out_for_delivery(
+        session, actor=kitchen.staff, order_ids=[order.id], now=raised_at
+    )
     await service.mark_failed(
         session,
         actor=kitchen.staff,

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select, update
 from market.auth import service as auth_service
 from market.auth.models import User
 from market.auth.security import hash_password
+from market.clock import local_instant
 from market.orders import service
 from market.orders.models import CapacityUse, Order, OrderEvent, OrderStatus, Rating
 from providers import service as providers
@@ -292,8 +293,11 @@ async def test_rating_a_delivered_meal(client, session, kitchen, diner):
         idempotency_key="rate-me",
     )
     await service.accept_orders(session, actor=kitchen.staff, order_ids=[order.id])
-    await service.mark_out_for_delivery(session, actor=kitchen.staff, order_ids=[order.id])
-    await service.mark_delivered(session, actor=kitchen.staff, order_id=order.id)
+    on_the_day = local_instant(day, time(12, 0))
+    await service.mark_out_for_delivery(
+        session, actor=kitchen.staff, order_ids=[order.id], now=on_the_day
+    )
+    await service.mark_delivered(session, actor=kitchen.staff, order_id=order.id, now=on_the_day)
     await session.commit()
     await sign_in_citizen(client, session, diner)
     page = await client.get("/orders")

@@ -78,7 +78,7 @@ async def test_list_and_bulk_accept(system, session, kitchen, diner):
 
 
 async def test_single_order_moves_and_refusals(system, session, kitchen, diner, settings):
-    day = days_ahead(3)
+    day = days_ahead(0)
     first, second, third = [await place(session, kitchen, diner, day, f"one-{n}") for n in range(3)]
     empty = await system.post(f"/api/v1/kitchen/orders/{first}/reject", json={"reason": " "})
     assert empty.status_code == 422

@@ -95,7 +95,7 @@ async def test_reject_needs_a_reason_then_releases_the_unit_and_keeps_the_reason
 
 
 async def test_out_for_delivery_then_delivered_redeems(client, session, kitchen, diner):
-    day = days_ahead(3)
+    day = days_ahead(0)
     order = await place(session, kitchen, diner, day, "deliver")
     await login(client, STAFF)
     base = {"day": day.isoformat()}
@@ -130,7 +130,7 @@ async def test_a_move_out_of_order_is_a_409_sentence(client, session, kitchen, d
 
 
 async def test_failed_citizen_absent_raises_an_alert_in_the_queue(client, session, kitchen, diner):
-    day = days_ahead(3)
+    day = days_ahead(0)
     order = await place(session, kitchen, diner, day, "absent")
     await login(client, STAFF)
     base = {"day": day.isoformat()}

@@ -1,8 +1,11 @@
 """The ordering JSON API under /api/v1: catalogue, orders with a required
 Idempotency-Key, cancel, rating and standing orders."""
 
+from datetime import time
+
 from sqlalchemy import func, select
 
+from market.clock import local_instant
 from market.orders import service
 from market.orders.models import Order
 from tests.factories import api_headers
@@ -105,8 +108,11 @@ async def test_rating_a_delivered_order(client, session, kitchen, diner):
     early = await client.post(url, json={"stars": 5}, headers=api_headers(client))
     assert early.status_code == 422 and "Only a delivered meal" in early.json()["detail"]
     await service.accept_orders(session, actor=kitchen.staff, order_ids=[order_id])
-    await service.mark_out_for_delivery(session, actor=kitchen.staff, order_ids=[order_id])
-    await service.mark_delivered(session, actor=kitchen.staff, order_id=order_id)
+    on_the_day = local_instant(days_ahead(3), time(12, 0))
+    await service.mark_out_for_delivery(
+        session, actor=kitchen.staff, order_ids=[order_id], now=on_the_day
+    )
+    await service.mark_delivered(session, actor=kitchen.staff, order_id=order_id, now=on_the_day)
     await session.commit()
     bad = await client.post(url, json={"stars": 6}, headers=api_headers(client))
     assert bad.status_code == 422

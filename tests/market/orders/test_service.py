@@ -105,7 +105,7 @@ async def test_capacity_is_never_exceeded(session, kitchen, diner, world, caps):
 
 
 async def test_the_whole_way_to_the_door_redeems_the_unit(session, kitchen, diner):
-    day = days_ahead(3)
+    day = days_ahead(0)
     order = await place(session, kitchen, diner, day)
     await service.accept_orders(session, actor=kitchen.staff, order_ids=[order.id])
     await service.mark_out_for_delivery(session, actor=kitchen.staff, order_ids=[order.id])
@@ -157,7 +157,7 @@ async def test_timely_cancel_gives_the_unit_back_late_cancel_uses_it(session, ki
 async def test_citizen_absent_raises_an_open_welfare_alert(
     session, kitchen, diner, world, settings
 ):
-    order = await place(session, kitchen, diner, days_ahead(3))
+    order = await place(session, kitchen, diner, days_ahead(0))
     await service.accept_orders(session, actor=kitchen.staff, order_ids=[order.id])
     await service.mark_out_for_delivery(session, actor=kitchen.staff, order_ids=[order.id])
     await service.mark_failed(
@@ -188,7 +188,7 @@ async def test_citizen_absent_raises_an_open_welfare_alert(
 async def test_provider_fault_gives_the_unit_back_and_raises_no_alert(
     session, kitchen, diner, settings
 ):
-    day = days_ahead(3)
+    day = days_ahead(0)
     order = await place(session, kitchen, diner, day)
     await service.accept_orders(session, actor=kitchen.staff, order_ids=[order.id])
     await service.mark_out_for_delivery(session, actor=kitchen.staff, order_ids=[order.id])

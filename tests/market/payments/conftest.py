@@ -3,13 +3,14 @@ real Stripe SDK against localstripe (tests/stripe_server.py)."""
 
 import json
 import urllib.request
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.audit.models import AuditEvent
+from market.clock import local_instant
 from market.orders import service as orders
 from market.payments import repository
 from market.payments import service as payments
@@ -93,10 +94,19 @@ async def place(session, kit, who, day, key="k1", now=None):
     return order
 
 
+def on_the_day(order) -> datetime:
+    """A moment on the order's delivery day, when the kitchen may hand it over."""
+    return local_instant(order.delivery_on, time(12, 0))
+
+
 async def deliver(session, kit, order):
     await orders.accept_orders(session, actor=kit.staff, order_ids=[order.id])
-    await orders.mark_out_for_delivery(session, actor=kit.staff, order_ids=[order.id])
-    done = await orders.mark_delivered(session, actor=kit.staff, order_id=order.id)
+    await orders.mark_out_for_delivery(
+        session, actor=kit.staff, order_ids=[order.id], now=on_the_day(order)
+    )
+    done = await orders.mark_delivered(
+        session, actor=kit.staff, order_id=order.id, now=on_the_day(order)
+    )
     await session.commit()
     return done
 

@@ -22,6 +22,7 @@ from tests.market.payments.conftest import (
     days_ahead,
     deliver,
     later,
+    on_the_day,
     place,
 )
 from tests.stripe_server import inject_faults
@@ -125,13 +126,16 @@ async def test_released_when_nothing_is_owed(session, kitchen, diner, pay, setti
         )
     else:
         await orders.accept_orders(session, actor=kitchen.staff, order_ids=[order.id])
-        await orders.mark_out_for_delivery(session, actor=kitchen.staff, order_ids=[order.id])
+        await orders.mark_out_for_delivery(
+            session, actor=kitchen.staff, order_ids=[order.id], now=on_the_day(order)
+        )
         await orders.mark_failed(
             session,
             actor=kitchen.staff,
             order_id=order.id,
             reason=FailureReason.NOT_DELIVERED,
             settings=settings,
+            now=on_the_day(order),
         )
     run = await pay.run(session, order.accept_by_at + timedelta(minutes=2))
     payment = await card_payment(session, order)
@@ -181,13 +185,16 @@ async def test_citizen_absent_follows_the_municipal_setting(
     order = await place(session, kitchen, diner, days_ahead(3))
     await pay.run(session, later(order))
     await orders.accept_orders(session, actor=kitchen.staff, order_ids=[order.id])
-    await orders.mark_out_for_delivery(session, actor=kitchen.staff, order_ids=[order.id])
+    await orders.mark_out_for_delivery(
+        session, actor=kitchen.staff, order_ids=[order.id], now=on_the_day(order)
+    )
     await orders.mark_failed(
         session,
         actor=kitchen.staff,
         order_id=order.id,
         reason=FailureReason.CITIZEN_ABSENT,
         settings=settings,
+        now=on_the_day(order),
     )
     await pay.run(session, later(order, 2))
     expected = S.CAPTURED if charge_when_absent else S.RELEASED
