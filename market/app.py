@@ -26,6 +26,8 @@ from market.db import (
 )
 from market.headers import SecurityHeadersMiddleware
 from market.i18n import LanguageMiddleware
+from market.identity import pages as identity_pages
+from market.identity.oidc import OidcClient
 from market.orders import pages as order_pages
 from market.orders import router as order_router
 from market.payments import pages as payment_pages
@@ -70,6 +72,11 @@ def create_app(
         dependencies=[Depends(order_pages.alert_badge)],
     )
     app.state.settings = settings
+    # One OpenID Connect client per app: it caches providers' metadata and keys.
+    app.state.oidc = OidcClient(
+        allow_loopback=settings.oidc_loopback_allowed,
+        clock_skew_seconds=settings.oidc_clock_skew_seconds,
+    )
     app.state.engine = app.state.sessionmaker = None
     if session_provider is None:
         engine = create_engine(settings)
@@ -89,6 +96,7 @@ def create_app(
     for router in (
         pages.router,
         auth_pages.router,
+        identity_pages.router,
         audit_pages.router,
         audit_router.router,
         provider_pages.router,

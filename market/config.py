@@ -52,6 +52,21 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_max_network_retries: int = 2
 
+    # Signing in with OpenID Connect (docs/identity.md).
+    # The address people reach the app at; the redirect and post-logout URIs are
+    # built from it (unset: from the request, fine behind a proxy that keeps Host).
+    public_base_url: str | None = None
+    # Let identity providers live on http://127.0.0.1 (always allowed outside production).
+    oidc_allow_loopback: bool = False
+    # How far the provider's clock may differ from ours when checking an ID token.
+    oidc_clock_skew_seconds: int = 60
+    # How long a sign-in started at the provider may take.
+    oidc_state_minutes: int = 10
+    # How long a binding link for a staff member stays valid.
+    binding_link_hours: int = 72
+    # `market demo`: start a mock OpenID Connect provider on loopback for the visitor.
+    demo_identity_provider: bool = False
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> "Settings":
         secret = self.secret_key.get_secret_value()
@@ -61,6 +76,10 @@ class Settings(BaseSettings):
                 f"when MARKET_ENVIRONMENT is {self.environment!r}."
             )
         return self
+
+    @property
+    def oidc_loopback_allowed(self) -> bool:
+        return self.oidc_allow_loopback or self.environment != "production"
 
     @property
     def is_sqlite(self) -> bool:

@@ -47,6 +47,9 @@ class Permission(StrEnum):
     COPAYMENT_VIEW = "copayment.view"  # citizens' co-payment statements (staff)
     PAYMENT_METHOD_MANAGE = "payment_method.manage"  # invoice or card for a citizen
     DASHBOARD_VIEW = "dashboard.view"
+    # signing in with the municipality's identity provider (market.identity)
+    IDENTITY_PROVIDER_MANAGE = "identity_provider.manage"  # the OIDC settings (platform)
+    IDENTITY_BINDING_MANAGE = "identity_binding.manage"  # binding links for staff
 
 
 P = Permission
@@ -92,6 +95,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.COPAYMENT_STATEMENT_ISSUE,
             P.COPAYMENT_VIEW,
             P.DASHBOARD_VIEW,
+            P.IDENTITY_BINDING_MANAGE,
             *_MUNICIPAL_READ,
         }
     ),
@@ -123,7 +127,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.PLATFORM_ADMIN: frozenset(
-        {P.ACCOUNT_SELF, P.USER_MANAGE, P.AUDIT_VIEW, P.AUDIT_VERIFY, P.STANDARD_VIEW}
+        {
+            P.ACCOUNT_SELF,
+            P.USER_MANAGE,
+            P.AUDIT_VIEW,
+            P.AUDIT_VERIFY,
+            P.STANDARD_VIEW,
+            P.IDENTITY_PROVIDER_MANAGE,
+        }
     ),
 }
 
