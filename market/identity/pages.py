@@ -143,6 +143,7 @@ async def callback(
         request.state.commit_despite_error = True
         return _message(request, gettext("The sign-in failed"), [exc.sentence()], exc.status_code)
     if isinstance(result, citizens.NoVoucher):
+        request.state.commit_despite_error = True  # the refusal's audit event
         municipality = await municipalities.get(session, municipality_id=result.municipality_id)
         return _message(
             request,
