@@ -32,6 +32,19 @@ class MockProvider:
         assert response.status_code == 302, response.text
         return response.headers["location"]
 
+    def end_session(self, fields: dict[str, str]) -> str:
+        """Plays the person signing out at the provider (its form, then its
+        confirmation); returns where the provider sends the browser back to."""
+        shown = httpx.post(f"{self.issuer}/oauth2/end_session", data=fields)
+        assert shown.status_code == 200, shown.text
+        assert fields["id_token_hint"] in shown.text
+        confirmed = httpx.post(
+            f"{self.issuer}/oauth2/end_session/confirm",
+            data={"redirect_uri": fields["post_logout_redirect_uri"]},
+        )
+        assert confirmed.status_code == 302, confirmed.text
+        return confirmed.headers["location"]
+
 
 @contextmanager
 def run_mock_provider(token_max_age: timedelta = timedelta(hours=1)) -> Iterator[MockProvider]:

@@ -15,6 +15,7 @@ from market.identity import service
 from market.identity.models import Audience, IdentityProvider
 from tests.factories import World
 from tests.oidc_server import MockProvider, run_mock_provider
+from tests.vouchers.conftest import caps  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="session")
