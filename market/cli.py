@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from market.config import get_settings
+from market.identity.cli import identity_app
 
 app = typer.Typer(
     help="Velfærdsmarked: voucher marketplace for municipal welfare services.", no_args_is_help=True
@@ -19,6 +20,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(vouchers_app, name="vouchers")
+app.add_typer(identity_app, name="identity")
 
 
 @db_app.command("upgrade")
