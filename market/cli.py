@@ -53,6 +53,14 @@ def demo(
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
     reset: Annotated[bool, typer.Option(help="Delete the SQLite demo database first.")] = True,
+    identity_provider: Annotated[
+        bool,
+        typer.Option(
+            "--identity-provider/--no-identity-provider",
+            envvar="MARKET_DEMO_IDENTITY_PROVIDER",
+            help="Start a mock MitID broker and staff login on loopback (docs/identity.md).",
+        ),
+    ] = False,
 ) -> None:
     """Migrate, seed two municipalities with data in every state, print logins, serve."""
     from market import demo as demo_data
@@ -67,6 +75,12 @@ def demo(
     width = max(len(role) for role, _ in logins)
     for role, email in logins:
         typer.echo(f"  {role.ljust(width)}  {email}")
+    if identity_provider:
+        from market.identity import demo as identity_demo
+
+        typer.echo("")
+        for line in identity_demo.start(settings):
+            typer.echo(line)
     typer.echo(f"\nOpen http://{host}:{port}/ in a browser.\n")
     if serve_after:
         os.environ.setdefault("MARKET_RUN_PERIODIC", "true")

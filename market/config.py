@@ -64,8 +64,6 @@ class Settings(BaseSettings):
     oidc_state_minutes: int = 10
     # How long a binding link for a staff member stays valid.
     binding_link_hours: int = 72
-    # `market demo`: start a mock OpenID Connect provider on loopback for the visitor.
-    demo_identity_provider: bool = False
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> "Settings":
