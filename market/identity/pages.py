@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from market.auth.dependencies import Session, public, require
+from market.auth.models import User
 from market.auth.pages import _safe_next, signed_in_redirect
 from market.auth.permissions import Actor, Permission
 from market.config import Settings
@@ -41,7 +42,7 @@ def base_url(request: Request) -> str:
     return (configured or str(request.base_url)).rstrip("/")
 
 
-def _redirect_uri(request: Request) -> str:
+def redirect_uri(request: Request) -> str:
     return base_url(request) + CALLBACK_PATH
 
 
@@ -52,7 +53,7 @@ async def _municipality_id(session: Session, code: str) -> int:
     raise ProviderNotConfigured()
 
 
-def _to_provider(request: Request, started: service.StartedSignIn) -> Response:
+def to_provider(request: Request, started: service.StartedSignIn) -> Response:
     response = RedirectResponse(started.url, status_code=303)
     response.set_cookie(
         BROWSER_COOKIE,
@@ -82,10 +83,10 @@ async def start_sign_in(
         oidc=oidc_client(request),
         municipality_id=await _municipality_id(session, municipality_code),
         audience=audience,
-        redirect_uri=_redirect_uri(request),
+        redirect_uri=redirect_uri(request),
         next_path=_safe_next(next),
     )
-    return _to_provider(request, started)
+    return to_provider(request, started)
 
 
 def _message(
@@ -122,7 +123,7 @@ async def callback(
             code=code,
             error=error,
             browser_token=request.cookies.get(BROWSER_COOKIE),
-            redirect_uri=_redirect_uri(request),
+            redirect_uri=redirect_uri(request),
         )
         if signed.provider.audience == Audience.STAFF:
             result: service.SignedIn | citizens.NoVoucher = await service.sign_in_staff(
@@ -193,11 +194,29 @@ async def binding_start(
         oidc=oidc_client(request),
         municipality_id=user.municipality_id,
         audience=Audience.STAFF,
-        redirect_uri=_redirect_uri(request),
+        redirect_uri=redirect_uri(request),
         bind_user_id=user.id,
         binding_link_id=link.id,
     )
-    return _to_provider(request, started)
+    return to_provider(request, started)
+
+
+async def start_binding_sign_in(request: Request, session: Session, *, user: User) -> Response:
+    """For an accepted invitation: sends the person to the municipality's staff
+    login, and the first sign-in binds its subject to ``user`` (see
+    docs/identity.md). Call it only once the invitation's single-use token has
+    been used up: that token is what proves the person is ``user``."""
+    assert user.municipality_id is not None and user.id is not None
+    started = await service.begin_login(
+        session,
+        settings=_settings(request),
+        oidc=oidc_client(request),
+        municipality_id=user.municipality_id,
+        audience=Audience.STAFF,
+        redirect_uri=redirect_uri(request),
+        bind_user_id=user.id,
+    )
+    return to_provider(request, started)
 
 
 @router.get("/identity/staff", response_class=HTMLResponse)

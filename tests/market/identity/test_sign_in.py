@@ -200,16 +200,23 @@ async def test_proxy_signs_in_with_own_mitid_and_sees_linked_citizen(
         email="soeren@example.dk",
         relation="søn",
     )
-    await vouchers.set_proxy_cpr(
-        session, actor=actor, settings=settings, proxy_user_id=linked.user.id, cpr="030370-4321"
-    )
     await session.commit()
+    proxy_id, worker_email = linked.user.id, world.user("case_worker").email
+    staff = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
+    async with staff:
+        await login(staff, worker_email)
+        form = f"/citizens/{citizen.id}/proxies/{proxy_id}/mitid"
+        assert (await staff.get(form)).status_code == 200
+        wrong = await post_form(staff, form, {"cpr": "not a cpr"})
+        assert wrong.status_code == 422
+        saved = await post_form(staff, form, {"cpr": "030370-4321"})
+        assert saved.status_code == 200 and "0303704321" not in saved.text
     mock_idp.set_claims("mitid-son", {CPR_CLAIM: "0303704321"})
     response = await sign_in(client, mock_idp, "/login/oidc/citizen/0751", "mitid-son")
     assert response.status_code == 303
     logins = await audit_events(session, "auth.login")
     assert logins[-1]["method"] == "mitid_proxy"
-    assert logins[-1]["entity_id"] == str(linked.user.id)
+    assert logins[-1]["entity_id"] == str(proxy_id)
     order_page = await client.get("/order")
     assert order_page.status_code == 200
     assert "Karen Jensen" in order_page.text
