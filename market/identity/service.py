@@ -463,6 +463,9 @@ async def finish_login(
     if not browser_token or crypto.token_hash(browser_token) != login_state.browser_hash:
         await _refused(session, provider, "other_browser")
         raise SignInRefused("other_browser")
+    if not provider.enabled:
+        await _refused(session, provider, "provider_switched_off")
+        raise SignInRefused("provider_switched_off")
     if error or not code:
         reason = "provider_error" if error else "no_code"
         await _refused(session, provider, reason)

@@ -312,3 +312,18 @@ async def test_staff_passwords_can_be_switched_off(client, session, settings, wo
     # Providers keep their passwords.
     provider_login = await login(client, provider_email)
     assert provider_login.status_code == 303
+
+
+async def test_a_provider_switched_off_meanwhile_signs_nobody_in(
+    client, session, settings, world, staff_idp, mock_idp
+):
+    mock_idp.set_claims("late-switch", {})
+    authorize_url = await start(client, "/login/oidc/staff/0751")
+    back = mock_idp.authorize(authorize_url, "late-switch")
+    await configure(session, settings, world, mock_idp, Audience.STAFF, enabled=False)
+    response = await client.get(local(back))
+    assert response.status_code == 401
+    refused = await audit_events(session, "auth.oidc_refused")
+    assert [e["reason"] for e in refused] == ["provider_switched_off"]
+    login_page = await client.get("/login")
+    assert "/login/oidc/staff/0751" not in login_page.text
