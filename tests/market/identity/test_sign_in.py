@@ -6,9 +6,11 @@ token), then signing out at the provider."""
 import json
 import logging
 import re
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from sqlalchemy import func, select, update
 
 from market.audit.models import AuditEvent
@@ -327,3 +329,35 @@ async def test_a_provider_switched_off_meanwhile_signs_nobody_in(
     assert [e["reason"] for e in refused] == ["provider_switched_off"]
     login_page = await client.get("/login")
     assert "/login/oidc/staff/0751" not in login_page.text
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Passes everything through and keeps the token requests' bodies."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.token_bodies: list[dict[str, str]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            body = (await request.aread()).decode()
+            self.token_bodies.append(dict(parse_qsl(body)))
+        return await self.inner.handle_async_request(request)
+
+
+async def test_pkce_verifier_matches_the_challenge_and_secrets_stay_off_the_url(
+    app, client, session, world, staff_idp, mock_idp
+):
+    recorder = RecordingTransport()
+    app.state.oidc.transport = recorder
+    mock_idp.set_claims("pkce-person", {})
+    authorize_url = await start(client, "/login/oidc/staff/0751")
+    query = dict(parse_qsl(urlsplit(authorize_url).query))
+    assert query["code_challenge_method"] == "S256"
+    assert "client_secret" not in query and "s3cret" not in authorize_url
+    stored = (await session.execute(select(LoginState))).scalar_one()
+    assert stored.state_hash != query["state"] and stored.nonce == query["nonce"]
+    await client.get(local(mock_idp.authorize(authorize_url, "pkce-person")))
+    (body,) = recorder.token_bodies
+    assert create_s256_code_challenge(body["code_verifier"]) == query["code_challenge"]
+    assert body["grant_type"] == "authorization_code"
