@@ -16,6 +16,7 @@ from market.auth.pages import _safe_next, signed_in_redirect
 from market.auth.permissions import Actor, Permission
 from market.config import Settings
 from market.errors import AppError
+from market.i18n import gettext
 from market.identity import citizens, service
 from market.identity.exceptions import NoStaffAccess, ProviderNotConfigured
 from market.identity.models import Audience
@@ -111,8 +112,6 @@ async def callback(
     code: str | None = None,
     error: str | None = None,
 ) -> Response:
-    from market.i18n import gettext
-
     settings = _settings(request)
     try:
         signed = await service.finish_login(

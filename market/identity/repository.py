@@ -96,6 +96,12 @@ async def delete_binding(session: AsyncSession, binding_id: int) -> None:
     await session.execute(delete(IdentityBinding).where(IdentityBinding.id == binding_id))
 
 
+async def delete_bindings_of(session: AsyncSession, provider_id: int) -> None:
+    await session.execute(
+        delete(IdentityBinding).where(IdentityBinding.identity_provider_id == provider_id)
+    )
+
+
 async def bound_user_ids(session: AsyncSession, provider_id: int) -> set[int]:
     result = await session.execute(
         select(IdentityBinding.user_id).where(IdentityBinding.identity_provider_id == provider_id)

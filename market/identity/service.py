@@ -19,7 +19,7 @@ from market.auth.models import MUNICIPAL_STAFF_ROLES, User
 from market.auth.permissions import Actor, Permission
 from market.config import Settings
 from market.db import utcnow
-from market.errors import N_, NotFound, PermissionDenied
+from market.errors import N_, AppError, NotFound, PermissionDenied
 from market.identity import repository
 from market.identity.exceptions import (
     BadProviderSettings,
@@ -118,6 +118,11 @@ async def configure_provider(
         client_id=client_id,
         client_secret_encrypted="",
     )
+    # A subject is unique only at its issuer: bindings made at another issuer
+    # could name someone else here, so a new issuer starts with none.
+    issuer_changed = existing is not None and existing.issuer != issuer
+    if issuer_changed and row.id is not None:
+        await repository.delete_bindings_of(session, row.id)
     row.issuer = issuer
     row.client_id = client_id
     if secret:
@@ -143,6 +148,7 @@ async def configure_provider(
             "issuer": row.issuer,
             "client_id": row.client_id,
             "client_secret_changed": bool(secret),
+            "bindings_cleared": issuer_changed,
             "scopes": row.scopes,
             "person_claim": row.person_claim,
             "mfa_acr_values": row.mfa_acr_values,
@@ -560,13 +566,17 @@ async def sign_in_staff(
         if target is None:
             await refuse(session, signed=signed, reason="binding_target_gone")
             raise NoStaffAccess()
-        await bind_subject(
-            session,
-            user=target,
-            provider=provider,
-            subject=subject,
-            via="binding_link" if state.binding_link_id else "invitation",
-        )
+        try:
+            await bind_subject(
+                session,
+                user=target,
+                provider=provider,
+                subject=subject,
+                via="binding_link" if state.binding_link_id else "invitation",
+            )
+        except AppError:
+            await refuse(session, signed=signed, reason="binding_refused")
+            raise
     binding = await repository.binding_for_subject(session, provider.id, subject.strip())
     user = await auth_repository.get_user(session, binding.user_id) if binding else None
     if (

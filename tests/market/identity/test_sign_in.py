@@ -361,3 +361,38 @@ async def test_pkce_verifier_matches_the_challenge_and_secrets_stay_off_the_url(
     (body,) = recorder.token_bodies
     assert create_s256_code_challenge(body["code_verifier"]) == query["code_challenge"]
     assert body["grant_type"] == "authorization_code"
+
+
+async def test_a_subject_bound_to_someone_else_is_not_bound_twice(
+    client, session, world, staff_idp, mock_idp
+):
+    from market.identity import service
+
+    await service.bind_subject(
+        session, user=world.user("auditor"), provider=staff_idp, subject="shared", via="test"
+    )
+    await session.commit()
+    mock_idp.set_claims("shared", {})
+    response = await bind_via_link(client, session, world, mock_idp, "shared")
+    assert response.status_code == 409
+    assert "already belongs to another account" in response.text
+    refused = await audit_events(session, "auth.oidc_refused")
+    assert [e["reason"] for e in refused] == ["binding_refused"]
+    bindings = (await session.execute(select(IdentityBinding))).scalars().all()
+    assert [b.user_id for b in bindings] == [world.user("auditor").id]
+
+
+async def test_a_new_issuer_starts_without_bindings(
+    session, settings, world, staff_idp, mock_idp, expired_idp
+):
+    from market.identity import service
+
+    await service.bind_subject(
+        session, user=world.user("case_worker"), provider=staff_idp, subject="s-1", via="test"
+    )
+    await configure(session, settings, world, mock_idp, Audience.STAFF)  # same issuer
+    assert (await session.execute(select(IdentityBinding))).first() is not None
+    await configure(session, settings, world, expired_idp, Audience.STAFF)  # another issuer
+    assert (await session.execute(select(IdentityBinding))).first() is None
+    changed = await audit_events(session, "identity_provider.changed")
+    assert [e["bindings_cleared"] for e in changed] == [False, True]
