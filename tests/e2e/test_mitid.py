@@ -6,13 +6,18 @@ The browser really goes to the provider and back. The provider's two pages
 (its login form and its sign-out confirmation) belong to oidc-provider-mock,
 not to us, so axe runs on our pages only."""
 
+import asyncio
 import re
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import update
 
-from tests.e2e.conftest import _, assert_accessible, sign_out
+from market.admin_tasks import unit_of_work
+from market.config import Settings
+from market.identity.models import IdentityProvider
+from tests.e2e.conftest import LiveServer, _, _in_thread, assert_accessible, sign_out
 from tests.oidc_server import MockProvider, run_mock_provider
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -22,14 +27,24 @@ KAREN_CPR = "120338-1014"  # vouchers/demo.py
 SUBJECT = "mitid-karen"
 
 
+async def _switch_off_sign_in(settings: Settings) -> None:
+    async with unit_of_work(settings) as session:
+        await session.execute(update(IdentityProvider).values(enabled=False))
+
+
 @pytest.fixture
-def broker() -> Iterator[MockProvider]:
+def broker(live_server: LiveServer) -> Iterator[MockProvider]:
     with run_mock_provider() as provider:
         provider.set_claims(
             SUBJECT,
             {CPR_CLAIM: KAREN_CPR, "acr": "https://data.gov.dk/concept/core/nsis/loa/Substantial"},
         )
-        yield provider
+        try:
+            yield provider
+        finally:
+            # The server is shared by the package: later tests see the login page
+            # as the demo has it, without this provider's buttons.
+            _in_thread(asyncio.run, _switch_off_sign_in(live_server.settings))
 
 
 def set_up_mitid(page: Page, login_as, broker: MockProvider) -> None:
