@@ -28,6 +28,8 @@ from market.finance import pages as finance_pages
 from market.finance import router as finance_router
 from market.headers import SecurityHeadersMiddleware
 from market.i18n import LanguageMiddleware
+from market.identity import pages as identity_pages
+from market.identity.oidc import OidcClient
 from market.onboarding import pages as onboarding_pages
 from market.orders import pages as order_pages
 from market.orders import router as order_router
@@ -84,6 +86,11 @@ def create_app(
         ],
     )
     app.state.settings = settings
+    # One OpenID Connect client per app: it caches providers' metadata and keys.
+    app.state.oidc = OidcClient(
+        allow_loopback=settings.oidc_loopback_allowed,
+        clock_skew_seconds=settings.oidc_clock_skew_seconds,
+    )
     app.state.engine = app.state.sessionmaker = None
     if session_provider is None:
         engine = create_engine(settings)
@@ -109,6 +116,7 @@ def create_app(
         pages.router,
         api_docs.router,
         auth_pages.router,
+        identity_pages.router,
         audit_pages.router,
         audit_router.router,
         provider_pages.router,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from market.config import get_settings
+from market.identity.cli import identity_app
 
 app = typer.Typer(
     help="Velfærdsmarked: voucher marketplace for municipal welfare services.", no_args_is_help=True
@@ -22,6 +23,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(vouchers_app, name="vouchers")
 app.add_typer(municipalities_app, name="municipalities")
+app.add_typer(identity_app, name="identity")
 
 
 @db_app.command("upgrade")
@@ -60,6 +62,14 @@ def demo(
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
     reset: Annotated[bool, typer.Option(help="Delete the SQLite demo database first.")] = True,
+    identity_provider: Annotated[
+        bool,
+        typer.Option(
+            "--identity-provider/--no-identity-provider",
+            envvar="MARKET_DEMO_IDENTITY_PROVIDER",
+            help="Start a mock MitID broker and staff login on loopback (docs/identity.md).",
+        ),
+    ] = False,
 ) -> None:
     """Migrate, seed two municipalities with data in every state, print logins, serve."""
     from market import demo as demo_data
@@ -74,6 +84,12 @@ def demo(
     width = max(len(role) for role, _ in logins)
     for role, email in logins:
         typer.echo(f"  {role.ljust(width)}  {email}")
+    if identity_provider:
+        from market.identity import demo as identity_demo
+
+        typer.echo("")
+        for line in identity_demo.start(settings):
+            typer.echo(line)
     typer.echo(f"\nOpen http://{host}:{port}/ in a browser.\n")
     if serve_after:
         os.environ.setdefault("MARKET_RUN_PERIODIC", "true")

@@ -54,9 +54,11 @@ class Settings(BaseSettings):
     smtp_tls: Literal["starttls", "implicit", "none"] = "starttls"
     # A CA bundle to trust for the SMTP server's certificate (e.g. a municipal CA).
     smtp_ca_file: Path | None = None
-    # The address people open the service at; links in e-mails start with it (never
-    # with the Host header a request brought, which anyone can forge).
-    public_url: str = "http://127.0.0.1:8000"
+    # The address people open the service at. Links in e-mails and the identity
+    # provider's redirect URIs start with it (e-mails never use the Host header a
+    # request brought, which anyone can forge). Unset, pages use the request's
+    # address and e-mails http://127.0.0.1:8000: set it in production.
+    public_url: str | None = None
     # Single-use links: an invitation to a new colleague, a forgotten password.
     invitation_valid_hours: int = 72
     password_reset_valid_minutes: int = 60
@@ -97,6 +99,16 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_max_network_retries: int = 2
 
+    # Signing in with OpenID Connect (docs/identity.md).
+    # Let identity providers live on http://127.0.0.1 (always allowed outside production).
+    oidc_allow_loopback: bool = False
+    # How far the provider's clock may differ from ours when checking an ID token.
+    oidc_clock_skew_seconds: int = 60
+    # How long a sign-in started at the provider may take.
+    oidc_state_minutes: int = 10
+    # How long a binding link for a staff member stays valid.
+    binding_link_hours: int = 72
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> "Settings":
         secret = self.secret_key.get_secret_value()
@@ -126,6 +138,15 @@ class Settings(BaseSettings):
             if "hsts_seconds" not in self.model_fields_set:
                 self.hsts_seconds = 365 * 24 * 3600
         return self
+
+    @property
+    def oidc_loopback_allowed(self) -> bool:
+        return self.oidc_allow_loopback or self.environment != "production"
+
+    @property
+    def mail_link_base(self) -> str:
+        """The start of every link in an e-mail."""
+        return (self.public_url or "http://127.0.0.1:8000").rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

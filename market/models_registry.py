@@ -7,6 +7,7 @@ def import_all_models() -> None:
     import market.auth.models
     import market.copayments.models
     import market.finance.models
+    import market.identity.models
     import market.municipalities.models
     import market.orders.models
     import market.outbox.models

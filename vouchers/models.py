@@ -152,6 +152,19 @@ class ProxyLink(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class ProxyIdentity(SQLModel, table=True):
+    """A proxy's own CPR number as a keyed hash only, so they can sign in with
+    their own MitID; nothing else about it is kept."""
+
+    __tablename__ = "proxy_identity"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", unique=True)
+    cpr_hash: str = Field(max_length=64, unique=True)
+    created_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class LetterCode(SQLModel, table=True):
     """A short one-time code printed in a letter: it signs a person in once so
     they can set a password. Stored hashed for look-up and encrypted so the same

@@ -407,6 +407,42 @@ async def proxy_form(
     )
 
 
+@router.get("/citizens/{citizen_id}/proxies/{proxy_user_id}/mitid", response_class=HTMLResponse)
+async def proxy_mitid_form(
+    request: Request, actor: ProxyManager, citizen_id: int, proxy_user_id: int
+) -> Response:
+    return render(
+        request,
+        "vouchers/proxy_mitid.html",
+        {"citizen_id": citizen_id, "proxy_user_id": proxy_user_id},
+    )
+
+
+@router.post("/citizens/{citizen_id}/proxies/{proxy_user_id}/mitid", response_class=HTMLResponse)
+async def proxy_mitid(
+    request: Request,
+    session: Session,
+    actor: ProxyManager,
+    citizen_id: int,
+    proxy_user_id: int,
+    cpr: Annotated[str, Form()] = "",
+) -> Response:
+    """The proxy's own CPR number, posted (never in a URL), kept as a keyed hash
+    only, so the proxy can sign in with their own MitID."""
+    context = {"citizen_id": citizen_id, "proxy_user_id": proxy_user_id}
+    try:
+        await service.set_proxy_cpr(
+            session,
+            actor=actor,
+            settings=_settings(request),
+            proxy_user_id=proxy_user_id,
+            cpr=cpr,
+        )
+    except AppError as exc:
+        return _form_error(request, "vouchers/proxy_mitid.html", context, exc)
+    return render(request, "vouchers/proxy_mitid.html", {**context, "saved": True})
+
+
 @router.post("/citizens/{citizen_id}/proxies/new", response_class=HTMLResponse)
 async def link_proxy(
     request: Request,

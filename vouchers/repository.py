@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +20,7 @@ from vouchers.models import (
     GrantStatus,
     LedgerTransfer,
     LetterCode,
+    ProxyIdentity,
     ProxyLink,
     VoucherAccount,
     VoucherGrant,
@@ -433,6 +434,20 @@ async def active_link(
         )
     )
     return result.scalars().first()
+
+
+async def proxy_by_cpr_hash(session: AsyncSession, cpr_hash: str) -> ProxyIdentity | None:
+    result = await session.execute(select(ProxyIdentity).where(ProxyIdentity.cpr_hash == cpr_hash))
+    return result.scalar_one_or_none()
+
+
+async def proxy_identity_of(session: AsyncSession, user_id: int) -> ProxyIdentity | None:
+    result = await session.execute(select(ProxyIdentity).where(ProxyIdentity.user_id == user_id))
+    return result.scalar_one_or_none()
+
+
+async def delete_proxy_identity(session: AsyncSession, row_id: int) -> None:
+    await session.execute(delete(ProxyIdentity).where(ProxyIdentity.id == row_id))
 
 
 async def get_link(session: AsyncSession, link_id: int) -> ProxyLink | None:

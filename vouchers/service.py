@@ -64,6 +64,7 @@ from vouchers.models import (
     GrantStatus,
     LedgerTransfer,
     LetterCode,
+    ProxyIdentity,
     ProxyLink,
     VoucherGrant,
 )
@@ -1258,6 +1259,91 @@ async def unlink_proxy(
         data={"citizen_id": citizen.id, "proxy_user_id": link.proxy_user_id},
     )
     return link
+
+
+async def set_proxy_cpr(
+    session: AsyncSession,
+    *,
+    actor: Actor | None,
+    settings: Settings,
+    proxy_user_id: int,
+    cpr: str,
+) -> None:
+    """Keeps a proxy's own CPR number as a keyed hash only (never in clear), so
+    they can sign in with their own MitID. Staff may do it for a proxy linked to
+    a citizen of their municipality; ``actor`` None is the command line."""
+    user = await repository.get_user(session, proxy_user_id)
+    if user is None or user.role != Role.PROXY or user.id is None:
+        raise ProxyNotFound()
+    if actor is not None:
+        assert user.municipality_id is not None
+        _staff_scope(actor, user.municipality_id)
+    digits, _ = parse_cpr(cpr)
+    hashed = cpr_hash(settings.secret_key.get_secret_value(), digits)
+    taken = await repository.proxy_by_cpr_hash(session, hashed)
+    if taken is not None and taken.user_id != user.id:
+        raise BadInput(N_("This CPR number already belongs to another proxy's login."))
+    current = await repository.proxy_identity_of(session, user.id)
+    if current is not None and current.id is not None:
+        await repository.delete_proxy_identity(session, current.id)
+        await repository.flush(session)
+    await repository.add(
+        session,
+        ProxyIdentity(
+            user_id=user.id,
+            cpr_hash=hashed,
+            created_by_user_id=actor.user_id if actor else None,
+        ),
+    )
+    await audit.record(
+        session,
+        actor=actor,
+        action="proxy.cpr_recorded",
+        entity_type="user",
+        entity_id=user.id,
+        municipality_id=user.municipality_id,
+        data={"replaced": current is not None},
+    )
+
+
+@dataclass
+class MitIDMatch:
+    """Who a MitID sign-in is, in one municipality: the citizen (and whether they
+    hold a voucher now) and/or a proxy with current links there."""
+
+    citizen_user_id: int | None
+    citizen_has_voucher: bool
+    proxy_user_id: int | None
+
+
+async def match_mitid(
+    session: AsyncSession, *, settings: Settings, municipality_id: int, cpr_digits: str
+) -> MitIDMatch:
+    """Looks the CPR up by its keyed hash only; the number is not kept."""
+    hashed = cpr_hash(settings.secret_key.get_secret_value(), cpr_digits)
+    citizen = await repository.find_citizen_by_cpr_hash(session, municipality_id, hashed)
+    has_voucher = False
+    if citizen is not None and citizen.id is not None:
+        has_voucher = (
+            await repository.active_grant_on(session, citizen.id, today_in_copenhagen()) is not None
+        )
+    proxy_user_id = None
+    proxy = await repository.proxy_by_cpr_hash(session, hashed)
+    if proxy is not None:
+        user = await repository.get_user(session, proxy.user_id)
+        linked = await repository.citizens_of_proxy(session, proxy.user_id)
+        if (
+            user is not None
+            and user.is_active
+            and user.municipality_id == municipality_id
+            and any(c.municipality_id == municipality_id for c in linked)
+        ):
+            proxy_user_id = user.id
+    return MitIDMatch(
+        citizen_user_id=citizen.user_id if citizen else None,
+        citizen_has_voucher=has_voucher,
+        proxy_user_id=proxy_user_id,
+    )
 
 
 # --- letter codes ------------------------------------------------------------

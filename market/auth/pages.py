@@ -5,6 +5,7 @@ from urllib.parse import urlparse
 import segno
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth import service
 from market.auth.dependencies import (
@@ -21,7 +22,9 @@ from market.auth.permissions import Actor, Permission, TokenScope
 from market.auth.security import totp_uri
 from market.config import Settings
 from market.errors import N_, AppError
+from market.headers import CONTENT_SECURITY_POLICY
 from market.i18n import LANGUAGE_COOKIE, LANGUAGES, gettext
+from market.identity import service as identity
 from market.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -61,11 +64,33 @@ def _set_cookie(
     )
 
 
+async def _login_page(
+    request: Request,
+    session: AsyncSession,
+    context: dict[str, object],
+    municipality: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    choices, chosen = await identity.sign_in_choices(session, municipality_code=municipality)
+    return render(
+        request,
+        "auth/login.html",
+        {"sign_in_choices": choices, "chosen": chosen, **context},
+        status_code=status_code,
+    )
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(
-    request: Request, _: Annotated[Actor | None, Depends(public)], next: str | None = None
+    request: Request,
+    session: Session,
+    _: Annotated[Actor | None, Depends(public)],
+    next: str | None = None,
+    municipality: str | None = None,
 ) -> Response:
-    return render(request, "auth/login.html", {"next": _safe_next(next), "email": ""})
+    return await _login_page(
+        request, session, {"next": _safe_next(next), "email": ""}, municipality
+    )
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -85,9 +110,9 @@ async def login_submit(
         if exc.keeps_changes:
             request.state.commit_despite_error = True
         message = gettext(exc.message).format(**exc.params)
-        return render(
+        return await _login_page(
             request,
-            "auth/login.html",
+            session,
             {"next": _safe_next(next), "email": email, "error": message},
             status_code=exc.status_code,
         )
@@ -110,9 +135,31 @@ async def logout(
     request: Request, session: Session, _: Annotated[Actor | None, Depends(public)]
 ) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
+    end_session = None
     if token:
+        found = await service.resolve_session(session, token=token)
+        if found is not None and found[0].id is not None:
+            settings = _settings(request)
+            base = (settings.public_url or str(request.base_url)).rstrip("/")
+            end_session = await identity.end_provider_session(
+                session,
+                settings=settings,
+                oidc=request.app.state.oidc,
+                user_session_id=found[0].id,
+                post_logout_redirect_uri=base + "/login",
+            )
         await service.logout(session, token=token)
-    response = RedirectResponse("/login", status_code=303)
+    response: Response
+    if end_session is None:
+        response = RedirectResponse("/login", status_code=303)
+    else:
+        # The provider's sign-out is a form POST (a citizen's ID token holds the
+        # CPR claim and must not travel in a URL); this page alone may post there.
+        request.state.actor = None
+        response = render(request, "auth/signed_out.html", {"end_session": end_session})
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'", f"form-action 'self' {end_session.origin}"
+        )
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     return response

@@ -51,6 +51,9 @@ class Permission(StrEnum):
     COPAYMENT_VIEW = "copayment.view"  # citizens' co-payment statements (staff)
     PAYMENT_METHOD_MANAGE = "payment_method.manage"  # invoice or card for a citizen
     DASHBOARD_VIEW = "dashboard.view"
+    # signing in with the municipality's identity provider (market.identity)
+    IDENTITY_PROVIDER_MANAGE = "identity_provider.manage"  # the OIDC settings (platform)
+    IDENTITY_BINDING_MANAGE = "identity_binding.manage"  # binding links for staff
 
 
 P = Permission
@@ -100,6 +103,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.DASHBOARD_VIEW,
             P.STAFF_MANAGE,
             P.MUNICIPALITY_EDIT,
+            P.IDENTITY_BINDING_MANAGE,
             *_MUNICIPAL_READ,
         }
     ),
@@ -142,6 +146,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.STAFF_MANAGE,
             P.MUNICIPALITY_CREATE,
             P.MUNICIPALITY_EDIT,
+            P.IDENTITY_PROVIDER_MANAGE,
         }
     ),
 }

@@ -35,6 +35,8 @@ from market.auth.security import hash_password, matching_totp_step, new_totp_sec
 from market.config import Settings
 from market.db import utcnow
 from market.errors import N_, InvalidInput, NotFound, PermissionDenied
+from market.identity import repository as identity_repository
+from market.identity.exceptions import StaffPasswordsSwitchedOff
 from market.municipalities import service as municipalities
 
 MIN_PASSWORD_LENGTH = 10
@@ -181,6 +183,13 @@ async def login(
             )
         raise LoginFailed()
     assert user.id is not None
+    if (
+        user.role in MUNICIPAL_STAFF_ROLES
+        and user.municipality_id is not None
+        and not await identity_repository.staff_passwords_allowed(session, user.municipality_id)
+    ):
+        # Checked after the password, so it tells nothing to someone guessing.
+        raise StaffPasswordsSwitchedOff()
     await repository.reset_failed_logins(session, user.id)
     pending = await second_factor_required(session, user=user)
     token = await open_session(session, settings=settings, user=user, pending=pending)

@@ -639,7 +639,7 @@ async def _raise_alert(
         # Only what the on-call person needs to act: that there is an alert, how
         # urgent, and where to open it. Who and where stay behind a sign-in; an
         # e-mail is copied, forwarded and kept in mailboxes outside our control.
-        link = f"{settings.public_url.rstrip('/')}/alerts#alert-{alert_id}"
+        link = f"{settings.mail_link_base}/alerts#alert-{alert_id}"
         await outbox.enqueue_email(
             session,
             settings=settings,

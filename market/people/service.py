@@ -85,7 +85,7 @@ async def hash_password_off_loop(password: str) -> str:
 
 def link(settings: Settings, purpose: TokenPurpose, token: str) -> str:
     path = "invitation" if purpose == TokenPurpose.INVITATION else "password-reset"
-    return f"{settings.public_url.rstrip('/')}/{path}/{token}"
+    return f"{settings.mail_link_base}/{path}/{token}"
 
 
 async def _issue_token(
