@@ -1,7 +1,7 @@
 """identity: per-municipality OpenID Connect providers for staff and citizens, subjects bound to staff accounts, binding links, sign-in state, provider sessions, proxies' CPR hashes
 
-Revision ID: 0014
-Revises: 0006
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-01 23:17:47.333887
 """
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 import market.db
 
 
-revision: str = '0014'
-down_revision: str | None = '0006'
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """municipality contact details; single-use invitation and password-reset tokens
 
-Revision ID: 0009
+Revision ID: 0007
 Revises: 0006
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 import market.db
 
-revision: str = "0009"
+revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

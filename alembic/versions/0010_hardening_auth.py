@@ -1,8 +1,8 @@
 """hardening auth: second-factor attempts and replay, throttles for unknown
 e-mails and letter codes, API token scopes and expiry
 
-Revision ID: 0008
-Revises: 0006
+Revision ID: 0010
+Revises: 0009
 """
 
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ import sqlmodel
 import market.db
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0015"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """finance: issued e-invoices and credit notes; the municipality's Peppol endpoint (GLN), buyer reference and pain.001 version; VAT category, rate and exemption reason per contract terms version
 
-Revision ID: 0011
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 23:30:00
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import market.db
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0009"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,8 +1,8 @@
 """hardening integrations: keyed audit hashes (hash version and key id per event,
 existing chains sealed with a keyed event) and webhook secret rotation
 
-Revision ID: 0015
-Revises: 0006
+Revision ID: 0009
+Revises: 0008
 """
 
 import hashlib
@@ -16,8 +16,8 @@ from alembic import op
 
 import market.db
 
-revision: str = "0015"
-down_revision: str | None = "0011"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
