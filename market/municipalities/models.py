@@ -15,6 +15,12 @@ class Municipality(SQLModel, table=True):
     # DESIGN.md: whether a citizen-absent failure costs the citizen the
     # co-payment; off by default, since the absence may have been an emergency.
     charge_copayment_when_absent: bool = False
+    # Whether a pause that starts inside the cut-off still cancels those meals
+    # free of charge (a case worker recording a hospital admission always does).
+    pause_inside_cutoff_free: bool = False
+    # Help shown on every citizen page.
+    contact_phone: str | None = Field(default=None, max_length=32)
+    opening_hours: str | None = Field(default=None, max_length=200)
     # The municipality's own account, the debtor of its pain.001 payment files.
     payment_account_iban: str | None = Field(default=None, max_length=34)
     payment_account_bic: str | None = Field(default=None, max_length=11)

@@ -93,3 +93,28 @@ class OrderChangedMeanwhile(Conflict):
 class StandingOrderNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__(N_("That standing order does not exist, or is not yours to see."))
+
+
+class PausedThatDay(Conflict):
+    def __init__(self, day: date) -> None:
+        super().__init__(
+            N_("Meals are paused on {day}. End the pause first if you want meals that day."),
+            day=day.isoformat(),
+        )
+
+
+class PauseNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(N_("That pause does not exist, or is not yours to see."))
+
+
+class PauseOverlaps(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            N_("There is already a pause in that period. Change its end date instead.")
+        )
+
+
+class PauseEnded(Conflict):
+    def __init__(self) -> None:
+        super().__init__(N_("That pause has already ended."))

@@ -31,6 +31,7 @@ from market.orders.exceptions import (
     OrderTransitionRefused,
     OutsideServiceArea,
     PastCutoff,
+    PausedThatDay,
     ProviderNotApproved,
     StandingOrderNotFound,
     WrongDietForm,
@@ -245,6 +246,8 @@ async def place_order(
     if grant is None:
         raise NoGrantForDate(delivery_on)
     _fits(offering.offer, citizen, grant, delivery_on)
+    if await paused_on(session, citizen_id=citizen.id, day=delivery_on):
+        raise PausedThatDay(delivery_on)
 
     units = 1
     assert offering.approval.id is not None and offering.offer.id is not None
@@ -1252,11 +1255,16 @@ async def _place_ahead(
     if standing.placed_through_on is not None and standing.placed_through_on >= first:
         first = standing.placed_through_on + timedelta(days=1)
     last = today + timedelta(days=days_ahead)
+    pauses = await repository.pauses_of_citizen(
+        session, standing.citizen_id, not_ended_before=first
+    )
     placed, problem, first_refused = 0, None, None
     day = first
     while day <= last:
-        if day.isoweekday() in weekdays:
-            key = f"standing:{standing.id}:{day.isoformat()}"
+        # A paused day is skipped, not refused: the order starts again by
+        # itself on the day the pause ends.
+        if day.isoweekday() in weekdays and not any(p.covers(day) for p in pauses):
+            key = await _standing_key(session, standing.id, day)
             try:
                 async with session.begin_nested():
                     before = await repository.get_order_by_key(session, key)
@@ -1287,6 +1295,25 @@ async def _place_ahead(
         values.update(last_problem=None, last_problem_at=None)
     await repository.update_standing_order(session, standing_id=standing.id, values=values)
     return placed, problem is not None
+
+
+async def _standing_key(session: AsyncSession, standing_id: int, day: date) -> str:
+    """The day's key; when a pause cancelled the order under it and the pause
+    has since been shortened, the next key, so the day can be placed again
+    (the ledger's keys derive from it, so a key is never reused)."""
+    base = f"standing:{standing_id}:{day.isoformat()}"
+    key, again = base, 0
+    while True:
+        existing = await repository.get_order_by_key(session, key)
+        if existing is None or existing.pause_id is None:
+            return key
+        again += 1
+        key = f"{base}:again-{again}"
+
+
+async def paused_on(session: AsyncSession, *, citizen_id: int, day: date) -> bool:
+    pauses = await repository.pauses_of_citizen(session, citizen_id, not_ended_before=day)
+    return any(p.covers(day) for p in pauses)
 
 
 async def place_standing_orders(
