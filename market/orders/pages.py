@@ -15,8 +15,8 @@ from market.auth.permissions import Actor, Permission
 from market.dietary import ALLERGEN_LABELS, DIET_FORM_LABELS
 from market.errors import N_, AppError, InvalidInput
 from market.i18n import current_language, gettext
-from market.orders import service
-from market.orders.models import FailureReason, OrderStatus
+from market.orders import pauses, service
+from market.orders.models import FailureReason, OrderStatus, PauseReason
 from market.payments.exceptions import PaymentGatewayDown
 from market.templating import render
 
@@ -329,6 +329,128 @@ async def stop_or_resume_standing_order(
     return RedirectResponse(f"{_base(actor, standing.citizen_id)}/orders", status_code=303)
 
 
+# --- pauses: a hospital stay, a holiday ---------------------------------------------
+
+PAUSE_REASONS = {
+    PauseReason.HOSPITAL.value: N_("Hospital stay"),
+    PauseReason.HOLIDAY.value: N_("Holiday"),
+    PauseReason.FAMILY.value: N_("Staying with family"),
+    PauseReason.OTHER.value: N_("Other reason"),
+}
+
+
+def _form_day(text: str, *, required: bool) -> date | None:
+    value = text.strip()
+    if not value:
+        if required:
+            raise InvalidInput(N_("Write the first day without meals."))
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            N_("{value} is not a date. Write it as 2026-12-24."), value=value
+        ) from exc
+
+
+async def _pause_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    citizen_id: int | None,
+    *,
+    outcome: pauses.PauseOutcome | None = None,
+    error: AppError | None = None,
+    form: dict[str, str] | None = None,
+) -> Response:
+    view = await pauses.pauses_of(session, actor=actor, citizen_id=citizen_id)
+    context = _citizen_context(
+        actor,
+        view.citizen.id if actor.role != Role.CITIZEN else None,
+        view=view,
+        outcome=outcome,
+        reasons=PAUSE_REASONS,
+        form=form or {"reason": "", "starts_on": "", "resumes_on": ""},
+        error=error.sentence() if error else None,
+    )
+    return render(
+        request,
+        "orders/citizen_pause.html",
+        context,
+        status_code=error.status_code if error else 200,
+    )
+
+
+async def _register_pause(
+    request: Request, session: Session, actor: Actor, citizen_id: int | None
+) -> Response:
+    form = await request.form()
+    values = {k: str(form.get(k, "")) for k in ("reason", "starts_on", "resumes_on")}
+    try:
+        starts_on = _form_day(values["starts_on"], required=True)
+        assert starts_on is not None
+        outcome = await pauses.register_pause(
+            session,
+            actor=actor,
+            citizen_id=citizen_id,
+            reason=values["reason"],
+            starts_on=starts_on,
+            resumes_on=_form_day(values["resumes_on"], required=False),
+        )
+    except AppError as exc:
+        # Nothing was stored (the request rolls back); the form keeps what was typed.
+        return await _pause_page(request, session, actor, citizen_id, error=exc, form=values)
+    return await _pause_page(request, session, actor, citizen_id, outcome=outcome)
+
+
+@router.get("/pause", response_class=HTMLResponse)
+async def my_pause(request: Request, session: Session, actor: Orderer) -> Response:
+    """Pause the meals: a hospital stay, a holiday, a stay with family."""
+    return await _pause_page(request, session, actor, None)
+
+
+@router.get("/citizens/{citizen_id}/pause", response_class=HTMLResponse)
+async def pause_for(
+    request: Request, session: Session, actor: Orderer, citizen_id: int
+) -> Response:
+    return await _pause_page(request, session, actor, citizen_id)
+
+
+@router.post("/pause", response_class=HTMLResponse)
+async def register_my_pause(request: Request, session: Session, actor: Orderer) -> Response:
+    return await _register_pause(request, session, actor, None)
+
+
+@router.post("/citizens/{citizen_id}/pause", response_class=HTMLResponse)
+async def register_pause_for(
+    request: Request, session: Session, actor: Orderer, citizen_id: int
+) -> Response:
+    return await _register_pause(request, session, actor, citizen_id)
+
+
+@router.post("/pauses/{pause_id}/end", response_class=HTMLResponse)
+async def change_pause_end(
+    request: Request,
+    session: Session,
+    actor: Orderer,
+    pause_id: int,
+    resumes_on: Annotated[str, Form()] = "",
+) -> Response:
+    """Ends a pause early or later; an empty date means no end yet."""
+    pause, _ = await pauses._pause_for_citizen_side(session, actor, pause_id)
+    citizen_id = None if actor.role == Role.CITIZEN else pause.citizen_id
+    try:
+        outcome = await pauses.change_pause_end(
+            session,
+            actor=actor,
+            pause_id=pause_id,
+            resumes_on=_form_day(resumes_on, required=False),
+        )
+    except AppError as exc:
+        return await _pause_page(request, session, actor, citizen_id, error=exc)
+    return await _pause_page(request, session, actor, citizen_id, outcome=outcome)
+
+
 # --- the provider's kitchen ----------------------------------------------------
 
 Kitchen = Annotated[Actor, Depends(require(Permission.ORDER_FULFIL))]
@@ -359,6 +481,7 @@ KITCHEN_DONE = {
     "none": N_("No orders were selected."),
 }
 KITCHEN_LABELS = {
+    "pause_reasons": PAUSE_REASONS,
     "diets": DIET_FORM_LABELS,
     "allergens": ALLERGEN_LABELS,
     "statuses": KITCHEN_STATUS_LABELS,
@@ -385,10 +508,11 @@ async def _board_error(
 ) -> Response:
     """The board again, with the sentence that says why nothing changed."""
     board = await service.kitchen_board(session, actor=actor, day=day)
+    paused = await pauses.paused_customers(session, actor=actor, day=day)
     return render(
         request,
         "orders/kitchen_board.html",
-        {**KITCHEN_LABELS, "board": board, "error": exc.sentence()},
+        {**KITCHEN_LABELS, "board": board, "paused": paused, "error": exc.sentence()},
         status_code=exc.status_code,
     )
 
@@ -399,10 +523,16 @@ async def kitchen_board(
 ) -> Response:
     board = await service.kitchen_board(session, actor=actor, day=_kitchen_day(day))
     notice = KITCHEN_DONE.get(done)
+    paused = await pauses.paused_customers(session, actor=actor, day=board.day)
     return render(
         request,
         "orders/kitchen_board.html",
-        {**KITCHEN_LABELS, "board": board, "notice": gettext(notice) if notice else None},
+        {
+            **KITCHEN_LABELS,
+            "board": board,
+            "paused": paused,
+            "notice": gettext(notice) if notice else None,
+        },
     )
 
 
@@ -512,7 +642,12 @@ async def kitchen_packing(
     return render(
         request,
         "orders/kitchen_packing.html",
-        {**KITCHEN_LABELS, "board": board, "groups": service.packing_groups(board)},
+        {
+            **KITCHEN_LABELS,
+            "board": board,
+            "groups": service.packing_groups(board),
+            "paused": await pauses.paused_customers(session, actor=actor, day=board.day),
+        },
     )
 
 
@@ -524,7 +659,12 @@ async def kitchen_route(
     return render(
         request,
         "orders/kitchen_route.html",
-        {**KITCHEN_LABELS, "board": board, "groups": service.route_groups(board)},
+        {
+            **KITCHEN_LABELS,
+            "board": board,
+            "groups": service.route_groups(board),
+            "paused": await pauses.paused_customers(session, actor=actor, day=board.day),
+        },
     )
 
 

@@ -704,7 +704,7 @@ async def rate_order(
 # A provider sees only citizens who have ordered from it; citizens are loaded
 # in one query per list, never one per order.
 
-# Meals the kitchen cooks and packs for a day, and the ones still to be driven.
+# Meals the kitchen cooks, packs and drives for a day (both lists).
 TO_COOK = frozenset(
     {
         OrderStatus.ACCEPTED,
@@ -713,7 +713,6 @@ TO_COOK = frozenset(
         OrderStatus.FAILED,
     }
 )
-TO_DRIVE = frozenset({OrderStatus.ACCEPTED, OrderStatus.OUT_FOR_DELIVERY})
 
 
 @dataclass(frozen=True)
@@ -851,9 +850,10 @@ def packing_groups(board: KitchenBoard) -> list[PackingGroup]:
 
 
 def route_groups(board: KitchenBoard) -> list[tuple[str, list[KitchenLine]]]:
-    """Meals still to drive, by postal code and then address."""
+    """The meals on the packing list, by postal code and then address: the two
+    lists hold the same orders, so no packed meal is left without a stop."""
     groups: dict[str, list[KitchenLine]] = {}
-    for line in board.having(*TO_DRIVE):
+    for line in board.having(*TO_COOK):
         groups.setdefault(line.citizen.postal_code, []).append(line)
     return [(code, groups[code]) for code in sorted(groups)]
 
