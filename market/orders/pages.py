@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from babel.dates import format_date
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from market.auth.dependencies import Session, require
 from market.auth.models import Role
@@ -15,7 +15,7 @@ from market.auth.permissions import Actor, Permission
 from market.dietary import ALLERGEN_LABELS, DIET_FORM_LABELS
 from market.errors import N_, AppError, InvalidInput
 from market.i18n import current_language, gettext
-from market.orders import pauses, service
+from market.orders import driver, pauses, service
 from market.orders.models import FailureReason, OrderStatus, PauseReason
 from market.payments.exceptions import PaymentGatewayDown
 from market.templating import render
@@ -688,10 +688,17 @@ async def alert_badge(request: Request, session: Session) -> None:
 @router.get("/alerts", response_class=HTMLResponse)
 async def alert_queue(request: Request, session: Session, actor: AlertStaff) -> Response:
     queue = await service.alert_queue(session, actor=actor, settings=request.app.state.settings)
+    done = request.query_params.get("done")
     return render(
         request,
         "orders/alert_queue.html",
-        {"queue": queue, "done": request.query_params.get("done") == "acknowledged"},
+        {
+            "queue": queue,
+            "notes": await driver.open_notes(session, actor=actor),
+            "observations": OBSERVATION_LABELS,
+            "done": done == "acknowledged",
+            "note_done": done == "note",
+        },
     )
 
 
@@ -710,10 +717,144 @@ async def alert_acknowledge(
         return render(
             request,
             "orders/alert_queue.html",
-            {"queue": queue, "error": exc.sentence(), "error_alert_id": alert_id, "note": note},
+            {
+                "queue": queue,
+                "notes": await driver.open_notes(session, actor=actor),
+                "observations": OBSERVATION_LABELS,
+                "error": exc.sentence(),
+                "error_alert_id": alert_id,
+                "note": note,
+            },
             status_code=exc.status_code,
         )
     return RedirectResponse("/alerts?done=acknowledged", status_code=303)
+
+
+@router.post("/welfare-notes/{note_id}/acknowledge", response_class=HTMLResponse)
+async def welfare_note_acknowledge(
+    request: Request,
+    session: Session,
+    actor: AlertStaff,
+    note_id: int,
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """A driver's note, followed up: acknowledged as an alert is."""
+    try:
+        await driver.acknowledge_note(session, actor=actor, note_id=note_id, reply=note)
+    except AppError as exc:
+        queue = await service.alert_queue(session, actor=actor, settings=request.app.state.settings)
+        return render(
+            request,
+            "orders/alert_queue.html",
+            {
+                "queue": queue,
+                "notes": await driver.open_notes(session, actor=actor),
+                "observations": OBSERVATION_LABELS,
+                "error": exc.sentence(),
+            },
+            status_code=exc.status_code,
+        )
+    return RedirectResponse("/alerts?done=note#notes", status_code=303)
+
+
+# --- the driver's page -------------------------------------------------------------
+# For a phone in one hand: big buttons, no tables. Works without JavaScript
+# (each tap is a form); /static/driver.js keeps taps while the phone is offline.
+
+OBSERVATION_LABELS = {
+    "confused": N_("Seems confused"),
+    "meal_untouched": N_("Yesterday's meal is untouched"),
+    "fall": N_("Has fallen"),
+}
+OUTCOME_WORDS = {
+    driver.StopOutcome.DELIVERED: N_("Stop {number}: delivered."),
+    driver.StopOutcome.NOT_AT_HOME: N_(
+        "Stop {number}: not at home. The municipality is alerted at once."
+    ),
+    driver.StopOutcome.REFUSED: N_("Stop {number}: refused."),
+}
+
+
+async def _driver_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    *,
+    notice: str | None = None,
+    error: AppError | None = None,
+) -> Response:
+    today = datetime.now(service.COPENHAGEN).date()
+    route = await driver.route(session, actor=actor, day=today)
+    return render(
+        request,
+        "orders/driver.html",
+        {
+            **KITCHEN_LABELS,
+            "route": route,
+            "observations": OBSERVATION_LABELS,
+            "key": secrets.token_urlsafe(12),
+            "notice": notice,
+            "error": error.sentence() if error else None,
+        },
+        status_code=error.status_code if error else 200,
+    )
+
+
+@router.get("/driver", response_class=HTMLResponse)
+async def driver_route(request: Request, session: Session, actor: Kitchen) -> Response:
+    """Today's route in stop order, one big button per outcome."""
+    done = request.query_params.get("done", "")
+    notice = None
+    if done:
+        outcome, _, number = done.partition(":")
+        if outcome in OUTCOME_WORDS and number.isdigit():
+            notice = gettext(OUTCOME_WORDS[driver.StopOutcome(outcome)]).format(number=number)
+    return await _driver_page(request, session, actor, notice=notice)
+
+
+@router.post("/driver/stops/{order_id}", response_class=HTMLResponse)
+async def driver_tap(
+    request: Request,
+    session: Session,
+    actor: Kitchen,
+    order_id: int,
+    outcome: Annotated[str, Form()] = "",
+    idempotency_key: Annotated[str, Form()] = "",
+    stop: Annotated[int, Form()] = 0,
+    observations: Annotated[list[str] | None, Form()] = None,
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    """One tap. The page's script asks for JSON (so it can keep a tap it could
+    not send); a plain form post gets the route again."""
+    wants_json = "application/json" in request.headers.get("accept", "")
+    try:
+        result = await driver.record_stop(
+            session,
+            actor=actor,
+            order_id=order_id,
+            outcome=outcome,
+            idempotency_key=idempotency_key,
+            observations=observations or [],
+            text=text,
+            settings=request.app.state.settings,
+        )
+    except AppError as exc:
+        if wants_json:
+            return JSONResponse({"ok": False, "error": exc.sentence()}, status_code=exc.status_code)
+        return await _driver_page(request, session, actor, error=exc)
+    if wants_json:
+        return JSONResponse(
+            {
+                "ok": True,
+                "order_id": order_id,
+                "outcome": result.outcome.value,
+                "replayed": result.replayed,
+                "message": gettext(OUTCOME_WORDS[result.outcome]).format(number=stop),
+            }
+        )
+    return RedirectResponse(
+        f"/driver?done={result.outcome.value}:{stop}#stop-{stop + 1}", status_code=303
+    )
 
 
 # --- how the citizen pays the co-payment -------------------------------------------
