@@ -16,7 +16,7 @@ from market.db import utcnow
 from market.errors import N_, InvalidInput
 from market.orders import repository
 from market.orders import service as orders
-from market.orders.exceptions import AlertNotFound, OrderTransitionRefused
+from market.orders.exceptions import AlertNotFound, AlreadyAcknowledged, OrderTransitionRefused
 from market.orders.models import FailureReason, Order, OrderStatus, WelfareNote
 from vouchers import service as vouchers
 from vouchers.models import Citizen
@@ -224,7 +224,7 @@ async def acknowledge_note(
             "acknowledgement_note": reply,
         },
     ):
-        raise OrderTransitionRefused("acknowledged", "acknowledged")
+        raise AlreadyAcknowledged()
     await session.refresh(note)
     await audit.record(
         session,

@@ -93,12 +93,22 @@ def _citizen_context(actor: Actor, citizen_id: int | None, **extra: Any) -> dict
     }
 
 
+async def _help(session: Session, citizen: Any) -> service.HelpLine | None:
+    if citizen is None:
+        return None
+    return await service.help_line(session, municipality_id=citizen.municipality_id)
+
+
 async def _start(
     request: Request, session: Session, actor: Actor, citizen_id: int | None
 ) -> Response:
     view = await service.ordering_start(session, actor=actor, citizen_id=citizen_id)
     cid = view.citizen.id if view.citizen else None
-    return render(request, "orders/citizen_start.html", _citizen_context(actor, cid, view=view))
+    return render(
+        request,
+        "orders/citizen_start.html",
+        _citizen_context(actor, cid, view=view, help_line=await _help(session, view.citizen)),
+    )
 
 
 @router.get("/order", response_class=HTMLResponse)
@@ -135,6 +145,7 @@ async def _catalogue(
         diets=DIET_FORM_LABELS,
         allergens=ALLERGEN_LABELS,
         error=error.sentence() if error else None,
+        help_line=await _help(session, catalogue.citizen),
     )
     return render(
         request,
@@ -144,17 +155,28 @@ async def _catalogue(
     )
 
 
+def _path_day(text: str) -> date:
+    """A day in the address, e.g. /order/2026-12-24; anything else gets a sentence
+    (not the framework's English validation message)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(
+            N_("{value} is not a date. Write it as 2026-12-24."), value=text[:40]
+        ) from exc
+
+
 @router.get("/order/{day}", response_class=HTMLResponse)
-async def order_day(request: Request, session: Session, actor: Orderer, day: date) -> Response:
+async def order_day(request: Request, session: Session, actor: Orderer, day: str) -> Response:
     """Step 2: the meals of that day, each with its price split and an Order button."""
-    return await _catalogue(request, session, actor, None, day)
+    return await _catalogue(request, session, actor, None, _path_day(day))
 
 
 @router.get("/citizens/{citizen_id}/order/{day}", response_class=HTMLResponse)
 async def order_day_for(
-    request: Request, session: Session, actor: Orderer, citizen_id: int, day: date
+    request: Request, session: Session, actor: Orderer, citizen_id: int, day: str
 ) -> Response:
-    return await _catalogue(request, session, actor, citizen_id, day)
+    return await _catalogue(request, session, actor, citizen_id, _path_day(day))
 
 
 async def _place(
@@ -188,12 +210,12 @@ async def place_order(
     request: Request,
     session: Session,
     actor: Orderer,
-    day: date,
+    day: str,
     offer_id: Annotated[int, Form()],
     idempotency_key: Annotated[str, Form()] = "",
 ) -> Response:
     """Step 3: the order is placed and the confirmation shown (303 to /orders/{id})."""
-    return await _place(request, session, actor, None, day, offer_id, idempotency_key)
+    return await _place(request, session, actor, None, _path_day(day), offer_id, idempotency_key)
 
 
 @router.post("/citizens/{citizen_id}/order/{day}", response_class=HTMLResponse)
@@ -202,11 +224,13 @@ async def place_order_for(
     session: Session,
     actor: Orderer,
     citizen_id: int,
-    day: date,
+    day: str,
     offer_id: Annotated[int, Form()],
     idempotency_key: Annotated[str, Form()] = "",
 ) -> Response:
-    return await _place(request, session, actor, citizen_id, day, offer_id, idempotency_key)
+    return await _place(
+        request, session, actor, citizen_id, _path_day(day), offer_id, idempotency_key
+    )
 
 
 async def _orders(
@@ -214,7 +238,20 @@ async def _orders(
 ) -> Response:
     view = await service.my_orders(session, actor=actor, citizen_id=citizen_id)
     cid = view.citizen.id if view.citizen else None
-    return render(request, "orders/citizen_orders.html", _citizen_context(actor, cid, view=view))
+    earlier = request.query_params.get("earlier") == "1"
+    today = datetime.now(service.COPENHAGEN).date()
+    return render(
+        request,
+        "orders/citizen_orders.html",
+        _citizen_context(
+            actor,
+            cid,
+            view=view,
+            earlier=earlier,
+            week_start=today - timedelta(days=today.weekday()),
+            help_line=await _help(session, view.citizen),
+        ),
+    )
 
 
 @router.get("/orders", response_class=HTMLResponse)
@@ -229,15 +266,18 @@ async def orders_of_citizen(
     return await _orders(request, session, actor, citizen_id)
 
 
-@router.get("/orders/{order_id}", response_class=HTMLResponse)
-async def order_page(
+async def _order_page(
     request: Request,
     session: Session,
-    actor: Orderer,
+    actor: Actor,
     order_id: int,
-    placed: Annotated[int, Query()] = 0,
+    *,
+    placed: bool = False,
+    cancelled: bool = False,
+    error: AppError | None = None,
+    form_days: list[str] | None = None,
+    form_weekdays: list[str] | None = None,
 ) -> Response:
-    """The confirmation: what, which day, the window, what you pay, how to cancel."""
     line = await service.order_details(session, actor=actor, order_id=order_id)
     day = line.order.delivery_on
     offered = line.offer.weekdays.split(",") if line.offer else []
@@ -250,20 +290,72 @@ async def order_page(
         actor,
         line.order.citizen_id,
         line=line,
-        just_placed=bool(placed),
+        just_placed=placed,
+        cancelled_now=cancelled,
         repeat_days=repeat_days,
         idempotency_key=secrets.token_urlsafe(18),
         citizen=None,
+        error=error.sentence() if error else None,
+        form_days=form_days or [],
+        form_weekdays=form_weekdays or [],
+        help_line=await service.help_for_citizen(session, citizen_id=line.order.citizen_id),
     )
-    return render(request, "orders/citizen_order.html", context)
+    return render(
+        request,
+        "orders/citizen_order.html",
+        context,
+        status_code=error.status_code if error else 200,
+    )
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+async def order_page(
+    request: Request,
+    session: Session,
+    actor: Orderer,
+    order_id: int,
+    placed: Annotated[int, Query()] = 0,
+    cancelled: Annotated[int, Query()] = 0,
+) -> Response:
+    """The confirmation: what, which day, the window, what you pay, how to cancel."""
+    return await _order_page(
+        request, session, actor, order_id, placed=bool(placed), cancelled=bool(cancelled)
+    )
+
+
+@router.get("/orders/{order_id}/cancel", response_class=HTMLResponse)
+async def cancel_order_question(
+    request: Request, session: Session, actor: Orderer, order_id: int
+) -> Response:
+    """Asks once, saying whether cancelling costs the co-payment."""
+    line = await service.order_details(session, actor=actor, order_id=order_id)
+    if not line.can_cancel:
+        return RedirectResponse(f"/orders/{order_id}", status_code=303)
+    return render(
+        request,
+        "orders/citizen_cancel.html",
+        _citizen_context(
+            actor,
+            line.order.citizen_id,
+            line=line,
+            citizen=None,
+            help_line=await service.help_for_citizen(session, citizen_id=line.order.citizen_id),
+        ),
+    )
 
 
 @router.post("/orders/{order_id}/cancel", response_class=HTMLResponse)
 async def cancel_order(
     request: Request, session: Session, actor: Orderer, order_id: int
 ) -> Response:
-    order = await service.cancel_order(session, actor=actor, order_id=order_id)
-    return RedirectResponse(f"{_base(actor, order.citizen_id)}/orders", status_code=303)
+    """Then says what happened, on the order's own page."""
+    try:
+        await service.cancel_order(session, actor=actor, order_id=order_id)
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        return await _order_page(request, session, actor, order_id, error=exc)
+    return RedirectResponse(f"/orders/{order_id}?cancelled=1#cancel-done", status_code=303)
 
 
 @router.post("/orders/{order_id}/repeat", response_class=HTMLResponse)
@@ -272,13 +364,20 @@ async def repeat_order(
     session: Session,
     actor: Orderer,
     order_id: int,
-    days: Annotated[list[date] | None, Form()] = None,
+    days: Annotated[list[str] | None, Form()] = None,
     idempotency_key: Annotated[str, Form()] = "",
 ) -> Response:
     """The same meal on more days, in one tap."""
-    orders = await service.repeat_order(
-        session, actor=actor, order_id=order_id, days=days or [], idempotency_key=idempotency_key
-    )
+    try:
+        chosen = [_path_day(d) for d in days or []]
+        orders = await service.repeat_order(
+            session, actor=actor, order_id=order_id, days=chosen, idempotency_key=idempotency_key
+        )
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        # Nothing was stored (the request rolls back); the ticks stay as they were.
+        return await _order_page(request, session, actor, order_id, error=exc, form_days=days)
     return RedirectResponse(f"{_base(actor, orders[0].citizen_id)}/orders", status_code=303)
 
 
@@ -292,7 +391,14 @@ async def rate_order(
     comment: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/orders",
 ) -> Response:
-    await service.rate_order(session, actor=actor, order_id=order_id, stars=stars, comment=comment)
+    try:
+        await service.rate_order(
+            session, actor=actor, order_id=order_id, stars=stars, comment=comment
+        )
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        return await _order_page(request, session, actor, order_id, error=exc)
     target = next if next.startswith("/") and not next.startswith("//") else "/orders"
     return RedirectResponse(target, status_code=303)
 
@@ -305,15 +411,29 @@ async def create_standing_order(
     offer_id: Annotated[int, Form()],
     weekdays: Annotated[list[int] | None, Form()] = None,
     citizen_id: Annotated[int | None, Form()] = None,
+    order_id: Annotated[int | None, Form()] = None,
 ) -> Response:
     """Every week on the chosen weekdays, this meal (placed ahead by itself)."""
-    standing = await service.create_standing_order(
-        session,
-        actor=actor,
-        citizen_id=None if actor.role == Role.CITIZEN else citizen_id,
-        offer_id=offer_id,
-        weekdays=weekdays or [],
-    )
+    try:
+        standing = await service.create_standing_order(
+            session,
+            actor=actor,
+            citizen_id=None if actor.role == Role.CITIZEN else citizen_id,
+            offer_id=offer_id,
+            weekdays=weekdays or [],
+        )
+    except AppError as exc:
+        if order_id is None or exc.status_code == 404:
+            raise
+        # Back to the order the form was on, with the sentence and the ticks.
+        return await _order_page(
+            request,
+            session,
+            actor,
+            order_id,
+            error=exc,
+            form_weekdays=[str(d) for d in weekdays or []],
+        )
     return RedirectResponse(f"{_base(actor, standing.citizen_id)}/orders", status_code=303)
 
 
@@ -372,6 +492,7 @@ async def _pause_page(
         reasons=PAUSE_REASONS,
         form=form or {"reason": "", "starts_on": "", "resumes_on": ""},
         error=error.sentence() if error else None,
+        help_line=await _help(session, view.citizen),
     )
     return render(
         request,

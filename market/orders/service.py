@@ -97,6 +97,11 @@ class Catalogue:
     grant: VoucherGrant | None
     delivery_on: date
     entries: list[CatalogueEntry]
+    # When nothing can be ordered because the cut-off has passed: when it was,
+    # and the first later day that can still be ordered.
+    closed_at: datetime | None = None
+    next_open_on: date | None = None
+    paused: bool = False
 
 
 def _fits(offer: Offer, citizen: Citizen, grant: VoucherGrant, day: date) -> None:
@@ -128,6 +133,7 @@ async def catalogue(
     entries: list[CatalogueEntry] = []
     if grant is None:
         return Catalogue(citizen=citizen, grant=None, delivery_on=delivery_on, entries=[])
+    missed: list[datetime] = []
     for offering in await providers.offerings_for(
         session,
         municipality_id=citizen.municipality_id,
@@ -136,6 +142,7 @@ async def catalogue(
     ):
         cutoff = cutoff_for(offering.profile, delivery_on)
         if cutoff <= now:
+            missed.append(cutoff)
             continue
         try:
             _fits(offering.offer, citizen, grant, delivery_on)
@@ -152,7 +159,60 @@ async def catalogue(
             )
         )
     entries.sort(key=lambda e: (e.provider.name, e.offer.name))
-    return Catalogue(citizen=citizen, grant=grant, delivery_on=delivery_on, entries=entries)
+    closed_at = next_open = None
+    if not entries and missed:
+        closed_at = max(missed)
+        next_open = await first_open_day(session, citizen=citizen, after=delivery_on, now=now)
+    return Catalogue(
+        citizen=citizen,
+        grant=grant,
+        delivery_on=delivery_on,
+        entries=entries,
+        closed_at=closed_at,
+        next_open_on=next_open,
+        paused=await paused_on(session, citizen_id=citizen.id, day=delivery_on),
+    )
+
+
+async def first_open_day(
+    session: AsyncSession, *, citizen: Citizen, after: date, now: datetime
+) -> date | None:
+    """The first day after ``after`` (within the ordering horizon) for which a
+    provider delivering to the citizen still takes orders."""
+    last = _today_of(now) + timedelta(days=ORDER_DAYS_AHEAD)
+    day = after + timedelta(days=1)
+    while day <= last:
+        for offering in await providers.offerings_for(
+            session,
+            municipality_id=citizen.municipality_id,
+            postal_code=citizen.postal_code,
+            on=day,
+        ):
+            if cutoff_for(offering.profile, day) > now:
+                return day
+        day += timedelta(days=1)
+    return None
+
+
+@dataclass(frozen=True)
+class HelpLine:
+    """Whom a citizen calls: shown on every citizen page."""
+
+    name: str
+    phone: str | None
+    hours: str | None
+
+
+async def help_for_citizen(session: AsyncSession, *, citizen_id: int) -> HelpLine:
+    citizen = await vouchers.get_citizen(session, citizen_id=citizen_id)
+    return await help_line(session, municipality_id=citizen.municipality_id)
+
+
+async def help_line(session: AsyncSession, *, municipality_id: int) -> HelpLine:
+    municipality = await municipalities.get(session, municipality_id=municipality_id)
+    return HelpLine(
+        name=municipality.name, phone=municipality.contact_phone, hours=municipality.opening_hours
+    )
 
 
 # --- placing ---------------------------------------------------------------
@@ -978,6 +1038,9 @@ CANCELLABLE = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED})
 class DayChoice:
     day: date
     orders: list[Order]
+    # The cut-off for this day has passed for every provider (when it was).
+    closed_at: datetime | None = None
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -1053,13 +1116,29 @@ async def ordering_start(
     session: AsyncSession, *, actor: Actor, citizen_id: int | None, now: datetime | None = None
 ) -> OrderingStart:
     """The next days as choices, each with the orders already placed for it."""
-    today = _today_of(now or utcnow())
+    now = now or utcnow()
+    today = _today_of(now)
     citizen, choices = await _whom(session, actor, citizen_id)
     if citizen is None or citizen.id is None:
         return OrderingStart(citizen=None, choices=choices, grant=None, days=[])
     days = [today + timedelta(days=n) for n in range(1, ORDER_DAYS_AHEAD + 1)]
     orders = await repository.orders_of_citizen(session, citizen.id, from_day=days[0])
     grant = await vouchers.active_grant_on(session, citizen_id=citizen.id, day=days[0])
+    pauses = await repository.pauses_of_citizen(session, citizen.id, not_ended_before=days[0])
+    # Only tomorrow's (and perhaps the day after's) cut-off can have passed.
+    closed: dict[date, datetime] = {}
+    for day in days[:2]:
+        cutoffs = [
+            cutoff_for(o.profile, day)
+            for o in await providers.offerings_for(
+                session,
+                municipality_id=citizen.municipality_id,
+                postal_code=citizen.postal_code,
+                on=day,
+            )
+        ]
+        if cutoffs and all(c <= now for c in cutoffs):
+            closed[day] = max(cutoffs)
     return OrderingStart(
         citizen=citizen,
         choices=choices,
@@ -1068,6 +1147,8 @@ async def ordering_start(
             DayChoice(
                 day=day,
                 orders=[o for o in orders if o.delivery_on == day and o.status in HOLDS_UNITS],
+                closed_at=closed.get(day),
+                paused=any(p.covers(day) for p in pauses),
             )
             for day in days
         ],
