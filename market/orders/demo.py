@@ -219,7 +219,7 @@ async def seed(
         await service.cancel_order(session, actor=case_worker, order_id=cancelled.id)
     # Help on every citizen page (the municipality's own settings).
     aarhus.contact_phone = aarhus.contact_phone or "+45 89 40 20 00"
-    aarhus.opening_hours = aarhus.opening_hours or "hverdage kl. 8–15"
+    aarhus.opening_hours = aarhus.opening_hours or "mandag til fredag kl. 8–15"
     # Door notes for the driver, and a citizen in hospital: the case worker
     # paused the meals from tomorrow, with no end date yet.
     for citizen, _ in diners:
