@@ -118,3 +118,26 @@ def test_the_driver_works_the_route_on_a_phone_and_a_tap_survives_no_signal(
     done = phone.locator(f"#{stop_id}")
     expect(done).to_contain_text(_("Delivered"))
     expect(done.get_by_role("button", name=re.compile(f"^{_('Delivered')}"))).to_have_count(0)
+
+
+def test_a_citizen_cancels_asked_once_then_told_it_was_free(page: Page, login_as) -> None:
+    day = today() + timedelta(days=5)
+    login_as(page, "karen.jensen@borger.example")
+    page.goto(f"/order/{day.isoformat()}")
+    assert_accessible(page)
+    page.get_by_role("main").get_by_role("button", name=re.compile(f"^{_('Order')}")).first.click()
+    expect(page).to_have_url(re.compile(r"/orders/\d+\?placed=1$"))
+    assert_accessible(page)
+    # the thank-you has no red button under it: cancelling is a link further down
+    expect(page.locator("main .danger")).to_have_count(0)
+    page.get_by_role("link", name=_("Cancel the meal")).click()
+    expect(page).to_have_url(re.compile(r"/orders/\d+/cancel$"))
+    assert_accessible(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text(_("Cancel the meal?"))
+    expect(page.get_by_role("main")).to_contain_text(_("It is free. You do not pay for the meal."))
+    page.get_by_role("button", name=_("Yes, cancel")).click()
+    expect(page).to_have_url(re.compile(r"/orders/\d+\?cancelled=1#cancel-done$"))
+    assert_accessible(page)
+    expect(page.locator("#cancel-done")).to_have_text(
+        _("The meal is cancelled. You do not pay for it.")
+    )
