@@ -21,6 +21,7 @@ from market.municipalities import service as municipalities
 from market.orders import repository
 from market.orders.exceptions import (
     AlertNotFound,
+    AlreadyAcknowledged,
     AlreadyRated,
     CapacityFull,
     ContainsAllergen,
@@ -713,7 +714,7 @@ async def acknowledge_alert(
             "acknowledgement_note": note,
         },
     ):
-        raise OrderTransitionRefused("acknowledged", "acknowledged")
+        raise AlreadyAcknowledged()
     await session.refresh(alert)
     await audit.record(
         session,
