@@ -58,6 +58,8 @@ class Citizen(SQLModel, table=True):
     language: str = Field(default="da", max_length=8)
     diet_form: DietForm = Field(default=DietForm.NORMAL, sa_type=enum_type(DietForm))
     diet_notes: str = Field(default="", max_length=500)
+    # For the driver: how to get in (key box, ring twice, side door).
+    door_notes: str = Field(default="", max_length=500)
     allergies: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     contact_name: str | None = Field(default=None, max_length=200)
     contact_phone: str | None = Field(default=None, max_length=32)

@@ -12,12 +12,15 @@ class Municipality(SQLModel, table=True):
     # When true, staff (not citizens) must set up a second factor before working.
     require_staff_totp: bool = False
     oncall_email: str | None = Field(default=None, max_length=254)
-    # What citizens see: whom to call (e.g. after forgetting a password) and when.
+    # What citizens see on every page they order from: whom to call, and when.
     contact_phone: str | None = Field(default=None, max_length=40)
     opening_hours: str | None = Field(default=None, max_length=200)
     # DESIGN.md: whether a citizen-absent failure costs the citizen the
     # co-payment; off by default, since the absence may have been an emergency.
     charge_copayment_when_absent: bool = False
+    # Whether a pause that starts inside the cut-off still cancels those meals
+    # free of charge (a case worker recording a hospital admission always does).
+    pause_inside_cutoff_free: bool = False
     # The municipality's own account, the debtor of its pain.001 payment files.
     payment_account_iban: str | None = Field(default=None, max_length=34)
     payment_account_bic: str | None = Field(default=None, max_length=11)

@@ -16,7 +16,7 @@ from market.config import Settings
 from market.db import utcnow
 from market.errors import AppError
 from market.municipalities.models import Municipality
-from market.orders import service
+from market.orders import pauses, service
 from market.orders.models import FailureReason, Order
 from providers import service as providers
 from vouchers import service as vouchers
@@ -70,6 +70,14 @@ def _plate(color: tuple[int, int, int]) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
+
+
+PAUSED_CITIZEN = "Jørgen Mikkelsen"
+DOOR_NOTES = {
+    "Karen Margrethe Jensen": "Ring på to gange; hun hører dårligt.",
+    "Poul Erik Andersen": "Nøgle i nøgleboks ved døren, kode fås hos kommunen.",
+    "Inge Lise Pedersen": "Bagdøren ved carporten.",
+}
 
 
 async def seed(
@@ -209,7 +217,32 @@ async def seed(
     cancelled = await order(2, 4, "ahead-cancelled")
     if cancelled and cancelled.id:
         await service.cancel_order(session, actor=case_worker, order_id=cancelled.id)
-    return [("orders: kitchen board (provider staff)", "kok@smagfuldt.example  /kitchen")]
+    # Help on every citizen page (the municipality's own settings).
+    aarhus.contact_phone = aarhus.contact_phone or "+45 89 40 20 00"
+    aarhus.opening_hours = aarhus.opening_hours or "mandag til fredag kl. 8–15"
+    # Door notes for the driver, and a citizen in hospital: the case worker
+    # paused the meals from tomorrow, with no end date yet.
+    for citizen, _ in diners:
+        citizen.door_notes = DOOR_NOTES.get(citizen.full_name, "")
+    await session.flush()
+    paused = next((c for c, _ in diners if c.full_name == PAUSED_CITIZEN), None)
+    if paused is not None:
+        await pauses.register_pause(
+            session,
+            actor=case_worker,
+            citizen_id=paused.id,
+            reason="hospital",
+            starts_on=today + timedelta(days=1),
+            resumes_on=None,
+        )
+    return [
+        ("orders: kitchen board (provider staff)", "kok@smagfuldt.example  /kitchen"),
+        ("orders: today's route on a phone (provider staff)", "kok@smagfuldt.example  /driver"),
+        (
+            f"orders: {PAUSED_CITIZEN} is in hospital, meals paused (case worker)",
+            "sagsbehandler@aarhus.example",
+        ),
+    ]
 
 
 def past_month_days(today: date, months: int) -> list[date]:

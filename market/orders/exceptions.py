@@ -18,13 +18,38 @@ class AlertNotFound(NotFound):
         super().__init__(N_("That welfare alert does not exist."))
 
 
+# The states in words, so no English state name reaches a Danish sentence.
+STATE_WORDS = {
+    "placed": N_("placed"),
+    "accepted": N_("accepted"),
+    "rejected": N_("rejected"),
+    "expired": N_("expired"),
+    "cancelled": N_("cancelled"),
+    "late cancelled": N_("late cancelled"),
+    "out for delivery": N_("out for delivery"),
+    "delivered": N_("delivered"),
+    "failed": N_("failed"),
+}
+
+
 class OrderTransitionRefused(IllegalTransition):
     def __init__(self, current: str, wanted: str) -> None:
         super().__init__(
             N_("An order that is {current} cannot become {wanted}."),
-            current=current,
-            wanted=wanted,
+            current=current.replace("_", " "),
+            wanted=wanted.replace("_", " "),
         )
+
+    def sentence(self) -> str:
+        from market.i18n import gettext, sentence
+
+        words = {k: gettext(STATE_WORDS.get(str(v), str(v))) for k, v in self.params.items()}
+        return sentence(self.message, words)
+
+
+class AlreadyAcknowledged(Conflict):
+    def __init__(self) -> None:
+        super().__init__(N_("Someone has already acknowledged this."))
 
 
 class PastCutoff(Conflict):
@@ -114,3 +139,28 @@ class BeforeDeliveryDay(Conflict):
             ),
             day=day.isoformat(),
         )
+
+
+class PausedThatDay(Conflict):
+    def __init__(self, day: date) -> None:
+        super().__init__(
+            N_("Meals are paused on {day}. End the pause first if you want meals that day."),
+            day=day.isoformat(),
+        )
+
+
+class PauseNotFound(NotFound):
+    def __init__(self) -> None:
+        super().__init__(N_("That pause does not exist, or is not yours to see."))
+
+
+class PauseOverlaps(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            N_("There is already a pause in that period. Change its end date instead.")
+        )
+
+
+class PauseEnded(Conflict):
+    def __init__(self) -> None:
+        super().__init__(N_("That pause has already ended."))

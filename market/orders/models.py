@@ -79,6 +79,9 @@ class Order(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     idempotency_key: str = Field(max_length=200, unique=True)
     standing_order_id: int | None = Field(default=None, foreign_key="standing_order.id")
+    # Set when a pause cancelled the order: a standing order may place that day
+    # again (under a new key) if the pause is shortened.
+    pause_id: int | None = Field(default=None, foreign_key="citizen_pause.id")
     placed_by_user_id: int = Field(foreign_key="app_user.id")
     on_behalf_of_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     placed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -170,3 +173,74 @@ class Rating(SQLModel, table=True):
     stars: int
     comment: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class PauseReason(StrEnum):
+    HOSPITAL = "hospital"
+    HOLIDAY = "holiday"
+    FAMILY = "family"
+    OTHER = "other"
+
+
+class CitizenPause(SQLModel, table=True):
+    """No meals from starts_on until the day before resumes_on (open-ended when
+    resumes_on is empty). Its state follows from the dates and today, so ending
+    it early or later is changing resumes_on; nothing has to wake up to end it."""
+
+    __tablename__ = "citizen_pause"
+    __table_args__ = (
+        CheckConstraint(
+            "resumes_on IS NULL OR resumes_on >= starts_on", name="ck_citizen_pause_dates"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    municipality_id: int = Field(foreign_key="municipality.id", index=True)
+    citizen_id: int = Field(foreign_key="citizen.id", index=True)
+    reason: PauseReason = Field(sa_type=enum_type(PauseReason))
+    starts_on: date
+    resumes_on: date | None = None
+    created_by_user_id: int = Field(foreign_key="app_user.id")
+    on_behalf_of_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    def covers(self, day: date) -> bool:
+        return self.starts_on <= day and (self.resumes_on is None or day < self.resumes_on)
+
+
+class WelfareNote(SQLModel, table=True):
+    """Something a driver noticed at the door (confused, yesterday's meal
+    untouched, a fall). Not an alarm: it goes to the case worker's queue and
+    stays open until a person acknowledges it, as an alert does."""
+
+    __tablename__ = "welfare_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    municipality_id: int = Field(foreign_key="municipality.id", index=True)
+    citizen_id: int = Field(foreign_key="citizen.id", index=True)
+    order_id: int | None = Field(default=None, foreign_key="service_order.id")
+    observations: str = Field(default="", max_length=200, description="codes, comma-separated")
+    text: str = Field(default="", sa_type=Text)
+    status: AlertStatus = Field(
+        default=AlertStatus.OPEN, sa_type=enum_type(AlertStatus), index=True
+    )
+    raised_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    raised_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    idempotency_key: str = Field(max_length=200, unique=True)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acknowledged_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    acknowledgement_note: str | None = Field(default=None, sa_type=Text)
+
+
+class DriverTap(SQLModel, table=True):
+    """One tap on the driver's page, kept by its key: a tap sent twice (the
+    phone lost its connection and tried again) records the outcome once."""
+
+    __tablename__ = "driver_tap"
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    order_id: int = Field(foreign_key="service_order.id", index=True)
+    outcome: str = Field(max_length=32)
+    user_id: int = Field(foreign_key="app_user.id")
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

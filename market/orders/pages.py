@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from babel.dates import format_date
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from market.auth.dependencies import Session, require
 from market.auth.models import Role
@@ -15,8 +15,8 @@ from market.auth.permissions import Actor, Permission
 from market.dietary import ALLERGEN_LABELS, DIET_FORM_LABELS
 from market.errors import N_, AppError, InvalidInput
 from market.i18n import current_language, gettext
-from market.orders import service
-from market.orders.models import FailureReason, OrderStatus
+from market.orders import driver, pauses, service
+from market.orders.models import FailureReason, OrderStatus, PauseReason
 from market.payments.exceptions import PaymentGatewayDown
 from market.templating import render
 
@@ -93,12 +93,22 @@ def _citizen_context(actor: Actor, citizen_id: int | None, **extra: Any) -> dict
     }
 
 
+async def _help(session: Session, citizen: Any) -> service.HelpLine | None:
+    if citizen is None:
+        return None
+    return await service.help_line(session, municipality_id=citizen.municipality_id)
+
+
 async def _start(
     request: Request, session: Session, actor: Actor, citizen_id: int | None
 ) -> Response:
     view = await service.ordering_start(session, actor=actor, citizen_id=citizen_id)
     cid = view.citizen.id if view.citizen else None
-    return render(request, "orders/citizen_start.html", _citizen_context(actor, cid, view=view))
+    return render(
+        request,
+        "orders/citizen_start.html",
+        _citizen_context(actor, cid, view=view, help_line=await _help(session, view.citizen)),
+    )
 
 
 @router.get("/order", response_class=HTMLResponse)
@@ -135,6 +145,7 @@ async def _catalogue(
         diets=DIET_FORM_LABELS,
         allergens=ALLERGEN_LABELS,
         error=error.sentence() if error else None,
+        help_line=await _help(session, catalogue.citizen),
     )
     return render(
         request,
@@ -144,17 +155,28 @@ async def _catalogue(
     )
 
 
+def _path_day(text: str) -> date:
+    """A day in the address, e.g. /order/2026-12-24; anything else gets a sentence
+    (not the framework's English validation message)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInput(
+            N_("{value} is not a date. Write it as 2026-12-24."), value=text[:40]
+        ) from exc
+
+
 @router.get("/order/{day}", response_class=HTMLResponse)
-async def order_day(request: Request, session: Session, actor: Orderer, day: date) -> Response:
+async def order_day(request: Request, session: Session, actor: Orderer, day: str) -> Response:
     """Step 2: the meals of that day, each with its price split and an Order button."""
-    return await _catalogue(request, session, actor, None, day)
+    return await _catalogue(request, session, actor, None, _path_day(day))
 
 
 @router.get("/citizens/{citizen_id}/order/{day}", response_class=HTMLResponse)
 async def order_day_for(
-    request: Request, session: Session, actor: Orderer, citizen_id: int, day: date
+    request: Request, session: Session, actor: Orderer, citizen_id: int, day: str
 ) -> Response:
-    return await _catalogue(request, session, actor, citizen_id, day)
+    return await _catalogue(request, session, actor, citizen_id, _path_day(day))
 
 
 async def _place(
@@ -188,12 +210,12 @@ async def place_order(
     request: Request,
     session: Session,
     actor: Orderer,
-    day: date,
+    day: str,
     offer_id: Annotated[int, Form()],
     idempotency_key: Annotated[str, Form()] = "",
 ) -> Response:
     """Step 3: the order is placed and the confirmation shown (303 to /orders/{id})."""
-    return await _place(request, session, actor, None, day, offer_id, idempotency_key)
+    return await _place(request, session, actor, None, _path_day(day), offer_id, idempotency_key)
 
 
 @router.post("/citizens/{citizen_id}/order/{day}", response_class=HTMLResponse)
@@ -202,11 +224,13 @@ async def place_order_for(
     session: Session,
     actor: Orderer,
     citizen_id: int,
-    day: date,
+    day: str,
     offer_id: Annotated[int, Form()],
     idempotency_key: Annotated[str, Form()] = "",
 ) -> Response:
-    return await _place(request, session, actor, citizen_id, day, offer_id, idempotency_key)
+    return await _place(
+        request, session, actor, citizen_id, _path_day(day), offer_id, idempotency_key
+    )
 
 
 async def _orders(
@@ -214,7 +238,20 @@ async def _orders(
 ) -> Response:
     view = await service.my_orders(session, actor=actor, citizen_id=citizen_id)
     cid = view.citizen.id if view.citizen else None
-    return render(request, "orders/citizen_orders.html", _citizen_context(actor, cid, view=view))
+    earlier = request.query_params.get("earlier") == "1"
+    today = datetime.now(service.COPENHAGEN).date()
+    return render(
+        request,
+        "orders/citizen_orders.html",
+        _citizen_context(
+            actor,
+            cid,
+            view=view,
+            earlier=earlier,
+            week_start=today - timedelta(days=today.weekday()),
+            help_line=await _help(session, view.citizen),
+        ),
+    )
 
 
 @router.get("/orders", response_class=HTMLResponse)
@@ -229,15 +266,18 @@ async def orders_of_citizen(
     return await _orders(request, session, actor, citizen_id)
 
 
-@router.get("/orders/{order_id}", response_class=HTMLResponse)
-async def order_page(
+async def _order_page(
     request: Request,
     session: Session,
-    actor: Orderer,
+    actor: Actor,
     order_id: int,
-    placed: Annotated[int, Query()] = 0,
+    *,
+    placed: bool = False,
+    cancelled: bool = False,
+    error: AppError | None = None,
+    form_days: list[str] | None = None,
+    form_weekdays: list[str] | None = None,
 ) -> Response:
-    """The confirmation: what, which day, the window, what you pay, how to cancel."""
     line = await service.order_details(session, actor=actor, order_id=order_id)
     day = line.order.delivery_on
     offered = line.offer.weekdays.split(",") if line.offer else []
@@ -250,20 +290,72 @@ async def order_page(
         actor,
         line.order.citizen_id,
         line=line,
-        just_placed=bool(placed),
+        just_placed=placed,
+        cancelled_now=cancelled,
         repeat_days=repeat_days,
         idempotency_key=secrets.token_urlsafe(18),
         citizen=None,
+        error=error.sentence() if error else None,
+        form_days=form_days or [],
+        form_weekdays=form_weekdays or [],
+        help_line=await service.help_for_citizen(session, citizen_id=line.order.citizen_id),
     )
-    return render(request, "orders/citizen_order.html", context)
+    return render(
+        request,
+        "orders/citizen_order.html",
+        context,
+        status_code=error.status_code if error else 200,
+    )
+
+
+@router.get("/orders/{order_id}", response_class=HTMLResponse)
+async def order_page(
+    request: Request,
+    session: Session,
+    actor: Orderer,
+    order_id: int,
+    placed: Annotated[int, Query()] = 0,
+    cancelled: Annotated[int, Query()] = 0,
+) -> Response:
+    """The confirmation: what, which day, the window, what you pay, how to cancel."""
+    return await _order_page(
+        request, session, actor, order_id, placed=bool(placed), cancelled=bool(cancelled)
+    )
+
+
+@router.get("/orders/{order_id}/cancel", response_class=HTMLResponse)
+async def cancel_order_question(
+    request: Request, session: Session, actor: Orderer, order_id: int
+) -> Response:
+    """Asks once, saying whether cancelling costs the co-payment."""
+    line = await service.order_details(session, actor=actor, order_id=order_id)
+    if not line.can_cancel:
+        return RedirectResponse(f"/orders/{order_id}", status_code=303)
+    return render(
+        request,
+        "orders/citizen_cancel.html",
+        _citizen_context(
+            actor,
+            line.order.citizen_id,
+            line=line,
+            citizen=None,
+            help_line=await service.help_for_citizen(session, citizen_id=line.order.citizen_id),
+        ),
+    )
 
 
 @router.post("/orders/{order_id}/cancel", response_class=HTMLResponse)
 async def cancel_order(
     request: Request, session: Session, actor: Orderer, order_id: int
 ) -> Response:
-    order = await service.cancel_order(session, actor=actor, order_id=order_id)
-    return RedirectResponse(f"{_base(actor, order.citizen_id)}/orders", status_code=303)
+    """Then says what happened, on the order's own page."""
+    try:
+        await service.cancel_order(session, actor=actor, order_id=order_id)
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        return await _order_page(request, session, actor, order_id, error=exc)
+    return RedirectResponse(f"/orders/{order_id}?cancelled=1#cancel-done", status_code=303)
 
 
 @router.post("/orders/{order_id}/repeat", response_class=HTMLResponse)
@@ -272,13 +364,20 @@ async def repeat_order(
     session: Session,
     actor: Orderer,
     order_id: int,
-    days: Annotated[list[date] | None, Form()] = None,
+    days: Annotated[list[str] | None, Form()] = None,
     idempotency_key: Annotated[str, Form()] = "",
 ) -> Response:
     """The same meal on more days, in one tap."""
-    orders = await service.repeat_order(
-        session, actor=actor, order_id=order_id, days=days or [], idempotency_key=idempotency_key
-    )
+    try:
+        chosen = [_path_day(d) for d in days or []]
+        orders = await service.repeat_order(
+            session, actor=actor, order_id=order_id, days=chosen, idempotency_key=idempotency_key
+        )
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        # Nothing was stored (the request rolls back); the ticks stay as they were.
+        return await _order_page(request, session, actor, order_id, error=exc, form_days=days)
     return RedirectResponse(f"{_base(actor, orders[0].citizen_id)}/orders", status_code=303)
 
 
@@ -292,7 +391,14 @@ async def rate_order(
     comment: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/orders",
 ) -> Response:
-    await service.rate_order(session, actor=actor, order_id=order_id, stars=stars, comment=comment)
+    try:
+        await service.rate_order(
+            session, actor=actor, order_id=order_id, stars=stars, comment=comment
+        )
+    except AppError as exc:
+        if exc.status_code == 404:
+            raise
+        return await _order_page(request, session, actor, order_id, error=exc)
     target = next if next.startswith("/") and not next.startswith("//") else "/orders"
     return RedirectResponse(target, status_code=303)
 
@@ -305,15 +411,29 @@ async def create_standing_order(
     offer_id: Annotated[int, Form()],
     weekdays: Annotated[list[int] | None, Form()] = None,
     citizen_id: Annotated[int | None, Form()] = None,
+    order_id: Annotated[int | None, Form()] = None,
 ) -> Response:
     """Every week on the chosen weekdays, this meal (placed ahead by itself)."""
-    standing = await service.create_standing_order(
-        session,
-        actor=actor,
-        citizen_id=None if actor.role == Role.CITIZEN else citizen_id,
-        offer_id=offer_id,
-        weekdays=weekdays or [],
-    )
+    try:
+        standing = await service.create_standing_order(
+            session,
+            actor=actor,
+            citizen_id=None if actor.role == Role.CITIZEN else citizen_id,
+            offer_id=offer_id,
+            weekdays=weekdays or [],
+        )
+    except AppError as exc:
+        if order_id is None or exc.status_code == 404:
+            raise
+        # Back to the order the form was on, with the sentence and the ticks.
+        return await _order_page(
+            request,
+            session,
+            actor,
+            order_id,
+            error=exc,
+            form_weekdays=[str(d) for d in weekdays or []],
+        )
     return RedirectResponse(f"{_base(actor, standing.citizen_id)}/orders", status_code=303)
 
 
@@ -327,6 +447,129 @@ async def stop_or_resume_standing_order(
         session, actor=actor, standing_id=standing_id, active=action == "resume"
     )
     return RedirectResponse(f"{_base(actor, standing.citizen_id)}/orders", status_code=303)
+
+
+# --- pauses: a hospital stay, a holiday ---------------------------------------------
+
+PAUSE_REASONS = {
+    PauseReason.HOSPITAL.value: N_("Hospital stay"),
+    PauseReason.HOLIDAY.value: N_("Holiday"),
+    PauseReason.FAMILY.value: N_("Staying with family"),
+    PauseReason.OTHER.value: N_("Other reason"),
+}
+
+
+def _form_day(text: str, *, required: bool) -> date | None:
+    value = text.strip()
+    if not value:
+        if required:
+            raise InvalidInput(N_("Write the first day without meals."))
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            N_("{value} is not a date. Write it as 2026-12-24."), value=value
+        ) from exc
+
+
+async def _pause_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    citizen_id: int | None,
+    *,
+    outcome: pauses.PauseOutcome | None = None,
+    error: AppError | None = None,
+    form: dict[str, str] | None = None,
+) -> Response:
+    view = await pauses.pauses_of(session, actor=actor, citizen_id=citizen_id)
+    context = _citizen_context(
+        actor,
+        view.citizen.id if actor.role != Role.CITIZEN else None,
+        view=view,
+        outcome=outcome,
+        reasons=PAUSE_REASONS,
+        form=form or {"reason": "", "starts_on": "", "resumes_on": ""},
+        error=error.sentence() if error else None,
+        help_line=await _help(session, view.citizen),
+    )
+    return render(
+        request,
+        "orders/citizen_pause.html",
+        context,
+        status_code=error.status_code if error else 200,
+    )
+
+
+async def _register_pause(
+    request: Request, session: Session, actor: Actor, citizen_id: int | None
+) -> Response:
+    form = await request.form()
+    values = {k: str(form.get(k, "")) for k in ("reason", "starts_on", "resumes_on")}
+    try:
+        starts_on = _form_day(values["starts_on"], required=True)
+        assert starts_on is not None
+        outcome = await pauses.register_pause(
+            session,
+            actor=actor,
+            citizen_id=citizen_id,
+            reason=values["reason"],
+            starts_on=starts_on,
+            resumes_on=_form_day(values["resumes_on"], required=False),
+        )
+    except AppError as exc:
+        # Nothing was stored (the request rolls back); the form keeps what was typed.
+        return await _pause_page(request, session, actor, citizen_id, error=exc, form=values)
+    return await _pause_page(request, session, actor, citizen_id, outcome=outcome)
+
+
+@router.get("/pause", response_class=HTMLResponse)
+async def my_pause(request: Request, session: Session, actor: Orderer) -> Response:
+    """Pause the meals: a hospital stay, a holiday, a stay with family."""
+    return await _pause_page(request, session, actor, None)
+
+
+@router.get("/citizens/{citizen_id}/pause", response_class=HTMLResponse)
+async def pause_for(
+    request: Request, session: Session, actor: Orderer, citizen_id: int
+) -> Response:
+    return await _pause_page(request, session, actor, citizen_id)
+
+
+@router.post("/pause", response_class=HTMLResponse)
+async def register_my_pause(request: Request, session: Session, actor: Orderer) -> Response:
+    return await _register_pause(request, session, actor, None)
+
+
+@router.post("/citizens/{citizen_id}/pause", response_class=HTMLResponse)
+async def register_pause_for(
+    request: Request, session: Session, actor: Orderer, citizen_id: int
+) -> Response:
+    return await _register_pause(request, session, actor, citizen_id)
+
+
+@router.post("/pauses/{pause_id}/end", response_class=HTMLResponse)
+async def change_pause_end(
+    request: Request,
+    session: Session,
+    actor: Orderer,
+    pause_id: int,
+    resumes_on: Annotated[str, Form()] = "",
+) -> Response:
+    """Ends a pause early or later; an empty date means no end yet."""
+    pause, _ = await pauses._pause_for_citizen_side(session, actor, pause_id)
+    citizen_id = None if actor.role == Role.CITIZEN else pause.citizen_id
+    try:
+        outcome = await pauses.change_pause_end(
+            session,
+            actor=actor,
+            pause_id=pause_id,
+            resumes_on=_form_day(resumes_on, required=False),
+        )
+    except AppError as exc:
+        return await _pause_page(request, session, actor, citizen_id, error=exc)
+    return await _pause_page(request, session, actor, citizen_id, outcome=outcome)
 
 
 # --- the provider's kitchen ----------------------------------------------------
@@ -359,6 +602,7 @@ KITCHEN_DONE = {
     "none": N_("No orders were selected."),
 }
 KITCHEN_LABELS = {
+    "pause_reasons": PAUSE_REASONS,
     "diets": DIET_FORM_LABELS,
     "allergens": ALLERGEN_LABELS,
     "statuses": KITCHEN_STATUS_LABELS,
@@ -385,10 +629,11 @@ async def _board_error(
 ) -> Response:
     """The board again, with the sentence that says why nothing changed."""
     board = await service.kitchen_board(session, actor=actor, day=day)
+    paused = await pauses.paused_customers(session, actor=actor, day=day)
     return render(
         request,
         "orders/kitchen_board.html",
-        {**KITCHEN_LABELS, "board": board, "error": exc.sentence()},
+        {**KITCHEN_LABELS, "board": board, "paused": paused, "error": exc.sentence()},
         status_code=exc.status_code,
     )
 
@@ -399,10 +644,16 @@ async def kitchen_board(
 ) -> Response:
     board = await service.kitchen_board(session, actor=actor, day=_kitchen_day(day))
     notice = KITCHEN_DONE.get(done)
+    paused = await pauses.paused_customers(session, actor=actor, day=board.day)
     return render(
         request,
         "orders/kitchen_board.html",
-        {**KITCHEN_LABELS, "board": board, "notice": gettext(notice) if notice else None},
+        {
+            **KITCHEN_LABELS,
+            "board": board,
+            "paused": paused,
+            "notice": gettext(notice) if notice else None,
+        },
     )
 
 
@@ -512,7 +763,12 @@ async def kitchen_packing(
     return render(
         request,
         "orders/kitchen_packing.html",
-        {**KITCHEN_LABELS, "board": board, "groups": service.packing_groups(board)},
+        {
+            **KITCHEN_LABELS,
+            "board": board,
+            "groups": service.packing_groups(board),
+            "paused": await pauses.paused_customers(session, actor=actor, day=board.day),
+        },
     )
 
 
@@ -524,7 +780,12 @@ async def kitchen_route(
     return render(
         request,
         "orders/kitchen_route.html",
-        {**KITCHEN_LABELS, "board": board, "groups": service.route_groups(board)},
+        {
+            **KITCHEN_LABELS,
+            "board": board,
+            "groups": service.route_groups(board),
+            "paused": await pauses.paused_customers(session, actor=actor, day=board.day),
+        },
     )
 
 
@@ -548,10 +809,17 @@ async def alert_badge(request: Request, session: Session) -> None:
 @router.get("/alerts", response_class=HTMLResponse)
 async def alert_queue(request: Request, session: Session, actor: AlertStaff) -> Response:
     queue = await service.alert_queue(session, actor=actor, settings=request.app.state.settings)
+    done = request.query_params.get("done")
     return render(
         request,
         "orders/alert_queue.html",
-        {"queue": queue, "done": request.query_params.get("done") == "acknowledged"},
+        {
+            "queue": queue,
+            "notes": await driver.open_notes(session, actor=actor),
+            "observations": OBSERVATION_LABELS,
+            "done": done == "acknowledged",
+            "note_done": done == "note",
+        },
     )
 
 
@@ -570,10 +838,144 @@ async def alert_acknowledge(
         return render(
             request,
             "orders/alert_queue.html",
-            {"queue": queue, "error": exc.sentence(), "error_alert_id": alert_id, "note": note},
+            {
+                "queue": queue,
+                "notes": await driver.open_notes(session, actor=actor),
+                "observations": OBSERVATION_LABELS,
+                "error": exc.sentence(),
+                "error_alert_id": alert_id,
+                "note": note,
+            },
             status_code=exc.status_code,
         )
     return RedirectResponse("/alerts?done=acknowledged", status_code=303)
+
+
+@router.post("/welfare-notes/{note_id}/acknowledge", response_class=HTMLResponse)
+async def welfare_note_acknowledge(
+    request: Request,
+    session: Session,
+    actor: AlertStaff,
+    note_id: int,
+    note: Annotated[str, Form()] = "",
+) -> Response:
+    """A driver's note, followed up: acknowledged as an alert is."""
+    try:
+        await driver.acknowledge_note(session, actor=actor, note_id=note_id, reply=note)
+    except AppError as exc:
+        queue = await service.alert_queue(session, actor=actor, settings=request.app.state.settings)
+        return render(
+            request,
+            "orders/alert_queue.html",
+            {
+                "queue": queue,
+                "notes": await driver.open_notes(session, actor=actor),
+                "observations": OBSERVATION_LABELS,
+                "error": exc.sentence(),
+            },
+            status_code=exc.status_code,
+        )
+    return RedirectResponse("/alerts?done=note#notes", status_code=303)
+
+
+# --- the driver's page -------------------------------------------------------------
+# For a phone in one hand: big buttons, no tables. Works without JavaScript
+# (each tap is a form); /static/driver.js keeps taps while the phone is offline.
+
+OBSERVATION_LABELS = {
+    "confused": N_("Seems confused"),
+    "meal_untouched": N_("Yesterday's meal is untouched"),
+    "fall": N_("Has fallen"),
+}
+OUTCOME_WORDS = {
+    driver.StopOutcome.DELIVERED: N_("Stop {number}: delivered."),
+    driver.StopOutcome.NOT_AT_HOME: N_(
+        "Stop {number}: not at home. The municipality is alerted at once."
+    ),
+    driver.StopOutcome.REFUSED: N_("Stop {number}: refused."),
+}
+
+
+async def _driver_page(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    *,
+    notice: str | None = None,
+    error: AppError | None = None,
+) -> Response:
+    today = datetime.now(service.COPENHAGEN).date()
+    route = await driver.route(session, actor=actor, day=today)
+    return render(
+        request,
+        "orders/driver.html",
+        {
+            **KITCHEN_LABELS,
+            "route": route,
+            "observations": OBSERVATION_LABELS,
+            "key": secrets.token_urlsafe(12),
+            "notice": notice,
+            "error": error.sentence() if error else None,
+        },
+        status_code=error.status_code if error else 200,
+    )
+
+
+@router.get("/driver", response_class=HTMLResponse)
+async def driver_route(request: Request, session: Session, actor: Kitchen) -> Response:
+    """Today's route in stop order, one big button per outcome."""
+    done = request.query_params.get("done", "")
+    notice = None
+    if done:
+        outcome, _, number = done.partition(":")
+        if outcome in OUTCOME_WORDS and number.isdigit():
+            notice = gettext(OUTCOME_WORDS[driver.StopOutcome(outcome)]).format(number=number)
+    return await _driver_page(request, session, actor, notice=notice)
+
+
+@router.post("/driver/stops/{order_id}", response_class=HTMLResponse)
+async def driver_tap(
+    request: Request,
+    session: Session,
+    actor: Kitchen,
+    order_id: int,
+    outcome: Annotated[str, Form()] = "",
+    idempotency_key: Annotated[str, Form()] = "",
+    stop: Annotated[int, Form()] = 0,
+    observations: Annotated[list[str] | None, Form()] = None,
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    """One tap. The page's script asks for JSON (so it can keep a tap it could
+    not send); a plain form post gets the route again."""
+    wants_json = "application/json" in request.headers.get("accept", "")
+    try:
+        result = await driver.record_stop(
+            session,
+            actor=actor,
+            order_id=order_id,
+            outcome=outcome,
+            idempotency_key=idempotency_key,
+            observations=observations or [],
+            text=text,
+            settings=request.app.state.settings,
+        )
+    except AppError as exc:
+        if wants_json:
+            return JSONResponse({"ok": False, "error": exc.sentence()}, status_code=exc.status_code)
+        return await _driver_page(request, session, actor, error=exc)
+    if wants_json:
+        return JSONResponse(
+            {
+                "ok": True,
+                "order_id": order_id,
+                "outcome": result.outcome.value,
+                "replayed": result.replayed,
+                "message": gettext(OUTCOME_WORDS[result.outcome]).format(number=stop),
+            }
+        )
+    return RedirectResponse(
+        f"/driver?done={result.outcome.value}:{stop}#stop-{stop + 1}", status_code=303
+    )
 
 
 # --- how the citizen pays the co-payment -------------------------------------------

@@ -10,12 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.orders.models import (
     AlertStatus,
     CapacityUse,
+    CitizenPause,
+    DriverTap,
     Order,
     OrderEvent,
     OrderStatus,
     Rating,
     StandingOrder,
     WelfareAlert,
+    WelfareNote,
 )
 
 
@@ -266,3 +269,120 @@ async def lock_idempotency_key(session: AsyncSession, key: str) -> None:
     on the unique key. SQLite needs nothing: BEGIN IMMEDIATE serialises writers."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+# --- pauses ----------------------------------------------------------------------
+
+
+async def add_pause(session: AsyncSession, values: dict[str, Any]) -> int:
+    result = await session.execute(insert(CitizenPause).values(**values).returning(CitizenPause.id))
+    return int(result.scalar_one())
+
+
+async def get_pause(session: AsyncSession, pause_id: int) -> CitizenPause | None:
+    return await session.get(CitizenPause, pause_id, populate_existing=True)
+
+
+async def set_pause_end(session: AsyncSession, *, pause_id: int, resumes_on: date | None) -> None:
+    await session.execute(
+        update(CitizenPause).where(CitizenPause.id == pause_id).values(resumes_on=resumes_on)
+    )
+
+
+async def pauses_of_citizen(
+    session: AsyncSession, citizen_id: int, *, not_ended_before: date
+) -> Sequence[CitizenPause]:
+    """The citizen's pauses still running on or after a day, earliest first."""
+    result = await session.execute(
+        select(CitizenPause)
+        .where(
+            CitizenPause.citizen_id == citizen_id,
+            (CitizenPause.resumes_on.is_(None)) | (CitizenPause.resumes_on > not_ended_before),
+        )
+        .order_by(CitizenPause.starts_on, CitizenPause.id)
+    )
+    return result.scalars().all()
+
+
+async def orders_to_pause(
+    session: AsyncSession,
+    *,
+    citizen_id: int,
+    first: date,
+    before: date | None,
+    statuses: frozenset[OrderStatus],
+) -> Sequence[Order]:
+    query = select(Order).where(
+        Order.citizen_id == citizen_id, Order.delivery_on >= first, Order.status.in_(statuses)
+    )
+    if before is not None:
+        query = query.where(Order.delivery_on < before)
+    result = await session.execute(query.order_by(Order.delivery_on, Order.id))
+    return result.scalars().all()
+
+
+async def paused_customers(
+    session: AsyncSession, *, provider_id: int, day: date, since: date
+) -> Sequence[CitizenPause]:
+    """Pauses covering a day, of citizens who ordered from this provider since a day."""
+    customers = (
+        select(Order.citizen_id)
+        .where(Order.provider_id == provider_id, Order.delivery_on >= since)
+        .distinct()
+    )
+    result = await session.execute(
+        select(CitizenPause)
+        .where(
+            CitizenPause.citizen_id.in_(customers),
+            CitizenPause.starts_on <= day,
+            (CitizenPause.resumes_on.is_(None)) | (CitizenPause.resumes_on > day),
+        )
+        .order_by(CitizenPause.citizen_id)
+    )
+    return result.scalars().all()
+
+
+# --- the driver's page -------------------------------------------------------------
+
+
+async def get_tap(session: AsyncSession, key: str) -> DriverTap | None:
+    result = await session.execute(select(DriverTap).where(DriverTap.idempotency_key == key))
+    return result.scalar_one_or_none()
+
+
+async def add_tap(session: AsyncSession, values: dict[str, Any]) -> None:
+    await session.execute(insert(DriverTap).values(**values))
+
+
+async def insert_note(session: AsyncSession, values: dict[str, Any]) -> int:
+    result = await session.execute(insert(WelfareNote).values(**values).returning(WelfareNote.id))
+    return int(result.scalar_one())
+
+
+async def get_note(session: AsyncSession, note_id: int) -> WelfareNote | None:
+    return await session.get(WelfareNote, note_id, populate_existing=True)
+
+
+async def get_note_by_key(session: AsyncSession, key: str) -> WelfareNote | None:
+    result = await session.execute(select(WelfareNote).where(WelfareNote.idempotency_key == key))
+    return result.scalar_one_or_none()
+
+
+async def notes(
+    session: AsyncSession, municipality_id: int, *, open_only: bool, limit: int = 200
+) -> Sequence[WelfareNote]:
+    query = select(WelfareNote).where(WelfareNote.municipality_id == municipality_id)
+    if open_only:
+        query = query.where(WelfareNote.status == AlertStatus.OPEN)
+    result = await session.execute(query.order_by(WelfareNote.raised_at.desc()).limit(limit))
+    return result.scalars().all()
+
+
+async def acknowledge_note(session: AsyncSession, *, note_id: int, values: dict[str, Any]) -> bool:
+    result = await session.execute(
+        update(WelfareNote)
+        .where(WelfareNote.id == note_id, WelfareNote.status == AlertStatus.OPEN)
+        .values(status=AlertStatus.ACKNOWLEDGED, **values)
+        .returning(WelfareNote.id)
+    )
+    return result.scalar_one_or_none() is not None

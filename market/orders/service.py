@@ -22,6 +22,7 @@ from market.municipalities import service as municipalities
 from market.orders import repository
 from market.orders.exceptions import (
     AlertNotFound,
+    AlreadyAcknowledged,
     AlreadyRated,
     BeforeDeliveryDay,
     CapacityFull,
@@ -34,6 +35,7 @@ from market.orders.exceptions import (
     OrderTransitionRefused,
     OutsideServiceArea,
     PastCutoff,
+    PausedThatDay,
     ProviderNotApproved,
     StandingOrderNotFound,
     WrongDietForm,
@@ -99,6 +101,11 @@ class Catalogue:
     grant: VoucherGrant | None
     delivery_on: date
     entries: list[CatalogueEntry]
+    # When nothing can be ordered because the cut-off has passed: when it was,
+    # and the first later day that can still be ordered.
+    closed_at: datetime | None = None
+    next_open_on: date | None = None
+    paused: bool = False
 
 
 def _fits(offer: Offer, citizen: Citizen, grant: VoucherGrant, day: date) -> None:
@@ -130,6 +137,7 @@ async def catalogue(
     entries: list[CatalogueEntry] = []
     if grant is None:
         return Catalogue(citizen=citizen, grant=None, delivery_on=delivery_on, entries=[])
+    missed: list[datetime] = []
     for offering in await providers.offerings_for(
         session,
         municipality_id=citizen.municipality_id,
@@ -138,6 +146,7 @@ async def catalogue(
     ):
         cutoff = cutoff_for(offering.profile, delivery_on)
         if cutoff <= now:
+            missed.append(cutoff)
             continue
         try:
             _fits(offering.offer, citizen, grant, delivery_on)
@@ -154,7 +163,60 @@ async def catalogue(
             )
         )
     entries.sort(key=lambda e: (e.provider.name, e.offer.name))
-    return Catalogue(citizen=citizen, grant=grant, delivery_on=delivery_on, entries=entries)
+    closed_at = next_open = None
+    if not entries and missed:
+        closed_at = max(missed)
+        next_open = await first_open_day(session, citizen=citizen, after=delivery_on, now=now)
+    return Catalogue(
+        citizen=citizen,
+        grant=grant,
+        delivery_on=delivery_on,
+        entries=entries,
+        closed_at=closed_at,
+        next_open_on=next_open,
+        paused=await paused_on(session, citizen_id=citizen.id, day=delivery_on),
+    )
+
+
+async def first_open_day(
+    session: AsyncSession, *, citizen: Citizen, after: date, now: datetime
+) -> date | None:
+    """The first day after ``after`` (within the ordering horizon) for which a
+    provider delivering to the citizen still takes orders."""
+    last = _today_of(now) + timedelta(days=ORDER_DAYS_AHEAD)
+    day = after + timedelta(days=1)
+    while day <= last:
+        for offering in await providers.offerings_for(
+            session,
+            municipality_id=citizen.municipality_id,
+            postal_code=citizen.postal_code,
+            on=day,
+        ):
+            if cutoff_for(offering.profile, day) > now:
+                return day
+        day += timedelta(days=1)
+    return None
+
+
+@dataclass(frozen=True)
+class HelpLine:
+    """Whom a citizen calls: shown on every citizen page."""
+
+    name: str
+    phone: str | None
+    hours: str | None
+
+
+async def help_for_citizen(session: AsyncSession, *, citizen_id: int) -> HelpLine:
+    citizen = await vouchers.get_citizen(session, citizen_id=citizen_id)
+    return await help_line(session, municipality_id=citizen.municipality_id)
+
+
+async def help_line(session: AsyncSession, *, municipality_id: int) -> HelpLine:
+    municipality = await municipalities.get(session, municipality_id=municipality_id)
+    return HelpLine(
+        name=municipality.name, phone=municipality.contact_phone, hours=municipality.opening_hours
+    )
 
 
 # --- placing ---------------------------------------------------------------
@@ -295,6 +357,8 @@ async def _place_order(
     if grant is None:
         raise NoGrantForDate(delivery_on)
     _fits(offering.offer, citizen, grant, delivery_on)
+    if await paused_on(session, citizen_id=citizen.id, day=delivery_on):
+        raise PausedThatDay(delivery_on)
 
     units = 1
     assert offering.approval.id is not None and offering.offer.id is not None
@@ -714,7 +778,7 @@ async def acknowledge_alert(
             "acknowledgement_note": note,
         },
     ):
-        raise OrderTransitionRefused("acknowledged", "acknowledged")
+        raise AlreadyAcknowledged()
     await session.refresh(alert)
     await audit.record(
         session,
@@ -765,7 +829,7 @@ async def rate_order(
 # A provider sees only citizens who have ordered from it; citizens are loaded
 # in one query per list, never one per order.
 
-# Meals the kitchen cooks and packs for a day, and the ones still to be driven.
+# Meals the kitchen cooks, packs and drives for a day (both lists).
 TO_COOK = frozenset(
     {
         OrderStatus.ACCEPTED,
@@ -774,7 +838,6 @@ TO_COOK = frozenset(
         OrderStatus.FAILED,
     }
 )
-TO_DRIVE = frozenset({OrderStatus.ACCEPTED, OrderStatus.OUT_FOR_DELIVERY})
 
 
 @dataclass(frozen=True)
@@ -912,9 +975,10 @@ def packing_groups(board: KitchenBoard) -> list[PackingGroup]:
 
 
 def route_groups(board: KitchenBoard) -> list[tuple[str, list[KitchenLine]]]:
-    """Meals still to drive, by postal code and then address."""
+    """The meals on the packing list, by postal code and then address: the two
+    lists hold the same orders, so no packed meal is left without a stop."""
     groups: dict[str, list[KitchenLine]] = {}
-    for line in board.having(*TO_DRIVE):
+    for line in board.having(*TO_COOK):
         groups.setdefault(line.citizen.postal_code, []).append(line)
     return [(code, groups[code]) for code in sorted(groups)]
 
@@ -1039,6 +1103,9 @@ CANCELLABLE = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED})
 class DayChoice:
     day: date
     orders: list[Order]
+    # The cut-off for this day has passed for every provider (when it was).
+    closed_at: datetime | None = None
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -1114,13 +1181,29 @@ async def ordering_start(
     session: AsyncSession, *, actor: Actor, citizen_id: int | None, now: datetime | None = None
 ) -> OrderingStart:
     """The next days as choices, each with the orders already placed for it."""
-    today = _today_of(now or utcnow())
+    now = now or utcnow()
+    today = _today_of(now)
     citizen, choices = await _whom(session, actor, citizen_id)
     if citizen is None or citizen.id is None:
         return OrderingStart(citizen=None, choices=choices, grant=None, days=[])
     days = [today + timedelta(days=n) for n in range(1, ORDER_DAYS_AHEAD + 1)]
     orders = await repository.orders_of_citizen(session, citizen.id, from_day=days[0])
     grant = await vouchers.active_grant_on(session, citizen_id=citizen.id, day=days[0])
+    pauses = await repository.pauses_of_citizen(session, citizen.id, not_ended_before=days[0])
+    # Only tomorrow's (and perhaps the day after's) cut-off can have passed.
+    closed: dict[date, datetime] = {}
+    for day in days[:2]:
+        cutoffs = [
+            cutoff_for(o.profile, day)
+            for o in await providers.offerings_for(
+                session,
+                municipality_id=citizen.municipality_id,
+                postal_code=citizen.postal_code,
+                on=day,
+            )
+        ]
+        if cutoffs and all(c <= now for c in cutoffs):
+            closed[day] = max(cutoffs)
     return OrderingStart(
         citizen=citizen,
         choices=choices,
@@ -1129,6 +1212,8 @@ async def ordering_start(
             DayChoice(
                 day=day,
                 orders=[o for o in orders if o.delivery_on == day and o.status in HOLDS_UNITS],
+                closed_at=closed.get(day),
+                paused=any(p.covers(day) for p in pauses),
             )
             for day in days
         ],
@@ -1315,11 +1400,16 @@ async def _place_ahead(
     if standing.placed_through_on is not None and standing.placed_through_on >= first:
         first = standing.placed_through_on + timedelta(days=1)
     last = today + timedelta(days=days_ahead)
+    pauses = await repository.pauses_of_citizen(
+        session, standing.citizen_id, not_ended_before=first
+    )
     placed, problem, first_refused = 0, None, None
     day = first
     while day <= last:
-        if day.isoweekday() in weekdays:
-            key = f"standing:{standing.id}:{day.isoformat()}"
+        # A paused day is skipped, not refused: the order starts again by
+        # itself on the day the pause ends.
+        if day.isoweekday() in weekdays and not any(p.covers(day) for p in pauses):
+            key = await _standing_key(session, standing.id, day)
             try:
                 async with session.begin_nested():
                     before = await repository.get_order_by_key(session, key)
@@ -1350,6 +1440,25 @@ async def _place_ahead(
         values.update(last_problem=None, last_problem_at=None)
     await repository.update_standing_order(session, standing_id=standing.id, values=values)
     return placed, problem is not None
+
+
+async def _standing_key(session: AsyncSession, standing_id: int, day: date) -> str:
+    """The day's key; when a pause cancelled the order under it and the pause
+    has since been shortened, the next key, so the day can be placed again
+    (the ledger's keys derive from it, so a key is never reused)."""
+    base = f"standing:{standing_id}:{day.isoformat()}"
+    key, again = base, 0
+    while True:
+        existing = await repository.get_order_by_key(session, key)
+        if existing is None or existing.pause_id is None:
+            return key
+        again += 1
+        key = f"{base}:again-{again}"
+
+
+async def paused_on(session: AsyncSession, *, citizen_id: int, day: date) -> bool:
+    pauses = await repository.pauses_of_citizen(session, citizen_id, not_ended_before=day)
+    return any(p.covers(day) for p in pauses)
 
 
 async def place_standing_orders(

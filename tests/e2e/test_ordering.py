@@ -131,7 +131,8 @@ def test_citizen_orders_kitchen_delivers_citizen_sees_it_delivered(page: Page, l
     expect(main).to_contain_text(
         f"{_('Status:')} {_('Ordered, waiting for the kitchen to confirm')}"
     )
-    expect(main.get_by_role("button", name=_("Cancel order"))).to_be_visible()
+    # cancelling asks first: a link to the question, not a button under the thank-you
+    expect(main.get_by_role("link", name=_("Cancel the meal"))).to_be_visible()
     sign_out(page)
 
     # The provider's staff: accept now; sending out (and so delivering or failing)

@@ -140,6 +140,7 @@ async def test_queue_marks_overdue_in_words_and_acknowledging_needs_a_note(
     assert "Overdue" not in page.text and "1 open" in page.text
     again = await post_form(client, f"/alerts/{alerts[old]}/acknowledge", {"note": "igen"})
     assert again.status_code == 409
+    assert "Someone has already acknowledged this." in again.text  # not about an order
 
 
 async def test_other_municipalities_and_providers_cannot_handle_alerts(

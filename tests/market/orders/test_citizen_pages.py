@@ -64,7 +64,7 @@ async def test_citizen_orders_tomorrow_in_three_steps_sees_it_and_cancels(
     text = confirmation.text
     assert "Thank you" in text and "Frikadeller med kartofler" in text
     assert "between 11:00 and 13:00" in text and "You pay 60.00 kr." in text
-    assert "You can cancel free of charge until" in text and "at 23:59" in text
+    assert "You can cancel for free until" in text and "at 23:59" in text
     assert await balance(session, diner.grant, AccountKind.RESERVED, tomorrow) == 1
 
     mine = await client.get("/orders")
@@ -72,13 +72,26 @@ async def test_citizen_orders_tomorrow_in_three_steps_sees_it_and_cancels(
     assert "Ordered, waiting for the kitchen to confirm" in mine.text
     assert "✓ 1 meal ordered" in (await client.get("/order")).text
 
+    question = await client.get(f"/orders/{order.id}/cancel")  # asks once, says it is free
+    assert question.status_code == 200
+    assert "Cancel the meal?" in question.text and "It is free." in question.text
+    await session.refresh(order)
+    assert order.status == OrderStatus.PLACED  # asking changes nothing
     cancelled = await post_form(client, f"/orders/{order.id}/cancel")
-    assert cancelled.status_code == 303 and cancelled.headers["location"] == "/orders"
+    assert cancelled.status_code == 303
+    assert cancelled.headers["location"] == f"/orders/{order.id}?cancelled=1#cancel-done"
+    told = await client.get(cancelled.headers["location"].split("#")[0])
+    assert "The meal is cancelled. You do not pay for it." in told.text
     await session.refresh(order)
     assert order.status == OrderStatus.CANCELLED
     assert await balance(session, diner.grant, AccountKind.RESERVED, tomorrow) == 0
     assert await balance(session, diner.grant, AccountKind.AVAILABLE, tomorrow) == 7
     assert "Cancelled" in (await client.get("/orders")).text
+    order_id = order.id
+    again = await post_form(client, f"/orders/{order_id}/cancel")
+    assert again.status_code == 409  # the order page again, with the sentence
+    assert "An order that is cancelled cannot become cancelled." in again.text
+    assert 'id="order-summary"' in again.text
 
 
 async def test_refresh_and_double_tap_order_once(client, session, kitchen, diner):
@@ -230,7 +243,7 @@ async def test_proxy_orders_on_behalf_of_the_citizen(
     listing = await client.get(f"{base}/orders")
     assert "Orders of Karen Jensen" in listing.text and f'id="order-{order.id}"' in listing.text
     cancelled = await post_form(client, f"/orders/{order.id}/cancel")
-    assert cancelled.headers["location"] == f"{base}/orders"
+    assert cancelled.headers["location"].startswith(f"/orders/{order.id}?cancelled=1")
 
 
 async def test_proxy_with_two_citizens_chooses_first(
@@ -301,9 +314,17 @@ async def test_rating_a_delivered_meal(client, session, kitchen, diner):
     await session.commit()
     await sign_in_citizen(client, session, diner)
     page = await client.get("/orders")
-    assert f'name="stars" value="5" id="stars-{order.id}-5"' in page.text
+    # one meal at a time: the list links to the meal, whose page has the one form
+    assert f'href="/orders/{order.id}#rating-form"' in page.text
+    assert 'name="stars"' not in page.text
+    one = await client.get(f"/orders/{order.id}")
+    assert 'id="rating-form"' in one.text and 'name="stars" value="5" id="stars-5"' in one.text
+    order_id = order.id
+    no_stars = await post_form(client, f"/orders/{order_id}/rating", {"comment": "Godt"})
+    assert no_stars.status_code == 422 and "Give between 1 and 5 stars." in no_stars.text
+    assert 'id="rating-form"' in no_stars.text  # the meal's page again, not a bare error page
     rated = await post_form(
-        client, f"/orders/{order.id}/rating", {"stars": "4", "comment": "Godt", "next": "/orders"}
+        client, f"/orders/{order_id}/rating", {"stars": "4", "comment": "Godt", "next": "/orders"}
     )
     assert rated.status_code == 303
     rating = (await session.execute(select(Rating))).scalars().one()
@@ -312,13 +333,14 @@ async def test_rating_a_delivered_meal(client, session, kitchen, diner):
 
 
 async def test_the_same_meal_on_more_days_and_every_week(client, session, kitchen, diner):
+    offer_id = str(kitchen.offer.id)  # objects expire when a refused request rolls back
     await sign_in_citizen(client, session, diner)
     day = days_ahead(2)
     menu = await client.get(f"/order/{day.isoformat()}")
     placed = await post_form(
         client,
         f"/order/{day.isoformat()}",
-        {"offer_id": str(kitchen.offer.id), "idempotency_key": key_of(menu.text)},
+        {"offer_id": offer_id, "idempotency_key": key_of(menu.text)},
     )
     page = await client.get(placed.headers["location"])
     more = [(day + timedelta(days=1)).isoformat(), (day + timedelta(days=2)).isoformat()]
@@ -327,11 +349,85 @@ async def test_the_same_meal_on_more_days_and_every_week(client, session, kitche
     again = await post_form(client, placed.headers["location"].split("?")[0] + "/repeat", form)
     assert first.status_code == again.status_code == 303
     assert await count_orders(session) == 3
+    assert 'name="weekdays"' in page.text and " checked" not in page.text  # nothing pre-ticked
+    order_id = int(placed.headers["location"].split("/")[2].split("?")[0])
+    none_chosen = await post_form(
+        client,
+        "/standing-orders",
+        {"offer_id": offer_id, "order_id": str(order_id)},
+    )
+    assert none_chosen.status_code == 422 and "Choose at least one weekday." in none_chosen.text
+    assert 'id="order-summary"' in none_chosen.text
     weekly = await post_form(
         client,
         "/standing-orders",
-        {"offer_id": str(kitchen.offer.id), "weekdays": ["1", "2", "3", "4", "5"]},
+        {"offer_id": offer_id, "weekdays": ["1", "2", "3", "4", "5"]},
     )
     assert weekly.status_code == 303
     listing = await client.get("/orders")
     assert "Monday, Tuesday, Wednesday, Thursday, Friday" in listing.text
+
+
+async def test_a_day_that_does_not_exist_and_tomorrow_after_the_cut_off(
+    client, session, kitchen, diner
+):
+    await sign_in_citizen(client, session, diner)
+    wrong = await client.get("/order/2026-02-30")
+    assert wrong.status_code == 422
+    assert "2026-02-30 is not a date. Write it as 2026-12-24." in wrong.text
+    assert "Input should be" not in wrong.text
+    client.cookies.set("market_lang", "da")
+    danish = await client.get("/order/2026-02-30")
+    assert danish.status_code == 422
+    assert "2026-02-30 er ikke en dato. Skriv den sådan: 2026-12-24." in danish.text
+
+
+async def test_after_the_cut_off_the_page_says_when_it_was_and_offers_the_next_day(
+    client, session, kitchen, diner
+):
+    from market.clock import local_instant
+
+    await sign_in_citizen(client, session, diner)
+    tomorrow = days_ahead(1)
+    now = local_instant(tomorrow - timedelta(days=1), time(15, 0))
+    view = await service.catalogue(
+        session, actor=diner.me, citizen_id=None, delivery_on=tomorrow, now=now
+    )
+    assert view.entries == [] and view.closed_at is not None
+    assert view.closed_at == local_instant(tomorrow - timedelta(days=1), time(14, 0))
+    assert view.next_open_on == days_ahead(2)
+    start = await service.ordering_start(session, actor=diner.me, citizen_id=None, now=now)
+    assert start.days[0].closed_at == view.closed_at and start.days[1].closed_at is None
+
+
+async def test_every_citizen_page_says_whom_to_call(client, session, kitchen, diner):
+    from market.municipalities.models import Municipality
+
+    municipality = await session.get(Municipality, diner.citizen.municipality_id)
+    municipality.contact_phone = "+45 89 40 20 00"
+    municipality.opening_hours = "on weekdays 8–15"
+    order = await service.place_order(
+        session,
+        actor=diner.me,
+        citizen_id=None,
+        offer_id=kitchen.offer.id,
+        delivery_on=days_ahead(3),
+        idempotency_key="help-me",
+    )
+    order_id = order.id
+    await session.commit()
+    await sign_in_citizen(client, session, diner)
+    for path in (
+        "/order",
+        f"/order/{days_ahead(3).isoformat()}",
+        "/orders",
+        f"/orders/{order_id}",
+        f"/orders/{order_id}/cancel",
+        "/pause",
+    ):
+        page = await client.get(path)
+        assert page.status_code == 200, path
+        assert 'href="tel:+4589402000"' in page.text, path
+        assert "Open on weekdays 8–15." in page.text, path
+    one = await client.get(f"/orders/{order_id}")
+    assert "Questions about the meal? Call Det Gode Køkken ApS on" in one.text
