@@ -252,7 +252,11 @@ async def test_closing_an_account_ends_its_sessions_and_tokens_at_once(app, clie
     import httpx
 
     token = await create_api_token(
-        session, actor=actor_for(world.user("provider_admin")), name="Køkken"
+        session,
+        actor=actor_for(world.user("provider_admin")),
+        settings=app.state.settings,
+        name="Køkken",
+        scopes=["kitchen.orders"],
     )
     own = world.user("provider_admin").id
     await make_user(
