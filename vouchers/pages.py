@@ -409,8 +409,10 @@ async def proxy_form(
 
 @router.get("/citizens/{citizen_id}/proxies/{proxy_user_id}/mitid", response_class=HTMLResponse)
 async def proxy_mitid_form(
-    request: Request, actor: ProxyManager, citizen_id: int, proxy_user_id: int
+    request: Request, session: Session, actor: ProxyManager, citizen_id: int, proxy_user_id: int
 ) -> Response:
+    await service.citizen_in_scope(session, actor=actor, citizen_id=citizen_id)
+    await service.proxy_in_scope(session, actor=actor, proxy_user_id=proxy_user_id)
     return render(
         request,
         "vouchers/proxy_mitid.html",

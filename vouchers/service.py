@@ -1261,6 +1261,17 @@ async def unlink_proxy(
     return link
 
 
+async def proxy_in_scope(session: AsyncSession, *, actor: Actor | None, proxy_user_id: int) -> User:
+    """A proxy's login that staff may act on: one of their municipality's, else 404."""
+    user = await repository.get_user(session, proxy_user_id)
+    if user is None or user.role != Role.PROXY or user.id is None:
+        raise ProxyNotFound()
+    if actor is not None:
+        assert user.municipality_id is not None
+        _staff_scope(actor, user.municipality_id)
+    return user
+
+
 async def set_proxy_cpr(
     session: AsyncSession,
     *,
@@ -1272,12 +1283,8 @@ async def set_proxy_cpr(
     """Keeps a proxy's own CPR number as a keyed hash only (never in clear), so
     they can sign in with their own MitID. Staff may do it for a proxy linked to
     a citizen of their municipality; ``actor`` None is the command line."""
-    user = await repository.get_user(session, proxy_user_id)
-    if user is None or user.role != Role.PROXY or user.id is None:
-        raise ProxyNotFound()
-    if actor is not None:
-        assert user.municipality_id is not None
-        _staff_scope(actor, user.municipality_id)
+    user = await proxy_in_scope(session, actor=actor, proxy_user_id=proxy_user_id)
+    assert user.id is not None
     digits, _ = parse_cpr(cpr)
     hashed = cpr_hash(settings.secret_key.get_secret_value(), digits)
     taken = await repository.proxy_by_cpr_hash(session, hashed)

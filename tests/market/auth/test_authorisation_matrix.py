@@ -23,6 +23,7 @@ What is checked, per route and role:
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -66,9 +67,9 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/account/second-factor"): SIGNED_IN,
     ("POST", "/account/second-factor"): SIGNED_IN,
     ("POST", "/language"): EVERYONE,
-    ("GET", "/account/api-tokens"): frozenset({PA}),
-    ("POST", "/account/api-tokens"): frozenset({PA}),
-    ("POST", "/account/api-tokens/{token_id}/revoke"): frozenset({PA}),
+    ("GET", "/account/api-tokens"): frozenset({PA, MA}),
+    ("POST", "/account/api-tokens"): frozenset({PA, MA}),
+    ("POST", "/account/api-tokens/{token_id}/revoke"): frozenset({PA, MA}),
     ("GET", "/audit"): frozenset({MA, AU, PL}),
     ("POST", "/audit/verify"): frozenset({AU, PL}),
     ("GET", "/api/v1/audit/verify"): frozenset({AU, PL}),
@@ -105,7 +106,7 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/provider/offers/new"): frozenset({PA}),
     ("GET", "/provider/offers/{offer_id}"): frozenset({PA}),
     ("POST", "/provider/offers/{offer_id}"): frozenset({PA}),
-    ("GET", "/offers/{offer_id}/photo"): frozenset({CIT, PRX, CW, MA, AU, PS, PA, PL}),
+    ("GET", "/offers/{offer_id}/photo"): frozenset({CIT, PRX, CW, MA, AU, PS, PA, PL, KT}),
     ("GET", "/provider/ordering"): frozenset({PA}),
     ("POST", "/provider/ordering"): frozenset({PA}),
     ("POST", "/api/v1/providers"): EVERYONE,
@@ -186,14 +187,14 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/orders/{order_id}/rating"): frozenset({CIT, PRX, CW}),
     ("POST", "/standing-orders"): frozenset({CIT, PRX, CW}),
     ("POST", "/standing-orders/{standing_id}/{action}"): frozenset({CIT, PRX, CW}),
-    ("GET", "/kitchen"): frozenset({PS, PA}),
-    ("POST", "/kitchen/accept"): frozenset({PS, PA}),
-    ("POST", "/kitchen/out-for-delivery"): frozenset({PS, PA}),
-    ("POST", "/kitchen/orders/{order_id}/reject"): frozenset({PS, PA}),
-    ("POST", "/kitchen/orders/{order_id}/delivered"): frozenset({PS, PA}),
-    ("POST", "/kitchen/orders/{order_id}/failed"): frozenset({PS, PA}),
-    ("GET", "/kitchen/packing"): frozenset({PS, PA}),
-    ("GET", "/kitchen/route"): frozenset({PS, PA}),
+    ("GET", "/kitchen"): frozenset({PS, PA, KT}),
+    ("POST", "/kitchen/accept"): frozenset({PS, PA, KT}),
+    ("POST", "/kitchen/out-for-delivery"): frozenset({PS, PA, KT}),
+    ("POST", "/kitchen/orders/{order_id}/reject"): frozenset({PS, PA, KT}),
+    ("POST", "/kitchen/orders/{order_id}/delivered"): frozenset({PS, PA, KT}),
+    ("POST", "/kitchen/orders/{order_id}/failed"): frozenset({PS, PA, KT}),
+    ("GET", "/kitchen/packing"): frozenset({PS, PA, KT}),
+    ("GET", "/kitchen/route"): frozenset({PS, PA, KT}),
     ("GET", "/alerts"): frozenset({CW, MA}),
     ("POST", "/alerts/{alert_id}/acknowledge"): frozenset({CW, MA}),
     ("GET", "/payment"): frozenset({CIT, PRX, CW}),
@@ -300,6 +301,27 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/people/{user_id}/second-factor-reset"): frozenset({MA, PA, PL}),
     # the API's documentation, served from this site
     ("GET", "/docs"): EVERYONE,
+    # the everyday: pauses, cancelling with a question, the driver, welfare notes
+    ("GET", "/pause"): frozenset({CIT, PRX, CW}),
+    ("POST", "/pause"): frozenset({CIT, PRX, CW}),
+    ("GET", "/citizens/{citizen_id}/pause"): frozenset({CIT, PRX, CW}),
+    ("POST", "/citizens/{citizen_id}/pause"): frozenset({CIT, PRX, CW}),
+    ("POST", "/pauses/{pause_id}/end"): frozenset({CIT, PRX, CW}),
+    ("GET", "/orders/{order_id}/cancel"): frozenset({CIT, PRX, CW}),
+    ("GET", "/driver"): frozenset({PS, PA, KT}),
+    ("POST", "/driver/stops/{order_id}"): frozenset({PS, PA, KT}),
+    ("POST", "/welfare-notes/{note_id}/acknowledge"): frozenset({CW, MA}),
+    # signing in with the municipality's identity provider and MitID
+    ("GET", "/login/oidc/{audience}/{municipality_code}"): EVERYONE,
+    ("GET", "/login/oidc/callback"): EVERYONE,
+    ("GET", "/login/bind/{token}"): EVERYONE,
+    ("GET", "/login/bind/{token}/start"): EVERYONE,
+    ("GET", "/identity/providers"): frozenset({PL}),
+    ("POST", "/identity/providers"): frozenset({PL}),
+    ("GET", "/identity/staff"): frozenset({MA}),
+    ("POST", "/identity/staff/{user_id}/binding-link"): frozenset({MA}),
+    ("GET", "/citizens/{citizen_id}/proxies/{proxy_user_id}/mitid"): frozenset({CW}),
+    ("POST", "/citizens/{citizen_id}/proxies/{proxy_user_id}/mitid"): frozenset({CW}),
     # a provider's webhook signing secret
     ("POST", "/api/v1/provider/webhook-secret/rotate"): frozenset({PA}),
     ("POST", "/provider/ordering/webhook-secret"): frozenset({PA}),
@@ -332,7 +354,21 @@ FALLBACK = {
 OWN_ALSO = {
     # the demo's offers have no photo
     ("GET", "/offers/{offer_id}/photo"): {404},
+    # the demo's one pause is Jørgen's: a citizen or proxy meets it as another's
+    ("POST", "/pauses/{pause_id}/end"): {404},
+    # the demo has no welfare note yet
+    ("POST", "/welfare-notes/{note_id}/acknowledge"): {404},
+    # the demo has no staff identity provider (market demo --identity-provider adds one)
+    ("POST", "/identity/staff/{user_id}/binding-link"): {404},
 }
+
+# Routes that commit part-way and open units of work of their own (to call a
+# payment provider with no transaction open). The harness keeps every request in
+# one transaction that is rolled back, which such a route cannot run inside on
+# SQLite; who may call them is still checked, and their own tests cover the rest.
+SELF_COMMITTING = {("POST", "/payouts/send")}
+# An id that no row has, for kinds of object the demo has none of.
+NOWHERE = 2_000_000_000
 
 
 def _in_thread(func: Any, *args: Any) -> Any:
@@ -571,6 +607,23 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                     .returning(tables["api_token"].c.id)
                 )
             ).scalar_one()
+            finance_token = (
+                await conn.execute(
+                    insert(tables["api_token"])
+                    .values(
+                        user_id=await one(
+                            "SELECT id FROM app_user WHERE email = 'admin@aarhus.example'"
+                        ),
+                        name="the finance system",
+                        prefix="vm_financ",
+                        token_hash=hashlib.sha256(b"authz-matrix-finance").hexdigest(),
+                        scopes="finance.read",
+                        created_at=datetime.now(UTC),
+                        expires_at=datetime.now(UTC) + timedelta(days=30),
+                    )
+                    .returning(tables["api_token"].c.id)
+                )
+            ).scalar_one()
             month = str(month_on)[:7]
             common = {"month": month, "year": date.today().year, "token": "not-a-real-link"}
 
@@ -601,8 +654,13 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                     "line_id": lines["aarhus"],
                     "payout_id": payout,
                     "file_id": payment_file,
-                    "token_id": token,
+                    "token_id": finance_token,
                     "adjustment_id": adjustment,
+                    "pause_id": await one("SELECT id FROM citizen_pause ORDER BY id") or NOWHERE,
+                    "note_id": await one("SELECT id FROM welfare_note ORDER BY id") or NOWHERE,
+                    "proxy_user_id": await one(
+                        "SELECT proxy_user_id FROM proxy_link WHERE citizen_id = :c", c=aase
+                    ),
                     "municipality_id": aarhus,
                     "user_id": await user("admin2@aarhus.example"),
                     **common,
@@ -631,6 +689,9 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                     "payout_id": odense_payout,
                     "file_id": odense_file,
                     "municipality_id": odense,
+                    "proxy_user_id": await one(
+                        "SELECT proxy_user_id FROM proxy_link WHERE citizen_id = :c", c=edith
+                    ),
                     "user_id": await user("sagsbehandler@odense.example"),
                 },
                 "karen": {
@@ -710,7 +771,13 @@ def _plain_values() -> dict[str, Any]:
     day = date.today() + timedelta(days=3)
     while day.weekday() >= 5:
         day += timedelta(days=1)
-    return {"day": day.isoformat(), "move": "suspend", "action": "stop"}
+    return {
+        "day": day.isoformat(),
+        "move": "suspend",
+        "action": "stop",
+        "audience": "citizen",
+        "municipality_code": "0751",
+    }
 
 
 def _path_values(
@@ -718,7 +785,7 @@ def _path_values(
 ) -> dict[str, Any] | None:
     """The path filled with ``owner``'s objects (a citizen's own, else the
     municipality's), or None when the owner has no object of a needed kind."""
-    names = [part[1:-1].split(":")[0] for part in route_path.split("/") if part.startswith("{")]
+    names = re.findall(r"\{(\w+)(?::[^}]*)?\}", route_path)
     values: dict[str, Any] = {}
     plain = _plain_values()
     for name in names:
@@ -730,10 +797,12 @@ def _path_values(
             found = world[FALLBACK[owner]].get(name)
         if found is None and name in ("month", "year"):
             found = world["aarhus"][name]
+        if found is None and owner == "aarhus":
+            found = NOWHERE
         if found is None:
             return None
         values[name] = found
-    if "link_id" in values and "citizen_id" in values:
+    if ("link_id" in values or "proxy_user_id" in values) and "citizen_id" in values:
         source = (
             world[owner]
             if "link_citizen_id" in world.get(owner, {})
@@ -791,9 +860,9 @@ def _refused(role: str, method: str, response: httpx.Response) -> bool:
     """Refused, or told there is nothing to see (a 404 shows nothing either)."""
     if response.status_code in (401, 403, 404):
         return True
-    # A signed-out browser asking for a page is sent to the sign-in page.
+    # A caller with no browser session asking for a page is sent to the sign-in page.
     return (
-        role == ANON
+        role in (ANON, KT)
         and method == "GET"
         and response.status_code == 303
         and response.headers.get("location", "").startswith("/login")
@@ -812,6 +881,8 @@ def test_route_as_every_role(matrix: Matrix, method: str, route_path: str) -> No
         own = _path_values(route_path, own_owner, matrix.world)
         if own is None:
             problems.append(f"{role}: no object of its own to call {route_path} with")
+            continue
+        if role in allowed and (method, route_path) in SELF_COMMITTING:
             continue
         response = _send(client, method, _fill(route_path, own))
         status = response.status_code
