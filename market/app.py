@@ -26,6 +26,8 @@ from market.db import (
 )
 from market.headers import SecurityHeadersMiddleware
 from market.i18n import LanguageMiddleware
+from market.operations import pages as operations_pages
+from market.operations.logs import RequestContextMiddleware
 from market.orders import pages as order_pages
 from market.orders import router as order_router
 from market.payments import pages as payment_pages
@@ -84,6 +86,8 @@ def create_app(
     app.add_middleware(CsrfCookieMiddleware, secure=settings.cookie_secure)
     app.add_middleware(LanguageMiddleware, default=settings.default_language)
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outermost, so its timing and request id cover every other layer.
+    app.add_middleware(RequestContextMiddleware)
 
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in (
@@ -107,6 +111,7 @@ def create_app(
         copayment_pages.router,
         copayment_router.router,
         dashboard_pages.router,
+        operations_pages.router,
     ):
         app.include_router(router)
     return app

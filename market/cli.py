@@ -2,11 +2,20 @@
 
 import asyncio
 import os
-from typing import Annotated
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from market.config import get_settings
+
+T = TypeVar("T")
+
+# Exit codes: 1 a verification found a problem, 2 bad input, 3 the database is unreachable.
+EXIT_PROBLEM_FOUND = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_DATABASE = 3
 
 app = typer.Typer(
     help="Velfærdsmarked: voucher marketplace for municipal welfare services.", no_args_is_help=True
@@ -19,6 +28,54 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(vouchers_app, name="vouchers")
+keys_app = typer.Typer(help="The secret key that encrypts CPR numbers.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _database_label() -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(get_settings().database_url)
+    if url.get_backend_name() == "sqlite":
+        return f"the SQLite file {url.database}"
+    return f"PostgreSQL database {url.database!r} on {url.host or 'localhost'}:{url.port or 5432}"
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """An unreachable database is one sentence and exit code 3, not a traceback."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    try:
+        yield
+    except (OperationalError, InterfaceError, OSError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        typer.echo(
+            f"Error: cannot reach {_database_label()} ({type(reason).__name__}: "
+            f"{str(reason).splitlines()[0] if str(reason) else 'no answer'}). "
+            "Check MARKET_DATABASE_URL and that the database server is running.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_NO_DATABASE) from exc
+    except Exception as exc:
+        # asyncpg raises its own errors for an unknown database or a refused role.
+        if type(exc).__name__ not in _UNREACHABLE:
+            raise
+        typer.echo(f"Error: cannot reach {_database_label()} ({exc}).", err=True)
+        raise typer.Exit(EXIT_NO_DATABASE) from exc
+
+
+_UNREACHABLE = {"InvalidCatalogNameError", "InvalidAuthorizationSpecificationError"}
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    with database_errors():
+        return asyncio.run(coroutine)
+
+
+def sync(function: Callable[..., T], *args: Any) -> T:
+    with database_errors():
+        return function(*args)
 
 
 @db_app.command("upgrade")
@@ -26,14 +83,24 @@ def db_upgrade(revision: str = "head") -> None:
     """Apply the Alembic migrations to the configured database."""
     from market.migrations import upgrade
 
-    upgrade(get_settings().database_url, revision)
+    sync(upgrade, get_settings().database_url, revision)
     typer.echo(f"Database at revision {revision}.")
 
 
 def serve_app(host: str, port: int, reload: bool = False) -> None:
     import uvicorn
 
-    uvicorn.run("market.asgi:app", host=host, port=port, reload=reload, proxy_headers=True)
+    from market.operations.logs import logging_config
+
+    uvicorn.run(
+        "market.asgi:app",
+        host=host,
+        port=port,
+        reload=reload,
+        proxy_headers=True,
+        server_header=False,
+        log_config=logging_config(get_settings()),
+    )
 
 
 @app.command()
@@ -53,21 +120,45 @@ def demo(
     reset: Annotated[bool, typer.Option(help="Delete the SQLite demo database first.")] = True,
 ) -> None:
     """Migrate, seed two municipalities with data in every state, print logins, serve."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from market import demo as demo_data
+    from market.admin_tasks import TaskError
     from market.migrations import upgrade
 
+    if serve_after:
+        # Before the settings are first read: they are cached for the process.
+        os.environ.setdefault("MARKET_RUN_PERIODIC", "true")
+        get_settings.cache_clear()
     settings = get_settings()
-    if reset and settings.is_sqlite:
-        demo_data.remove_sqlite_file(settings.database_url)
-    upgrade(settings.database_url)
-    logins = asyncio.run(demo_data.seed(settings))
+    try:
+        if reset and settings.is_sqlite:
+            demo_data.remove_sqlite_file(settings.database_url)
+        elif not settings.is_sqlite:
+            run(demo_data.reset_postgresql(settings))
+    except TaskError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    sync(upgrade, settings.database_url)
+    with Progress(
+        TextColumn("Seeding the demo: {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=demo_data.SEED_STEPS)
+
+        def step(name: str) -> None:
+            done = progress.tasks[task].description != "starting"
+            progress.update(task, description=name, advance=1 if done else 0)
+
+        logins = run(demo_data.seed(settings, progress=step))
     typer.echo("\nDemo logins (password for all: " + demo_data.DEMO_PASSWORD + "):")
     width = max(len(role) for role, _ in logins)
     for role, email in logins:
         typer.echo(f"  {role.ljust(width)}  {email}")
     typer.echo(f"\nOpen http://{host}:{port}/ in a browser.\n")
     if serve_after:
-        os.environ.setdefault("MARKET_RUN_PERIODIC", "true")
         serve_app(host, port)
 
 
@@ -92,7 +183,7 @@ def users_create(
     from market import admin_tasks
 
     try:
-        user_id = asyncio.run(
+        user_id = run(
             admin_tasks.create_user(
                 get_settings(),
                 email=email,
@@ -105,7 +196,7 @@ def users_create(
         )
     except admin_tasks.TaskError as exc:
         typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
     typer.echo(f"Created user {user_id} <{email}> as {role}.")
 
 
@@ -114,14 +205,14 @@ def audit_verify() -> None:
     """Check every audit chain; names the first broken link and exits 1 if any."""
     from market import admin_tasks
 
-    report = asyncio.run(admin_tasks.verify_audit(get_settings()))
+    report = run(admin_tasks.verify_audit(get_settings()))
     for chain in report.chains:
         if chain.ok:
             typer.echo(f"ok      {chain.chain}: {chain.events} events")
         else:
             typer.echo(f"BROKEN  {chain.chain} at event {chain.broken_at_seq}: {chain.problem}")
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_PROBLEM_FOUND)
     typer.echo("The audit chain is intact.")
 
 
@@ -132,18 +223,18 @@ def vouchers_verify() -> None:
     from vouchers.schemas import LedgerReport
     from vouchers.service import verify_ledger
 
-    async def run() -> "LedgerReport":
+    async def check() -> "LedgerReport":
         async with unit_of_work(get_settings()) as session:
             return await verify_ledger(session)
 
-    report = asyncio.run(run())
+    report = run(check())
     for problem in report.problems:
         typer.echo(f"WRONG   {problem}")
     typer.echo(
         f"{report.grants} grants, {report.accounts} accounts, {report.transfers} transfers checked."
     )
     if not report.ok:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_PROBLEM_FOUND)
     typer.echo("The voucher ledger balances.")
 
 
@@ -151,8 +242,10 @@ def vouchers_verify() -> None:
 def tick() -> None:
     """Run the periodic work once (deliver the outbox, …); for cron."""
     from market import admin_tasks
+    from market.operations.logs import configure_logging
 
-    report = asyncio.run(admin_tasks.tick(get_settings()))
+    configure_logging(get_settings())
+    report = run(admin_tasks.tick(get_settings()))
     for job, result in report.items():
         typer.echo(f"{job}: {result}")
 
@@ -177,7 +270,7 @@ def settle(
     from market.settlement import service as settlement
     from market.templating import kroner
 
-    async def run(progress: Progress) -> "settlement.MonthView":
+    async def settle_month(progress: Progress) -> "settlement.MonthView":
         task = progress.add_task("Settling", total=None)
 
         def advance(done: int, total: int) -> None:
@@ -204,10 +297,10 @@ def settle(
             MofNCompleteColumn(),
             transient=True,
         ) as progress:
-            view = asyncio.run(run(progress))
+            view = run(settle_month(progress))
     except (TaskError, AppError) as exc:
         typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
     for row in view.statements:
         statement = row.statement
         typer.echo(

@@ -7,6 +7,7 @@ def import_all_models() -> None:
     import market.auth.models
     import market.copayments.models
     import market.municipalities.models
+    import market.operations.models
     import market.orders.models
     import market.outbox.models
     import market.payments.models

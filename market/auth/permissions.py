@@ -47,6 +47,7 @@ class Permission(StrEnum):
     COPAYMENT_VIEW = "copayment.view"  # citizens' co-payment statements (staff)
     PAYMENT_METHOD_MANAGE = "payment_method.manage"  # invoice or card for a citizen
     DASHBOARD_VIEW = "dashboard.view"
+    OUTBOX_MANAGE = "outbox.manage"  # see and retry e-mails and webhooks given up on
 
 
 P = Permission
@@ -92,6 +93,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.COPAYMENT_STATEMENT_ISSUE,
             P.COPAYMENT_VIEW,
             P.DASHBOARD_VIEW,
+            P.OUTBOX_MANAGE,
             *_MUNICIPAL_READ,
         }
     ),
@@ -123,7 +125,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.PLATFORM_ADMIN: frozenset(
-        {P.ACCOUNT_SELF, P.USER_MANAGE, P.AUDIT_VIEW, P.AUDIT_VERIFY, P.STANDARD_VIEW}
+        {
+            P.ACCOUNT_SELF,
+            P.USER_MANAGE,
+            P.AUDIT_VIEW,
+            P.AUDIT_VERIFY,
+            P.STANDARD_VIEW,
+            P.OUTBOX_MANAGE,
+        }
     ),
 }
 
