@@ -4,6 +4,7 @@ import asyncio
 import os
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -200,9 +201,7 @@ def users_create(
     typer.echo(f"Created user {user_id} <{email}> as {role}.")
 
 
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Check every audit chain; names the first broken link and exits 1 if any."""
+def _audit_ok() -> bool:
     from market import admin_tasks
 
     report = run(admin_tasks.verify_audit(get_settings()))
@@ -211,14 +210,19 @@ def audit_verify() -> None:
             typer.echo(f"ok      {chain.chain}: {chain.events} events")
         else:
             typer.echo(f"BROKEN  {chain.chain} at event {chain.broken_at_seq}: {chain.problem}")
-    if not report.ok:
+    if report.ok:
+        typer.echo("The audit chain is intact.")
+    return report.ok
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every audit chain; names the first broken link and exits 1 if any."""
+    if not _audit_ok():
         raise typer.Exit(EXIT_PROBLEM_FOUND)
-    typer.echo("The audit chain is intact.")
 
 
-@vouchers_app.command("verify")
-def vouchers_verify() -> None:
-    """Check every voucher ledger invariant; names what is wrong and exits 1 if anything is."""
+def _vouchers_ok() -> bool:
     from market.admin_tasks import unit_of_work
     from vouchers.schemas import LedgerReport
     from vouchers.service import verify_ledger
@@ -233,9 +237,106 @@ def vouchers_verify() -> None:
     typer.echo(
         f"{report.grants} grants, {report.accounts} accounts, {report.transfers} transfers checked."
     )
-    if not report.ok:
+    if report.ok:
+        typer.echo("The voucher ledger balances.")
+    return report.ok
+
+
+@vouchers_app.command("verify")
+def vouchers_verify() -> None:
+    """Check every voucher ledger invariant; names what is wrong and exits 1 if anything is."""
+    if not _vouchers_ok():
         raise typer.Exit(EXIT_PROBLEM_FOUND)
-    typer.echo("The voucher ledger balances.")
+
+
+@app.command()
+def backup(
+    file: Annotated[
+        Path, typer.Argument(help="The archive to write, e.g. market-2026-12-01.tar.gz")
+    ],
+) -> None:
+    """Back up the database and the upload folder into one archive (never the secret key)."""
+    from rich.console import Console
+
+    from market.operations.backup import BackupError
+    from market.operations.backup import backup as make_backup
+
+    try:
+        with Console(stderr=True).status("Backing up the database and the uploads…"):
+            report = sync(make_backup, get_settings(), file)
+    except BackupError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    typer.echo(
+        f"Wrote {report.path}: the {report.database} database and {report.files} uploaded "
+        f"files, {report.bytes} bytes. Keep MARKET_SECRET_KEY apart from it."
+    )
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="An archive written by market backup.")],
+) -> None:
+    """Restore a backup into an empty database, then verify the voucher ledger and audit chain."""
+    from rich.console import Console
+
+    from market.operations.backup import BackupError
+    from market.operations.backup import restore as restore_backup
+
+    try:
+        with Console(stderr=True).status("Checking the archive and restoring…"):
+            report = sync(restore_backup, get_settings(), file)
+    except BackupError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    typer.echo(
+        f"Restored the {report['database']} database and {report['files']} uploaded files "
+        f"from the backup of {report['created_at']}."
+    )
+    vouchers_ok = _vouchers_ok()
+    audit_ok = _audit_ok()
+    if not (vouchers_ok and audit_ok):
+        raise typer.Exit(EXIT_PROBLEM_FOUND)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt CPR numbers, letter codes and second-factor secrets under MARKET_SECRET_KEY,
+    reading them with MARKET_OLD_SECRET_KEYS; one transaction."""
+    from market.admin_tasks import unit_of_work
+    from market.operations import keys
+
+    settings = get_settings()
+    if not settings.old_keys:
+        typer.echo(
+            "Error: set MARKET_OLD_SECRET_KEYS to the key (or keys, comma-separated) used "
+            "until now, and MARKET_SECRET_KEY to the new one.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+    async def rotate() -> "keys.RotationReport":
+        async with unit_of_work(settings) as session:
+            return await keys.rotate(
+                session,
+                secret_key=settings.secret_key.get_secret_value(),
+                old_keys=settings.old_keys,
+            )
+
+    try:
+        report = run(rotate())
+    except ValueError as exc:
+        typer.echo(
+            "Error: a value could not be read with MARKET_SECRET_KEY or any of "
+            "MARKET_OLD_SECRET_KEYS; nothing was changed.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_PROBLEM_FOUND) from exc
+    typer.echo(
+        f"Re-encrypted {report.citizens} CPR numbers, {report.letter_codes} letter codes and "
+        f"{report.second_factors} second-factor secrets under the new key. Remove "
+        "MARKET_OLD_SECRET_KEYS once every machine runs with the new MARKET_SECRET_KEY."
+    )
 
 
 @app.command()

@@ -1270,6 +1270,10 @@ def _letter_hash(secret_key: str, code: str) -> str:
     return crypto.keyed_hash(secret_key, code, purpose="letter-code")
 
 
+# Key rotation (market keys rotate) recomputes the look-up hash of every letter code.
+letter_code_hash = _letter_hash
+
+
 async def _new_letter_code(
     session: AsyncSession, *, settings: Settings, actor: Actor, user: User, citizen: Citizen
 ) -> tuple[str, LetterCode]:

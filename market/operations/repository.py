@@ -4,9 +4,11 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.auth.models import User
 from market.operations.models import PeriodicRun
 from market.orders.models import Order, WelfareAlert
 from market.outbox.models import OutboxMessage, OutboxStatus
+from vouchers.models import Citizen, LetterCode
 
 
 async def record_run(
@@ -76,3 +78,18 @@ async def requeue(session: AsyncSession, *, message_id: int, now: datetime) -> b
 
 async def get_message(session: AsyncSession, message_id: int) -> OutboxMessage | None:
     return await session.get(OutboxMessage, message_id)
+
+
+async def all_citizens(session: AsyncSession) -> Sequence[Citizen]:
+    return (await session.execute(select(Citizen).order_by(Citizen.id))).scalars().all()
+
+
+async def all_letter_codes(session: AsyncSession) -> Sequence[LetterCode]:
+    return (await session.execute(select(LetterCode).order_by(LetterCode.id))).scalars().all()
+
+
+async def users_with_second_factor(session: AsyncSession) -> Sequence[User]:
+    result = await session.execute(
+        select(User).where(User.totp_secret_encrypted.is_not(None)).order_by(User.id)
+    )
+    return result.scalars().all()
