@@ -42,31 +42,41 @@ def _database_label() -> str:
     return f"PostgreSQL database {url.database!r} on {url.host or 'localhost'}:{url.port or 5432}"
 
 
+# asyncpg's own errors for an unknown database or a refused role or password.
+_UNREACHABLE = {"InvalidCatalogNameError", "InvalidAuthorizationSpecificationError"}
+
+
+def _unreachable(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, (OperationalError, InterfaceError, OSError)):
+        return True
+    # SQLAlchemy wraps asyncpg's error in an adapter error: look along the chain of causes.
+    seen: BaseException | None = exc.orig if isinstance(exc, DBAPIError) else exc
+    while seen is not None:
+        if any(cls.__name__ in _UNREACHABLE for cls in type(seen).__mro__):
+            return True
+        seen = seen.__cause__
+    return False
+
+
 @contextmanager
 def database_errors() -> Iterator[None]:
     """An unreachable database is one sentence and exit code 3, not a traceback."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
     try:
         yield
-    except (OperationalError, InterfaceError, OSError) as exc:
+    except Exception as exc:
+        if not _unreachable(exc):
+            raise
         reason = getattr(exc, "orig", None) or exc
+        reason = reason.__cause__ or reason
+        first_line = str(reason).splitlines()[0] if str(reason) else "no answer"
         typer.echo(
-            f"Error: cannot reach {_database_label()} ({type(reason).__name__}: "
-            f"{str(reason).splitlines()[0] if str(reason) else 'no answer'}). "
+            f"Error: cannot reach {_database_label()} ({type(reason).__name__}: {first_line}). "
             "Check MARKET_DATABASE_URL and that the database server is running.",
             err=True,
         )
         raise typer.Exit(EXIT_NO_DATABASE) from exc
-    except Exception as exc:
-        # asyncpg raises its own errors for an unknown database or a refused role.
-        if type(exc).__name__ not in _UNREACHABLE:
-            raise
-        typer.echo(f"Error: cannot reach {_database_label()} ({exc}).", err=True)
-        raise typer.Exit(EXIT_NO_DATABASE) from exc
-
-
-_UNREACHABLE = {"InvalidCatalogNameError", "InvalidAuthorizationSpecificationError"}
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
