@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import crypto
+from market.audit import service as audit
 from market.operations import repository
 from vouchers import service as vouchers
 
@@ -35,5 +36,17 @@ async def rotate(session: AsyncSession, *, secret_key: str, old_keys: list[str])
         assert user.totp_secret_encrypted is not None
         user.totp_secret_encrypted = crypto.rotate(secret_key, old_keys, user.totp_secret_encrypted)
         report.second_factors += 1
-    await session.flush()
+    await audit.record(
+        session,
+        actor=None,
+        action="secret_key.rotated",
+        entity_type="platform",
+        entity_id="secret_key",
+        municipality_id=None,
+        data={
+            "citizens": report.citizens,
+            "letter_codes": report.letter_codes,
+            "second_factors": report.second_factors,
+        },
+    )
     return report

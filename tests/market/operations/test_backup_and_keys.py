@@ -5,10 +5,12 @@ import asyncio
 import json
 import tarfile
 
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from market import crypto
 from market.admin_tasks import unit_of_work
+from market.audit.models import AuditEvent
 from market.cli import app
 from market.migrations import upgrade
 from market.operations import repository
@@ -97,10 +99,19 @@ def test_keys_rotate_keeps_every_cpr_readable(new_database, use_database):
             (user,) = await repository.users_with_second_factor(session)
             return plain, hashes, crypto.decrypt(NEW_SECRET, user.totp_secret_encrypted)
 
+    async def rotations() -> int:
+        async with unit_of_work(settings) as session:
+            found = await session.execute(
+                select(AuditEvent).where(AuditEvent.action == "secret_key.rotated")
+            )
+            return len(found.scalars().all())
+
     plain, hashes, totp = asyncio.run(read_back())
     assert sorted(plain) == sorted(c.replace("-", "") for c in CPRS)
     assert sorted(hashes) == sorted(vouchers.cpr_hash(NEW_SECRET, p) for p in plain)
     assert totp == totp_secret
+    assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
+    assert asyncio.run(rotations()) == 1  # the rotation is in the audit chain
 
     # Run twice (e.g. after an interruption): everything is already under the new key.
     assert runner.invoke(app, ["keys", "rotate"]).exit_code == 0
