@@ -31,6 +31,7 @@ DEMO_STAFF = [
             "Settlement",
             "Payouts",
             "Audit log",
+            "Messages given up on",
         ],
     ),
     (
@@ -51,7 +52,7 @@ DEMO_STAFF = [
         "Susanne Sagsbehandler",
         ["Providers", "Citizens", "Welfare alerts", "Supervision"],
     ),
-    ("platform@velfaerd.example", "Pia Platform", ["Audit log"]),
+    ("platform@velfaerd.example", "Pia Platform", ["Audit log", "Messages given up on"]),
 ]
 
 
