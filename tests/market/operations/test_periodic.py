@@ -70,3 +70,78 @@ def test_market_demo_serves_with_the_periodic_work_switched_on(monkeypatch, tmp_
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     assert seen == {"run_periodic": True}
+
+
+async def test_one_failing_item_is_logged_and_the_others_are_kept(session, caplog):
+    from datetime import UTC, datetime
+
+    sessions = savepoint_sessions(session)
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+
+    async def work(item_session, item_id):
+        if item_id == 2:
+            raise RuntimeError("this item is broken")
+        await repository.record_run(
+            item_session,
+            job=f"item-{item_id}",
+            started_at=when,
+            finished_at=when,
+            ok=True,
+            report="",
+        )
+        return item_id
+
+    results, failed = await tick._each(sessions, [1, 2, 3], work)
+    assert results == [1, 3] and failed == 1
+    assert await repository.get_run(session, "item-1") is not None
+    assert await repository.get_run(session, "item-3") is not None
+    assert "item 2 failed" in caplog.text
+
+
+def test_the_demo_replaces_its_own_data_and_refuses_other_data(new_database, use_database):
+    """What `market demo` does first on PostgreSQL (the same SQL works on SQLite)."""
+    import asyncio
+
+    from sqlalchemy import inspect
+
+    from market import demo as demo_data
+    from market.admin_tasks import TaskError, create_user
+    from market.db import create_engine
+    from market.migrations import upgrade
+
+    url = new_database()
+    upgrade(url)
+    settings = use_database(url)
+
+    def person(email: str) -> None:
+        asyncio.run(
+            create_user(
+                settings,
+                email=email,
+                full_name="Someone",
+                role="platform_admin",
+                password="a-long-password-123",
+                municipality_code=None,
+                provider_cvr=None,
+            )
+        )
+
+    async def tables() -> list[str]:
+        engine = create_engine(settings)
+        async with engine.connect() as connection:
+            names = await connection.run_sync(lambda c: inspect(c).get_table_names())
+        await engine.dispose()
+        return names
+
+    asyncio.run(demo_data.reset_postgresql(settings))  # empty: left as it is
+    assert "app_user" in asyncio.run(tables())
+    person("real@kommune.dk")
+    try:
+        asyncio.run(demo_data.reset_postgresql(settings))
+    except TaskError as exc:
+        assert "holds data the demo did not seed" in str(exc)
+    else:
+        raise AssertionError("the demo must refuse a database with other data")
+    person(demo_data.DEMO_MARKER_EMAIL)
+    asyncio.run(demo_data.reset_postgresql(settings))
+    assert asyncio.run(tables()) == []
