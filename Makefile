@@ -1,7 +1,8 @@
-# Two commands on a fresh machine with Python 3.11:
+# Two commands on a fresh machine with Python 3.11 or newer:
 #   make demo   installs into .venv, migrates and seeds SQLite, prints logins, serves
 #   make test   installs the development tools and runs every suite
-PYTHON ?= python3.11
+# Python 3.11 when installed, else the system's python3 (3.11 or newer).
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000

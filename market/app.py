@@ -31,6 +31,8 @@ from market.i18n import LanguageMiddleware
 from market.identity import pages as identity_pages
 from market.identity.oidc import OidcClient
 from market.onboarding import pages as onboarding_pages
+from market.operations import pages as operations_pages
+from market.operations.logs import RequestContextMiddleware
 from market.orders import pages as order_pages
 from market.orders import router as order_router
 from market.payments import pages as payment_pages
@@ -108,6 +110,10 @@ def create_app(
         SecurityHeadersMiddleware,
         hsts_seconds=0 if settings.tls_terminated_by_proxy else settings.hsts_seconds,
     )
+    # Its timing and request id cover every layer inside it.
+    app.add_middleware(RequestContextMiddleware)
+    # Outermost: a CPR number is taken out of the query string before anything,
+    # the request log included, sees it.
     app.add_middleware(privacy.CprInUrlMiddleware)
 
     app.mount(api_docs.ASSETS, api_docs.assets(), name="swagger-ui")
@@ -139,6 +145,7 @@ def create_app(
         people_pages.router,
         finance_pages.router,
         finance_router.router,
+        operations_pages.router,
     ):
         app.include_router(router)
     openapi.install(app)

@@ -2,13 +2,22 @@
 
 import asyncio
 import os
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from market.config import get_settings
 from market.identity.cli import identity_app
+
+T = TypeVar("T")
+
+# Exit codes: 1 a verification found a problem, 2 bad input, 3 the database is unreachable.
+EXIT_PROBLEM_FOUND = 1
+EXIT_BAD_INPUT = 2
+EXIT_NO_DATABASE = 3
 
 app = typer.Typer(
     help="Velfærdsmarked: voucher marketplace for municipal welfare services.", no_args_is_help=True
@@ -24,6 +33,64 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(vouchers_app, name="vouchers")
 app.add_typer(municipalities_app, name="municipalities")
 app.add_typer(identity_app, name="identity")
+keys_app = typer.Typer(help="The secret key that encrypts CPR numbers.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _database_label() -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(get_settings().database_url)
+    if url.get_backend_name() == "sqlite":
+        return f"the SQLite file {url.database}"
+    return f"PostgreSQL database {url.database!r} on {url.host or 'localhost'}:{url.port or 5432}"
+
+
+# asyncpg's own errors for an unknown database or a refused role or password.
+_UNREACHABLE = {"InvalidCatalogNameError", "InvalidAuthorizationSpecificationError"}
+
+
+def _unreachable(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, (OperationalError, InterfaceError, OSError)):
+        return True
+    # SQLAlchemy wraps asyncpg's error in an adapter error: look along the chain of causes.
+    seen: BaseException | None = exc.orig if isinstance(exc, DBAPIError) else exc
+    while seen is not None:
+        if any(cls.__name__ in _UNREACHABLE for cls in type(seen).__mro__):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """An unreachable database is one sentence and exit code 3, not a traceback."""
+    try:
+        yield
+    except Exception as exc:
+        if not _unreachable(exc):
+            raise
+        reason = getattr(exc, "orig", None) or exc
+        reason = reason.__cause__ or reason
+        first_line = str(reason).splitlines()[0] if str(reason) else "no answer"
+        typer.echo(
+            f"Error: cannot reach {_database_label()} ({type(reason).__name__}: {first_line}). "
+            "Check MARKET_DATABASE_URL and that the database server is running.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_NO_DATABASE) from exc
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    with database_errors():
+        return asyncio.run(coroutine)
+
+
+def sync(function: Callable[..., T], *args: Any) -> T:
+    with database_errors():
+        return function(*args)
 
 
 @db_app.command("upgrade")
@@ -31,14 +98,23 @@ def db_upgrade(revision: str = "head") -> None:
     """Apply the Alembic migrations to the configured database."""
     from market.migrations import upgrade
 
-    upgrade(get_settings().database_url, revision)
+    sync(upgrade, get_settings().database_url, revision)
     typer.echo(f"Database at revision {revision}.")
 
 
 def serve_app(host: str, port: int, reload: bool = False) -> None:
     import uvicorn
 
-    uvicorn.run("market.asgi:app", host=host, port=port, reload=reload, **uvicorn_options())
+    from market.operations.logs import logging_config
+
+    uvicorn.run(
+        "market.asgi:app",
+        host=host,
+        port=port,
+        reload=reload,
+        log_config=logging_config(get_settings()),
+        **uvicorn_options(),
+    )
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -72,14 +148,39 @@ def demo(
     ] = False,
 ) -> None:
     """Migrate, seed two municipalities with data in every state, print logins, serve."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from market import demo as demo_data
+    from market.admin_tasks import TaskError
     from market.migrations import upgrade
 
+    if serve_after:
+        # Before the settings are first read: they are cached for the process.
+        os.environ.setdefault("MARKET_RUN_PERIODIC", "true")
+        get_settings.cache_clear()
     settings = get_settings()
-    if reset and settings.is_sqlite:
-        demo_data.remove_sqlite_file(settings.database_url)
-    upgrade(settings.database_url)
-    logins = asyncio.run(demo_data.seed(settings))
+    try:
+        if reset and settings.is_sqlite:
+            demo_data.remove_sqlite_file(settings.database_url)
+        elif not settings.is_sqlite:
+            run(demo_data.reset_postgresql(settings))
+    except TaskError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    sync(upgrade, settings.database_url)
+    with Progress(
+        TextColumn("Seeding the demo: {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting", total=demo_data.SEED_STEPS)
+
+        def step(name: str) -> None:
+            done = progress.tasks[task].description != "starting"
+            progress.update(task, description=name, advance=1 if done else 0)
+
+        logins = run(demo_data.seed(settings, progress=step))
     typer.echo("\nDemo logins (password for all: " + demo_data.DEMO_PASSWORD + "):")
     width = max(len(role) for role, _ in logins)
     for role, email in logins:
@@ -92,7 +193,6 @@ def demo(
             typer.echo(line)
     typer.echo(f"\nOpen http://{host}:{port}/ in a browser.\n")
     if serve_after:
-        os.environ.setdefault("MARKET_RUN_PERIODIC", "true")
         serve_app(host, port)
 
 
@@ -117,7 +217,7 @@ def users_create(
     from market import admin_tasks
 
     try:
-        user_id = asyncio.run(
+        user_id = run(
             admin_tasks.create_user(
                 get_settings(),
                 email=email,
@@ -130,7 +230,7 @@ def users_create(
         )
     except admin_tasks.TaskError as exc:
         typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
     typer.echo(f"Created user {user_id} <{email}> as {role}.")
 
 
@@ -154,7 +254,7 @@ def users_invite(
     from market import admin_tasks
 
     try:
-        link, emailed = asyncio.run(
+        link, emailed = run(
             admin_tasks.invite_user(
                 get_settings(),
                 email=email,
@@ -166,7 +266,7 @@ def users_invite(
         )
     except admin_tasks.TaskError as exc:
         typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
     typer.echo(
         f"Invited <{email}> as {role}." + (" The invitation is e-mailed." if emailed else "")
     )
@@ -188,7 +288,7 @@ def _caps(values: list[str]) -> dict[int, int]:
             typer.echo(
                 f"Error: --cap {value!r}: write it as YEAR=KRONER, e.g. 2026=61,00", err=True
             )
-            raise typer.Exit(2) from exc
+            raise typer.Exit(EXIT_BAD_INPUT) from exc
     return caps
 
 
@@ -230,10 +330,10 @@ def municipalities_create(
         payment_bic=bic,
     )
     try:
-        municipality_id = asyncio.run(admin_tasks.set_up_municipality(get_settings(), setup))
+        municipality_id = run(admin_tasks.set_up_municipality(get_settings(), setup))
     except admin_tasks.TaskError as exc:
         typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
     typer.echo(f"Created municipality {municipality_id}: {code} {name}.")
 
 
@@ -242,11 +342,38 @@ def municipalities_list() -> None:
     """Every municipality: code, name, telephone, active staff."""
     from market import admin_tasks
 
-    rows = asyncio.run(admin_tasks.list_municipalities(get_settings()))
+    rows = run(admin_tasks.list_municipalities(get_settings()))
     for code, name, phone, staff in rows:
         typer.echo(f"{code}  {name:<30} {phone:<18} {staff} staff")
     if not rows:
         typer.echo("No municipality is set up yet.")
+
+
+def _audit_ok(checkpoint: Path | None = None) -> bool:
+    from market import admin_tasks
+    from market.audit.checkpoints import CheckpointRefused
+    from market.audit.keys import AuditKeyError
+
+    try:
+        text = checkpoint.read_text() if checkpoint else None
+        report, heads = run(admin_tasks.verify_audit(get_settings(), checkpoint_text=text))
+    except (CheckpointRefused, AuditKeyError, OSError, UnicodeDecodeError) as exc:
+        typer.echo(f"Checkpoint refused: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    for chain in report.chains:
+        if chain.ok:
+            typer.echo(f"ok      {chain.chain}: {chain.events} events")
+        else:
+            typer.echo(f"BROKEN  {chain.chain} at event {chain.broken_at_seq}: {chain.problem}")
+    for head in heads:
+        if head.ok:
+            typer.echo(f"ok      {head.chain}: event {head.seq} as signed at {head.signed_at}")
+        else:
+            typer.echo(f"REWRITTEN {head.chain}: {head.problem}")
+    ok = report.ok and all(head.ok for head in heads)
+    if ok:
+        typer.echo("The audit chain is intact.")
+    return ok
 
 
 @audit_app.command("verify")
@@ -259,29 +386,8 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Check every audit chain; names the first broken link and exits 1 if any."""
-    from market import admin_tasks
-    from market.audit.checkpoints import CheckpointRefused
-    from market.audit.keys import AuditKeyError
-
-    try:
-        text = checkpoint.read_text() if checkpoint else None
-        report, heads = asyncio.run(admin_tasks.verify_audit(get_settings(), checkpoint_text=text))
-    except (CheckpointRefused, AuditKeyError, OSError, UnicodeDecodeError) as exc:
-        typer.echo(f"Checkpoint refused: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    for chain in report.chains:
-        if chain.ok:
-            typer.echo(f"ok      {chain.chain}: {chain.events} events")
-        else:
-            typer.echo(f"BROKEN  {chain.chain} at event {chain.broken_at_seq}: {chain.problem}")
-    for head in heads:
-        if head.ok:
-            typer.echo(f"ok      {head.chain}: event {head.seq} as signed at {head.signed_at}")
-        else:
-            typer.echo(f"REWRITTEN {head.chain}: {head.problem}")
-    if not report.ok or not all(head.ok for head in heads):
-        raise typer.Exit(1)
-    typer.echo("The audit chain is intact.")
+    if not _audit_ok(checkpoint):
+        raise typer.Exit(EXIT_PROBLEM_FOUND)
 
 
 @audit_app.command("checkpoint")
@@ -295,10 +401,10 @@ def audit_checkpoint(
     from market.audit.keys import AuditKeyError
 
     try:
-        document = asyncio.run(admin_tasks.audit_checkpoint(get_settings()))
+        document = run(admin_tasks.audit_checkpoint(get_settings()))
     except AuditKeyError as exc:
         typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     if out is None:
         typer.echo(text, nl=False)
@@ -318,7 +424,7 @@ def audit_keygen(
         public_key = keys.new_signing_key(out)
     except FileExistsError as exc:
         typer.echo(f"Error: {out} exists; a signing key is never overwritten.", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
     public_file = out.with_name(out.name + ".pub")
     public_file.write_bytes(keys.public_key_pem(public_key))
     typer.echo(f"Signing key written to {out} (key id {keys.public_key_id(public_key)}).")
@@ -327,34 +433,131 @@ def audit_keygen(
     )
 
 
-@vouchers_app.command("verify")
-def vouchers_verify() -> None:
-    """Check every voucher ledger invariant; names what is wrong and exits 1 if anything is."""
+def _vouchers_ok() -> bool:
     from market.admin_tasks import unit_of_work
     from vouchers.schemas import LedgerReport
     from vouchers.service import verify_ledger
 
-    async def run() -> "LedgerReport":
+    async def check() -> "LedgerReport":
         async with unit_of_work(get_settings()) as session:
             return await verify_ledger(session)
 
-    report = asyncio.run(run())
+    report = run(check())
     for problem in report.problems:
         typer.echo(f"WRONG   {problem}")
     typer.echo(
         f"{report.grants} grants, {report.accounts} accounts, {report.transfers} transfers checked."
     )
-    if not report.ok:
-        raise typer.Exit(1)
-    typer.echo("The voucher ledger balances.")
+    if report.ok:
+        typer.echo("The voucher ledger balances.")
+    return report.ok
+
+
+@vouchers_app.command("verify")
+def vouchers_verify() -> None:
+    """Check every voucher ledger invariant; names what is wrong and exits 1 if anything is."""
+    if not _vouchers_ok():
+        raise typer.Exit(EXIT_PROBLEM_FOUND)
+
+
+@app.command()
+def backup(
+    file: Annotated[
+        Path, typer.Argument(help="The archive to write, e.g. market-2026-12-01.tar.gz")
+    ],
+) -> None:
+    """Back up the database and the upload folder into one archive (never the secret key)."""
+    from rich.console import Console
+
+    from market.operations.backup import BackupError
+    from market.operations.backup import backup as make_backup
+
+    try:
+        with Console(stderr=True).status("Backing up the database and the uploads…"):
+            report = sync(make_backup, get_settings(), file)
+    except BackupError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    typer.echo(
+        f"Wrote {report.path}: the {report.database} database and {report.files} uploaded "
+        f"files, {report.bytes} bytes. Keep MARKET_SECRET_KEY apart from it."
+    )
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="An archive written by market backup.")],
+) -> None:
+    """Restore a backup into an empty database, then verify the voucher ledger and audit chain."""
+    from rich.console import Console
+
+    from market.operations.backup import BackupError
+    from market.operations.backup import restore as restore_backup
+
+    try:
+        with Console(stderr=True).status("Checking the archive and restoring…"):
+            report = sync(restore_backup, get_settings(), file)
+    except BackupError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
+    typer.echo(
+        f"Restored the {report['database']} database and {report['files']} uploaded files "
+        f"from the backup of {report['created_at']}."
+    )
+    vouchers_ok = _vouchers_ok()
+    audit_ok = _audit_ok()
+    if not (vouchers_ok and audit_ok):
+        raise typer.Exit(EXIT_PROBLEM_FOUND)
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt CPR numbers, letter codes and second-factor secrets under MARKET_SECRET_KEY,
+    reading them with MARKET_OLD_SECRET_KEYS; one transaction."""
+    from market.admin_tasks import unit_of_work
+    from market.operations import keys
+
+    settings = get_settings()
+    if not settings.old_keys:
+        typer.echo(
+            "Error: set MARKET_OLD_SECRET_KEYS to the key (or keys, comma-separated) used "
+            "until now, and MARKET_SECRET_KEY to the new one.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_BAD_INPUT)
+
+    async def rotate() -> "keys.RotationReport":
+        async with unit_of_work(settings) as session:
+            return await keys.rotate(
+                session,
+                secret_key=settings.secret_key.get_secret_value(),
+                old_keys=settings.old_keys,
+            )
+
+    try:
+        report = run(rotate())
+    except ValueError as exc:
+        typer.echo(
+            "Error: a value could not be read with MARKET_SECRET_KEY or any of "
+            "MARKET_OLD_SECRET_KEYS; nothing was changed.",
+            err=True,
+        )
+        raise typer.Exit(EXIT_PROBLEM_FOUND) from exc
+    typer.echo(
+        f"Re-encrypted {report.citizens} CPR numbers, {report.letter_codes} letter codes and "
+        f"{report.second_factors} second-factor secrets under the new key. Remove "
+        "MARKET_OLD_SECRET_KEYS once every machine runs with the new MARKET_SECRET_KEY."
+    )
 
 
 @app.command()
 def tick() -> None:
     """Run the periodic work once (deliver the outbox, …); for cron."""
     from market import admin_tasks
+    from market.operations.logs import configure_logging
 
-    report = asyncio.run(admin_tasks.tick(get_settings()))
+    configure_logging(get_settings())
+    report = run(admin_tasks.tick(get_settings()))
     for job, result in report.items():
         typer.echo(f"{job}: {result}")
 
@@ -379,7 +582,7 @@ def settle(
     from market.settlement import service as settlement
     from market.templating import kroner
 
-    async def run(progress: Progress) -> "settlement.MonthView":
+    async def settle_month(progress: Progress) -> "settlement.MonthView":
         task = progress.add_task("Settling", total=None)
 
         def advance(done: int, total: int) -> None:
@@ -406,10 +609,10 @@ def settle(
             MofNCompleteColumn(),
             transient=True,
         ) as progress:
-            view = asyncio.run(run(progress))
+            view = run(settle_month(progress))
     except (TaskError, AppError) as exc:
         typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+        raise typer.Exit(EXIT_BAD_INPUT) from exc
     for row in view.statements:
         statement = row.statement
         typer.echo(

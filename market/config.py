@@ -98,6 +98,19 @@ class Settings(BaseSettings):
     stripe_api_base: str | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_max_network_retries: int = 2
+    # Logs: one JSON object a line (for a log collector), or plain text for a terminal.
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # /metrics answers a request with this bearer token; while unset, only loopback clients.
+    metrics_token: SecretStr | None = None
+    # /readyz fails when the last successful periodic run is older than this. Unset: five
+    # tick intervals when the server runs the periodic work itself, else not checked.
+    periodic_max_age_seconds: int | None = None
+    # /readyz fails above these many undelivered and given-up outbox messages.
+    ready_max_outbox_backlog: int = 1000
+    ready_max_dead_letters: int = 100
+    # Earlier secret keys, comma-separated, read only while `market keys rotate` runs.
+    old_secret_keys: SecretStr | None = None
 
     # Signing in with OpenID Connect (docs/identity.md).
     # Let identity providers live on http://127.0.0.1 (always allowed outside production).
@@ -147,6 +160,18 @@ class Settings(BaseSettings):
     def mail_link_base(self) -> str:
         """The start of every link in an e-mail."""
         return (self.public_url or "http://127.0.0.1:8000").rstrip("/")
+
+    @property
+    def old_keys(self) -> list[str]:
+        if self.old_secret_keys is None:
+            return []
+        return [k.strip() for k in self.old_secret_keys.get_secret_value().split(",") if k.strip()]
+
+    @property
+    def periodic_deadline_seconds(self) -> int | None:
+        if self.periodic_max_age_seconds is not None:
+            return self.periodic_max_age_seconds
+        return 5 * self.tick_interval_seconds if self.run_periodic else None
 
     @property
     def is_sqlite(self) -> bool:

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 
 def _derive(secret_key: str, purpose: str) -> bytes:
@@ -24,6 +24,17 @@ def decrypt(secret_key: str, ciphertext: str) -> str:
         return Fernet(key).decrypt(ciphertext.encode()).decode()
     except InvalidToken as exc:  # a changed key must fail loudly, never return garbage
         raise ValueError("cannot decrypt: the secret key differs from the one used") from exc
+
+
+def rotate(secret_key: str, old_keys: list[str], ciphertext: str) -> str:
+    """Re-encrypts under ``secret_key`` what any of the keys encrypted (MultiFernet)."""
+    fernets = [
+        Fernet(base64.urlsafe_b64encode(_derive(k, "fernet"))) for k in [secret_key, *old_keys]
+    ]
+    try:
+        return MultiFernet(fernets).rotate(ciphertext.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("cannot decrypt: none of the secret keys given was used") from exc
 
 
 def keyed_hash(secret_key: str, value: str, purpose: str = "lookup") -> str:

@@ -1,14 +1,17 @@
 """Demo data: two municipalities, staff for every role, and (from each domain's
 own demo module) providers and citizens in every state."""
 
+from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, make_url
 
-from market.admin_tasks import unit_of_work
+from market.admin_tasks import TaskError, unit_of_work
 from market.auth import service as auth_service
 from market.auth.models import Role
 from market.config import Settings
+from market.db import create_engine
 from market.municipalities import service as municipalities
 
 DEMO_PASSWORD = "demo-password-2026"
@@ -41,8 +44,53 @@ def remove_sqlite_file(database_url: str) -> None:
             Path(database + suffix).unlink(missing_ok=True)
 
 
-async def seed(settings: Settings) -> list[tuple[str, str]]:
-    """Returns (who, e-mail) for every demo login."""
+# The demo's own first login: a database holding it was seeded by the demo.
+DEMO_MARKER_EMAIL = "admin@aarhus.example"
+SEED_STEPS = 8
+
+
+async def reset_postgresql(settings: Settings) -> None:
+    """Lets `market demo` run again on PostgreSQL: an empty database is used as
+    it is, an earlier demo's tables are dropped, anything else is refused."""
+    from sqlmodel import SQLModel
+
+    from market.models_registry import import_all_models
+
+    import_all_models()
+    engine = create_engine(settings)
+
+    def what_is_there(connection: Connection) -> str:
+        if not inspect(connection).has_table("app_user"):
+            return "empty"
+        users = connection.execute(text("SELECT email FROM app_user")).scalars().all()
+        if not users:
+            return "empty"
+        return "demo" if DEMO_MARKER_EMAIL in users else "other"
+
+    def drop_everything(connection: Connection) -> None:
+        SQLModel.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+    try:
+        async with engine.begin() as connection:
+            found = await connection.run_sync(what_is_there)
+            if found == "other" or (found == "demo" and settings.environment == "production"):
+                raise TaskError(
+                    "The database holds data the demo did not seed; market demo only seeds an "
+                    "empty database or replaces its own earlier demo (never in production)."
+                )
+            if found == "demo":
+                await connection.run_sync(drop_everything)
+    finally:
+        await engine.dispose()
+
+
+async def seed(
+    settings: Settings, progress: Callable[[str], None] | None = None
+) -> list[tuple[str, str]]:
+    """Returns (who, e-mail) for every demo login. ``progress`` hears each step's
+    name as it starts (SEED_STEPS of them), for the command line's progress bar."""
+    step = progress or (lambda _name: None)
     from market.copayments import demo as copayment_demo
     from market.finance import demo as finance_demo
     from market.orders import demo as order_demo
@@ -54,6 +102,7 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
 
     logins: list[tuple[str, str]] = []
     async with unit_of_work(settings) as session:
+        step("municipalities and staff")
         aarhus = await municipalities.create(
             session,
             code="0751",
@@ -135,6 +184,7 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
                 municipality_id=municipality_id,
             )
             logins.append((who, email))
+        step("providers")
         logins += await provider_demo.seed(
             session,
             municipalities=[aarhus, odense],
@@ -142,6 +192,7 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
             password=DEMO_PASSWORD,
             settings=settings,
         )
+        step("citizens and vouchers")
         logins += await voucher_demo.seed(
             session,
             municipalities=[aarhus, odense],
@@ -149,6 +200,7 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
             password=DEMO_PASSWORD,
             settings=settings,
         )
+        step("orders")
         logins += await order_demo.seed(
             session,
             municipalities=[aarhus, odense],
@@ -156,10 +208,12 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
             password=DEMO_PASSWORD,
             settings=settings,
         )
+        step("closing past voucher weeks")
         # The weekly job, last: the order history above is placed in past weeks.
         await voucher_service.close_past_weeks(
             session, actor=auth_service.actor_for(users["sagsbehandler@aarhus.example"])
         )
+        step("settlement")
         logins += await settlement_demo.seed(
             session,
             municipalities=[aarhus, odense],
@@ -167,8 +221,10 @@ async def seed(settings: Settings) -> list[tuple[str, str]]:
             password=DEMO_PASSWORD,
             settings=settings,
         )
+        step("payouts")
         logins += await payout_demo.seed(session, users=users)
         logins += await finance_demo.seed(session, municipalities_=[aarhus, odense])
+        step("co-payment statements")
         earlier, _ = settlement_demo.past_months()
         logins += await copayment_demo.seed(session, users=users, month_on=earlier)
     return logins

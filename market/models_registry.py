@@ -9,6 +9,7 @@ def import_all_models() -> None:
     import market.finance.models
     import market.identity.models
     import market.municipalities.models
+    import market.operations.models
     import market.orders.models
     import market.outbox.models
     import market.payments.models

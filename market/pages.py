@@ -19,8 +19,3 @@ async def home(request: Request, actor: Annotated[Actor | None, Depends(public)]
             return RedirectResponse("/login/second-factor", status_code=303)
         return RedirectResponse("/login", status_code=303)
     return render(request, "shared/home.html", {})
-
-
-@router.get("/healthz", include_in_schema=False)
-async def healthz(_: Annotated[Actor | None, Depends(public)]) -> dict[str, str]:
-    return {"status": "ok"}

@@ -184,3 +184,13 @@ class LetterCode(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     replaced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WeekClosing(SQLModel, table=True):
+    """The last day up to which a grant's weeks are closed, so the weekly job
+    looks only at weeks that can still be open instead of every week ever granted."""
+
+    __tablename__ = "voucher_week_closing"
+
+    grant_id: int = Field(foreign_key="voucher_grant.id", primary_key=True)
+    closed_through: date

@@ -3,7 +3,7 @@ statements; reads and admin forms use the ORM."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
@@ -24,6 +24,7 @@ from vouchers.models import (
     ProxyLink,
     VoucherAccount,
     VoucherGrant,
+    WeekClosing,
 )
 
 ACCOUNT = VoucherAccount.__table__  # type: ignore[attr-defined]
@@ -401,6 +402,48 @@ async def active_grant_on(session: AsyncSession, citizen_id: int, day: date) -> 
         .limit(1)
     )
     return result.scalar_one_or_none()
+
+
+async def grants_with_weeks_to_close(
+    session: AsyncSession, *, this_monday: date, today: date
+) -> list[int]:
+    """Grants with an ended week not yet closed, or active past their last day."""
+    last_sunday = this_monday - timedelta(days=1)
+    result = await session.execute(
+        select(VoucherGrant.id)
+        .outerjoin(WeekClosing, WeekClosing.grant_id == VoucherGrant.id)
+        .where(
+            or_(
+                and_(
+                    VoucherGrant.valid_from < this_monday,
+                    or_(
+                        WeekClosing.closed_through.is_(None),
+                        and_(
+                            WeekClosing.closed_through < VoucherGrant.valid_to,
+                            WeekClosing.closed_through < last_sunday,
+                        ),
+                    ),
+                ),
+                and_(VoucherGrant.status == GrantStatus.ACTIVE, VoucherGrant.valid_to < today),
+            )
+        )
+        .order_by(VoucherGrant.id)
+    )
+    return list(result.scalars().all())
+
+
+async def closed_through(session: AsyncSession, grant_id: int) -> date | None:
+    found = await session.get(WeekClosing, grant_id)
+    return found.closed_through if found else None
+
+
+async def set_closed_through(session: AsyncSession, grant_id: int, day: date) -> None:
+    dialect = session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_(WeekClosing).values(grant_id=grant_id, closed_through=day)
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["grant_id"], set_={"closed_through": day})
+    )
 
 
 async def grants_started_before(session: AsyncSession, day: date) -> Sequence[VoucherGrant]:

@@ -1135,17 +1135,38 @@ async def close_past_weeks(
     is closed (its leftover units expire or roll over), and grants whose last
     day has passed become expired. Returns how many weeks were closed."""
     day = today or today_in_copenhagen()
-    this_monday = day - timedelta(days=day.weekday())
     closed = 0
-    for grant in await repository.grants_started_before(session, this_monday):
-        assert grant.id is not None
-        last_week_end = min(grant.valid_to, this_monday - timedelta(days=1))
-        for week in weeks_between(grant.valid_from, last_week_end):
-            move = await expire_week(session, grant_id=grant.id, iso_week=week, actor=actor)
+    for grant_id in await grants_with_weeks_to_close(session, today=day):
+        closed += await close_grant_weeks(session, grant_id=grant_id, today=day, actor=actor)
+    return closed
+
+
+async def grants_with_weeks_to_close(session: AsyncSession, *, today: date) -> list[int]:
+    this_monday = today - timedelta(days=today.weekday())
+    return await repository.grants_with_weeks_to_close(
+        session, this_monday=this_monday, today=today
+    )
+
+
+async def close_grant_weeks(
+    session: AsyncSession, *, grant_id: int, today: date, actor: Actor | None = None
+) -> int:
+    """One grant's ended weeks, from the day after the last one closed: the
+    runner commits per grant and never walks a grant's whole history again."""
+    grant = await _get_grant(session, grant_id)
+    this_monday = today - timedelta(days=today.weekday())
+    last_week_end = min(grant.valid_to, this_monday - timedelta(days=1))
+    through = await repository.closed_through(session, grant_id)
+    start = grant.valid_from if through is None else max(grant.valid_from, through + timedelta(1))
+    closed = 0
+    if start <= last_week_end:
+        for week in weeks_between(start, last_week_end):
+            move = await expire_week(session, grant_id=grant_id, iso_week=week, actor=actor)
             if move is not None and not move.replayed:
                 closed += 1
-        if grant.status == GrantStatus.ACTIVE and grant.valid_to < day:
-            await expire_grant(session, grant_id=grant.id, actor=actor, today=day)
+        await repository.set_closed_through(session, grant_id, last_week_end)
+    if grant.status == GrantStatus.ACTIVE and grant.valid_to < today:
+        await expire_grant(session, grant_id=grant_id, actor=actor, today=today)
     return closed
 
 
@@ -1366,6 +1387,10 @@ def normalise_letter_code(text: str) -> str:
 
 def _letter_hash(secret_key: str, code: str) -> str:
     return crypto.keyed_hash(secret_key, code, purpose="letter-code")
+
+
+# Key rotation (market keys rotate) recomputes the look-up hash of every letter code.
+letter_code_hash = _letter_hash
 
 
 async def _new_letter_code(

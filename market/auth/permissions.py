@@ -54,6 +54,7 @@ class Permission(StrEnum):
     # signing in with the municipality's identity provider (market.identity)
     IDENTITY_PROVIDER_MANAGE = "identity_provider.manage"  # the OIDC settings (platform)
     IDENTITY_BINDING_MANAGE = "identity_binding.manage"  # binding links for staff
+    OUTBOX_MANAGE = "outbox.manage"  # see and retry e-mails and webhooks given up on
 
 
 P = Permission
@@ -104,6 +105,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.STAFF_MANAGE,
             P.MUNICIPALITY_EDIT,
             P.IDENTITY_BINDING_MANAGE,
+            P.OUTBOX_MANAGE,
             *_MUNICIPAL_READ,
         }
     ),
@@ -147,6 +149,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MUNICIPALITY_CREATE,
             P.MUNICIPALITY_EDIT,
             P.IDENTITY_PROVIDER_MANAGE,
+            P.OUTBOX_MANAGE,
         }
     ),
 }

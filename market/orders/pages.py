@@ -799,7 +799,10 @@ async def alert_badge(request: Request, session: Session) -> None:
     menu badge, one COUNT for staff who handle alerts, nothing for anyone else."""
     from market.auth.dependencies import _identify as identify  # cached per request
 
-    if request.url.path.startswith(("/api/", "/static/")):
+    # Machine endpoints too: /metrics takes a bearer token that is not an API token.
+    if request.url.path.startswith(
+        ("/api/", "/static/", "/livez", "/readyz", "/healthz", "/metrics")
+    ):
         return
     actor = await identify(request, session)
     if actor is not None and actor.can(Permission.ALERT_HANDLE):

@@ -261,6 +261,7 @@ async def _notify_provider(
                 "units": order.units,
                 "status": order.status.value,
             },
+            municipality_id=order.municipality_id,
         )
 
 
@@ -718,6 +719,7 @@ async def _raise_alert(
                 f"Åbn alarmen i Velfærdsmarked (log ind): {link}\n\n"
                 "Borgerens navn, adresse og telefon står kun i Velfærdsmarked, ikke i denne e-mail."
             ),
+            municipality_id=order.municipality_id,
         )
     await audit.record(
         session,
@@ -731,15 +733,28 @@ async def _raise_alert(
 
 
 async def expire_unaccepted(session: AsyncSession, *, now: datetime | None = None) -> int:
-    """Orders nobody accepted in time expire and give their units back (tick)."""
+    """Orders nobody accepted in time expire and give their units back."""
     now = now or utcnow()
     expired = 0
-    for order in await repository.placed_past_deadline(session, now):
-        await _release(session, order, None)
-        await _copayment(session, order, CopaymentDue.NOT_OWED)
-        await _move(session, order, OrderStatus.EXPIRED, actor=None, note="not accepted in time")
-        expired += 1
+    for order_id in await unaccepted_past_deadline(session, now=now):
+        expired += await expire_if_unaccepted(session, order_id=order_id, now=now)
     return expired
+
+
+async def unaccepted_past_deadline(session: AsyncSession, *, now: datetime) -> list[int]:
+    """The ids only: the periodic runner expires each in its own transaction."""
+    return [o.id for o in await repository.placed_past_deadline(session, now) if o.id is not None]
+
+
+async def expire_if_unaccepted(session: AsyncSession, *, order_id: int, now: datetime) -> bool:
+    """One order, re-read, so an order accepted since the list was made is left alone."""
+    order = await repository.get_order(session, order_id)
+    if order is None or order.status != OrderStatus.PLACED or order.accept_by_at > now:
+        return False
+    await _release(session, order, None)
+    await _copayment(session, order, CopaymentDue.NOT_OWED)
+    await _move(session, order, OrderStatus.EXPIRED, actor=None, note="not accepted in time")
+    return True
 
 
 # --- alerts and ratings ----------------------------------------------------
@@ -1000,6 +1015,7 @@ async def _notify_cancelled(session: AsyncSession, order: Order, status: OrderSt
                 "units": order.units,
                 "status": status.value,
             },
+            municipality_id=order.municipality_id,
         )
 
 
@@ -1479,6 +1495,23 @@ async def place_standing_orders(
         report.standing_orders += 1
         report.placed += placed
         report.problems += refused
+    return report
+
+
+async def active_standing_order_ids(session: AsyncSession) -> list[int]:
+    return [s.id for s in await repository.active_standing_orders(session) if s.id is not None]
+
+
+async def place_one_standing_order(
+    session: AsyncSession, *, standing_id: int, now: datetime, days_ahead: int = ORDER_DAYS_AHEAD
+) -> StandingReport:
+    """One standing order placed ahead, for the runner's commit per item."""
+    report = StandingReport()
+    standing = await repository.get_standing_order(session, standing_id)
+    if standing is None or not standing.active:
+        return report
+    placed, refused = await _place_ahead(session, standing, now=now, days_ahead=days_ahead)
+    report.standing_orders, report.placed, report.problems = 1, placed, refused
     return report
 
 

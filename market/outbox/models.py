@@ -36,3 +36,5 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Whose message it is, so a municipal admin can see and retry its own dead letters.
+    municipality_id: int | None = Field(default=None, index=True)

@@ -10,7 +10,12 @@ from market.outbox.models import OutboxKind, OutboxMessage, OutboxStatus
 
 
 async def add_once(
-    session: AsyncSession, *, kind: OutboxKind, idempotency_key: str, payload_json: str
+    session: AsyncSession,
+    *,
+    kind: OutboxKind,
+    idempotency_key: str,
+    payload_json: str,
+    municipality_id: int | None = None,
 ) -> None:
     """Inserts unless a message with the key exists: a retried request enqueues nothing twice."""
     dialect = session.get_bind().dialect.name
@@ -23,6 +28,7 @@ async def add_once(
             payload_json=payload_json,
             status=OutboxStatus.PENDING,
             attempts=0,
+            municipality_id=municipality_id,
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
     )

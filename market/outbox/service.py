@@ -29,6 +29,7 @@ async def enqueue_email(
     to: list[str],
     subject: str,
     body: str,
+    municipality_id: int | None = None,
 ) -> bool:
     """Returns False (and queues nothing) when no SMTP server is configured."""
     if settings.smtp_host is None or not to:
@@ -38,6 +39,7 @@ async def enqueue_email(
         kind=OutboxKind.EMAIL,
         idempotency_key=idempotency_key,
         payload_json=json.dumps({"to": to, "subject": subject, "body": body}),
+        municipality_id=municipality_id,
     )
     return True
 
@@ -50,6 +52,7 @@ async def enqueue_webhook(
     secret: str | list[str],
     event: str,
     data: dict[str, Any],
+    municipality_id: int | None = None,
 ) -> None:
     """`secret` may be several during a secret rotation: each one signs."""
     await repository.add_once(
@@ -65,6 +68,7 @@ async def enqueue_webhook(
                 "idempotency_key": idempotency_key,
             }
         ),
+        municipality_id=municipality_id,
     )
 
 

@@ -33,6 +33,7 @@ DEMO_STAFF = [
             "Audit log",
             "Municipality",
             "Staff",
+            "Messages given up on",
             "API tokens",
         ],
     ),
@@ -54,7 +55,11 @@ DEMO_STAFF = [
         "Susanne Sagsbehandler",
         ["Providers", "Citizens", "Welfare alerts", "Supervision"],
     ),
-    ("platform@velfaerd.example", "Pia Platform", ["Audit log", "Municipalities"]),
+    (
+        "platform@velfaerd.example",
+        "Pia Platform",
+        ["Audit log", "Municipalities", "Messages given up on"],
+    ),
 ]
 
 

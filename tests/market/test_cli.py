@@ -83,3 +83,26 @@ def test_users_create_refuses_bad_input_with_a_sentence(cli_db):
         ],
     )
     assert short.exit_code == 2 and "at least 10 characters" in short.output
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://nobody@127.0.0.1:1/nothing",
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/no_such_database_here",
+        "sqlite+aiosqlite:////proc/no-such-dir/market.db",
+    ],
+)
+@pytest.mark.parametrize("command", [["audit", "verify"], ["vouchers", "verify"], ["tick"]])
+def test_an_unreachable_database_is_one_sentence_and_exit_code_3(monkeypatch, url, command):
+    from market.config import get_settings
+
+    monkeypatch.setenv("MARKET_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, command)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 3, result.output
+    assert result.output.startswith("Error: cannot reach")
+    assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
