@@ -61,7 +61,7 @@ def _material(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_hash(values: dict[str, Any]) -> str:
-    """The unkeyed hash of events written before 0015, kept to verify them."""
+    """The unkeyed hash of events written before migration 0009, kept to verify them."""
     return hashlib.sha256(canonical_json(_material(values)).encode()).hexdigest()
 
 

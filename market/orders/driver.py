@@ -125,7 +125,9 @@ async def record_stop(
     already = order.status == status and order.failure_reason == reason
     if not already:
         if order.status == OrderStatus.ACCEPTED:
-            [order] = await orders.mark_out_for_delivery(session, actor=actor, order_ids=[order_id])
+            [order] = await orders.mark_out_for_delivery(
+                session, actor=actor, order_ids=[order_id], now=now
+            )
         if wanted == StopOutcome.DELIVERED:
             order = await orders.mark_delivered(session, actor=actor, order_id=order_id, now=now)
         else:

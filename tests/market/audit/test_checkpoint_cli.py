@@ -1,5 +1,5 @@
 """`market audit keygen / checkpoint / verify --checkpoint`, and the upgrade of a
-database whose chains were written with unkeyed hashes (migration 0015), on the
+database whose chains were written with unkeyed hashes (migration 0009), on the
 database MARKET_TEST_DB names."""
 
 import asyncio
@@ -94,7 +94,7 @@ def test_checkpoint_without_a_signing_key_says_how_to_make_one(fresh_db):
     assert result.exit_code == 2 and "market audit keygen" in result.output
 
 
-def _seal_as_migration_0015_does(url: str) -> None:
+def _seal_as_migration_0009_does(url: str) -> None:
     import importlib.util
 
     from alembic.migration import MigrationContext
@@ -102,7 +102,7 @@ def _seal_as_migration_0015_does(url: str) -> None:
 
     from market.migrations import ROOT
 
-    [path] = (ROOT / "alembic" / "versions").glob("0015_*.py")
+    [path] = (ROOT / "alembic" / "versions").glob("0009_hardening_integrations.py")
     spec = importlib.util.spec_from_file_location("migration_0015", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -128,7 +128,7 @@ def test_the_upgrade_seals_unkeyed_chains_with_a_keyed_event(fresh_db):
     _make_users(3)
 
     async def as_written_before() -> None:
-        """Turn the events into what a version before 0015 wrote: unkeyed SHA-256."""
+        """Turn the events into what a version before 0009 wrote: unkeyed SHA-256."""
         from sqlalchemy import select, update
         from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -148,7 +148,7 @@ def test_the_upgrade_seals_unkeyed_chains_with_a_keyed_event(fresh_db):
     legacy = runner.invoke(app, ["audit", "verify"])
     assert legacy.exit_code == 1 and "no keyed event" in legacy.output
 
-    _seal_as_migration_0015_does(fresh_db)
+    _seal_as_migration_0009_does(fresh_db)
     sealed = runner.invoke(app, ["audit", "verify"])
     assert sealed.exit_code == 0, sealed.output
     assert "platform: 4 events" in sealed.output

@@ -82,6 +82,13 @@ async def diner(session: AsyncSession, world: World, caps: None) -> Diner:  # no
     return Diner(citizen=citizen, grant=grant, me=auth_service.actor_for(user))
 
 
+def on_the_day(day: date) -> datetime:
+    """Late morning of the delivery day, when meals go out (nothing goes out before)."""
+    from market.clock import local_instant
+
+    return local_instant(day, time(11, 0))
+
+
 def noon_before(day: date) -> datetime:
     """A moment safely before the 14:00 cut-off the day before delivery."""
     from market.clock import local_instant

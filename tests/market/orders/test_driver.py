@@ -18,7 +18,7 @@ from market.orders.models import (
     WelfareNote,
 )
 from tests.factories import login, post_form
-from tests.market.orders.conftest import days_ahead, noon_before
+from tests.market.orders.conftest import days_ahead, noon_before, on_the_day
 
 STAFF = "kok@godekoekken.dk"
 
@@ -62,6 +62,7 @@ async def test_a_tap_is_recorded_once_and_an_observation_becomes_a_note(
             observations=list(observations),
             text=text,
             settings=settings,
+            now=on_the_day(day),
         )
 
     first = await tap(ids[0], "delivered", "tap-1", ["confused", "meal_untouched"], "Glemte mig")

@@ -7,7 +7,7 @@ from market.auth import service as auth_service
 from market.orders import pauses, service
 from market.orders.models import FailureReason
 from tests.factories import login
-from tests.market.orders.conftest import days_ahead, noon_before
+from tests.market.orders.conftest import days_ahead, noon_before, on_the_day
 
 STAFF = "kok@godekoekken.dk"
 
@@ -38,14 +38,16 @@ async def test_packing_and_route_lists_hold_the_same_orders_in_every_state(
     assert await both() == (set(), set())  # nothing accepted yet: nothing to cook or drive
     await service.accept_orders(session, actor=kitchen.staff, order_ids=ids)
     assert await both() == (set(ids), set(ids))
-    await service.mark_out_for_delivery(session, actor=kitchen.staff, order_ids=ids)
-    await service.mark_delivered(session, actor=kitchen.staff, order_id=ids[0])
+    now = on_the_day(day)
+    await service.mark_out_for_delivery(session, actor=kitchen.staff, order_ids=ids, now=now)
+    await service.mark_delivered(session, actor=kitchen.staff, order_id=ids[0], now=now)
     await service.mark_failed(
         session,
         actor=kitchen.staff,
         order_id=ids[1],
         reason=FailureReason.WRONG_MEAL,
         settings=settings,
+        now=now,
     )
     # delivered and failed meals stay on both lists (they were cooked and driven)
     assert await both() == (set(ids), set(ids))
@@ -64,7 +66,9 @@ async def test_paused_customers_show_and_no_failure_reason_is_preselected(
         idempotency_key="a-customer",
     )
     await service.accept_orders(session, actor=kitchen.staff, order_ids=[order.id])
-    await service.mark_out_for_delivery(session, actor=kitchen.staff, order_ids=[order.id])
+    await service.mark_out_for_delivery(
+        session, actor=kitchen.staff, order_ids=[order.id], now=on_the_day(days_ahead(2))
+    )
     case_worker = auth_service.actor_for(world.user("case_worker"))
     await pauses.register_pause(
         session,
