@@ -201,6 +201,13 @@ async def _enabled_provider(
     return provider
 
 
+async def staff_provider_enabled(session: AsyncSession, *, municipality_id: int) -> bool:
+    """Whether the municipality's staff sign in through its identity provider (so an
+    invitation offers that way in as well as a password)."""
+    provider = await repository.provider_for(session, municipality_id, Audience.STAFF)
+    return provider is not None and provider.enabled
+
+
 # --- binding a staff member's subject ---------------------------------------------
 
 

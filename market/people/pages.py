@@ -6,13 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.dependencies import Session, public, require
-from market.auth.models import Role
+from market.auth.models import Role, User
 from market.auth.pages import signed_in_redirect
 from market.auth.permissions import Actor, Permission
 from market.config import Settings
-from market.errors import N_, AppError, InvalidInput
+from market.errors import N_, AppError, InvalidInput, NotFound
+from market.identity import service as identity
+from market.identity.pages import start_binding_sign_in
 from market.people import service
 from market.people.models import TokenPurpose
 from market.templating import render
@@ -170,8 +173,38 @@ async def invitation_form(request: Request, session: Session, _: Anyone, token: 
     user = await service.invitation_for(session, token=token)
     name = "" if user.full_name == user.email else user.full_name
     return render(
-        request, "people/accept.html", {"token": token, "email": user.email, "full_name": name}
+        request,
+        "people/accept.html",
+        {
+            "token": token,
+            "email": user.email,
+            "full_name": name,
+            "identity_provider": await _staff_provider(session, user),
+        },
     )
+
+
+async def _staff_provider(session: AsyncSession, user: User) -> bool:
+    if user.municipality_id is None:
+        return False  # provider staff always have a password
+    return await identity.staff_provider_enabled(session, municipality_id=user.municipality_id)
+
+
+@router.get("/invitation/{token}/staff-login")
+async def accept_with_identity_provider(
+    request: Request, session: Session, _: Anyone, token: str
+) -> Response:
+    """Accepts the invitation by signing in at the municipality's identity provider:
+    the single-use invitation proves who the person is, and their first sign-in
+    there binds its subject to this account (no password is set). A link, not a
+    form: the site's CSP lets forms post only to itself, redirects included."""
+    invited = await service.invitation_for(session, token=token)
+    if not await _staff_provider(session, invited):
+        raise NotFound(N_("That page does not exist."))
+    user = await service.accept_invitation(
+        session, token=token, full_name=invited.full_name, password=None
+    )
+    return await start_binding_sign_in(request, session, user=user)
 
 
 @router.post("/invitation/{token}", response_class=HTMLResponse)

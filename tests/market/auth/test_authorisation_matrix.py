@@ -284,6 +284,7 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     # going live: municipalities, people, invitations, forgotten passwords
     ("GET", "/invitation/{token}"): EVERYONE,
     ("POST", "/invitation/{token}"): EVERYONE,
+    ("GET", "/invitation/{token}/staff-login"): EVERYONE,
     ("GET", "/password-reset"): EVERYONE,
     ("POST", "/password-reset"): EVERYONE,
     ("GET", "/password-reset/{token}"): EVERYONE,

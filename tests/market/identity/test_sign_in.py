@@ -396,3 +396,57 @@ async def test_a_new_issuer_starts_without_bindings(
     assert (await session.execute(select(IdentityBinding))).first() is None
     changed = await audit_events(session, "identity_provider.changed")
     assert [e["bindings_cleared"] for e in changed] == [False, True]
+
+
+async def test_an_invitation_accepted_at_the_identity_provider_binds_the_new_account(
+    app, client, session, settings, world, staff_idp, mock_idp
+):
+    from market.auth.models import Role
+    from market.people import service as people
+
+    admin = auth_service.actor_for(world.user("admin"))
+    invitation = await people.invite(
+        session,
+        settings=settings,
+        actor=admin,
+        email="ny.kollega@aarhus.dk",
+        role=Role.CASE_WORKER,
+        full_name="Ny Kollega",
+    )
+    await session.commit()
+    path = urlsplit(invitation.link).path
+    page = await client.get(path)
+    assert page.status_code == 200 and f"{path}/staff-login" in page.text
+
+    subject = "oid-new-colleague"
+    mock_idp.set_claims(subject, {"amr": ["pwd", "mfa"]})
+    done = await sign_in(client, mock_idp, f"{path}/staff-login", subject)
+    assert done.status_code == 303 and done.headers["location"] == "/"
+    binding = (await session.execute(select(IdentityBinding))).scalar_one()
+    assert binding.user_id == invitation.user.id and binding.subject == subject
+    assert (await audit_events(session, "identity.bound"))[0]["via"] == "invitation"
+    assert (await client.get("/citizens")).status_code == 200
+    # The invitation was used up: the link no longer lets anyone in.
+    client.cookies.clear()
+    assert (await client.get(f"{path}/staff-login")).status_code == 410
+
+
+async def test_an_invitation_offers_no_identity_provider_where_there_is_none(
+    client, session, settings, world
+):
+    from market.auth.models import Role
+    from market.people import service as people
+
+    invitation = await people.invite(
+        session,
+        settings=settings,
+        actor=auth_service.actor_for(world.user("admin")),
+        email="anden.kollega@aarhus.dk",
+        role=Role.CASE_WORKER,
+    )
+    await session.commit()
+    path = urlsplit(invitation.link).path
+    assert "staff-login" not in (await client.get(path)).text
+    assert (await client.get(f"{path}/staff-login")).status_code == 404
+    # ... and the invitation is still there to be accepted with a password.
+    assert (await client.get(path)).status_code == 200
