@@ -548,6 +548,12 @@ def keys_rotate() -> None:
         f"{report.second_factors} second-factor secrets under the new key. Remove "
         "MARKET_OLD_SECRET_KEYS once every machine runs with the new MARKET_SECRET_KEY."
     )
+    if settings.audit_key is None:
+        typer.echo(
+            "The audit chain is keyed with the secret key: before removing "
+            "MARKET_OLD_SECRET_KEYS, add the old key to MARKET_AUDIT_PREVIOUS_KEYS, or the "
+            "events written until now can no longer be verified."
+        )
 
 
 @app.command()

@@ -60,6 +60,10 @@ def _chain_keys(current_material: str, previous: tuple[str, ...]) -> ChainKeys:
 def chain_keys(settings: Settings) -> ChainKeys:
     current = settings.audit_key or settings.secret_key
     previous = tuple(k.get_secret_value() for k in settings.audit_previous_keys)
+    if settings.audit_key is None:
+        # Keyed from the secret key: while `market keys rotate` moves to a new one,
+        # the old secret keys still vouch for the events they hashed.
+        previous += tuple(settings.old_keys)
     return _chain_keys(current.get_secret_value(), previous)
 
 

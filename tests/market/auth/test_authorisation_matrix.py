@@ -300,6 +300,13 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/people/{user_id}/reinvite"): frozenset({MA, PA, PL}),
     ("POST", "/people/{user_id}/role"): frozenset({MA, PA, PL}),
     ("POST", "/people/{user_id}/second-factor-reset"): frozenset({MA, PA, PL}),
+    # health, metrics and the outbox's given-up messages
+    ("GET", "/livez"): EVERYONE,
+    ("GET", "/readyz"): EVERYONE,
+    # loopback or the metrics token; the harness calls from loopback
+    ("GET", "/metrics"): EVERYONE,
+    ("GET", "/operations/dead-letters"): frozenset({MA, PL}),
+    ("POST", "/operations/dead-letters/{message_id}/retry"): frozenset({MA, PL}),
     # the API's documentation, served from this site
     ("GET", "/docs"): EVERYONE,
     # the everyday: pauses, cancelling with a question, the driver, welfare notes
@@ -357,6 +364,8 @@ OWN_ALSO = {
     ("GET", "/offers/{offer_id}/photo"): {404},
     # the demo's one pause is Jørgen's: a citizen or proxy meets it as another's
     ("POST", "/pauses/{pause_id}/end"): {404},
+    # the demo has given up on no message
+    ("POST", "/operations/dead-letters/{message_id}/retry"): {404},
     # the demo has no welfare note yet
     ("POST", "/welfare-notes/{note_id}/acknowledge"): {404},
     # the demo has no staff identity provider (market demo --identity-provider adds one)
@@ -659,6 +668,7 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                     "adjustment_id": adjustment,
                     "pause_id": await one("SELECT id FROM citizen_pause ORDER BY id") or NOWHERE,
                     "note_id": await one("SELECT id FROM welfare_note ORDER BY id") or NOWHERE,
+                    "message_id": NOWHERE,
                     "proxy_user_id": await one(
                         "SELECT proxy_user_id FROM proxy_link WHERE citizen_id = :c", c=aase
                     ),

@@ -105,9 +105,14 @@ async def test_request_id_in_and_out_and_log_lines_carry_it_without_personal_dat
     try:
         await login(client, "sagsbehandler@aarhus.dk")
         given = await client.get(
-            "/citizens", params={"q": "0101451234"}, headers={"X-Request-ID": "abc-123"}
+            "/citizens", params={"q": "Jensen"}, headers={"X-Request-ID": "abc-123"}
         )
         assert given.headers["X-Request-ID"] == "abc-123"
+        # A CPR number in a URL is refused, and neither the refusal nor its log line holds it.
+        refused = await client.get(
+            "/citizens", params={"q": "0101451234"}, headers={"X-Request-ID": "cpr-1"}
+        )
+        assert refused.status_code == 400
         made = await client.get("/livez", headers={"X-Request-ID": "bad id\nwith newline"})
         assert made.headers["X-Request-ID"] != "bad id\nwith newline"
         assert len(made.headers["X-Request-ID"]) == 32
