@@ -25,7 +25,7 @@ from market.auth import throttle
 from market.auth.exceptions import WeakPassword
 from market.auth.models import Role, User
 from market.auth.permissions import Actor
-from market.auth.security import hash_password
+from market.auth.security import hash_password_off_loop
 from market.clock import today as today_in_copenhagen
 from market.config import Settings
 from market.db import utcnow
@@ -1587,7 +1587,9 @@ async def set_own_password(session: AsyncSession, *, actor: Actor, password: str
         raise WeakPassword()
     user = await repository.get_user(session, actor.user_id)
     assert user is not None
-    await repository.set_password_hash(session, actor.user_id, hash_password(password))
+    await repository.set_password_hash(
+        session, actor.user_id, await hash_password_off_loop(password)
+    )
     await audit.record(
         session,
         actor=actor,

@@ -24,6 +24,14 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+async def hash_password_off_loop(password: str) -> str:
+    """The same, in a worker thread: argon2 is slow on purpose and would stall
+    every other request on the event loop while it works."""
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(hash_password, password)
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None

@@ -31,7 +31,11 @@ from market.auth.models import (
     UserSession,
 )
 from market.auth.permissions import SCOPES_FOR_ROLE, Actor, Permission, TokenScope
-from market.auth.security import hash_password, matching_totp_step, new_totp_secret
+from market.auth.security import (
+    hash_password_off_loop,
+    matching_totp_step,
+    new_totp_secret,
+)
 from market.config import Settings
 from market.db import utcnow
 from market.errors import N_, InvalidInput, NotFound, PermissionDenied
@@ -89,12 +93,13 @@ async def create_user(
         raise InvalidRoleScope()
     if await repository.get_user_by_email(session, email) is not None:
         raise EmailTaken(email)
+    password_hash = await hash_password_off_loop(password) if password else None
     user = await repository.add_user(
         session,
         User(
             email=email,
             full_name=full_name.strip(),
-            password_hash=hash_password(password) if password else None,
+            password_hash=password_hash,
             role=role,
             municipality_id=municipality_id,
             provider_id=provider_id,

@@ -8,16 +8,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.concurrency import run_in_threadpool
 
 from market import crypto
 from market.audit import service as audit
 from market.auth import repository as auth_repository
+from market.auth import security
 from market.auth import service as auth_service
 from market.auth.exceptions import WeakPassword
 from market.auth.models import MUNICIPAL_STAFF_ROLES, PROVIDER_ROLES, Role, User
 from market.auth.permissions import Actor
-from market.auth.security import hash_password
 from market.config import Settings
 from market.db import utcnow
 from market.errors import N_, InvalidInput
@@ -74,10 +73,10 @@ async def _colleague(session: AsyncSession, actor: Actor, user_id: int) -> User:
 
 
 async def hash_password_off_loop(password: str) -> str:
-    """argon2 takes tens of milliseconds of CPU on purpose: not on the event loop."""
+    """A new password, checked for length, hashed off the event loop."""
     if len(password) < auth_service.MIN_PASSWORD_LENGTH:
         raise WeakPassword()
-    return await run_in_threadpool(hash_password, password)
+    return await security.hash_password_off_loop(password)
 
 
 # --- single-use links ------------------------------------------------------------
