@@ -10,6 +10,12 @@ import os
 import pytest
 import requests
 import schemathesis
+
+# Imported now, at collection, not lazily inside the first test: on Python 3.11
+# a RecursionError caught earlier in the run can leave the parser's depth
+# counter off, and pytest's assertion rewriting of this module then failed with
+# "AST constructor recursion depth mismatch" (CPython gh-106905).
+import schemathesis.specs.openapi.schemas  # noqa: F401
 from hypothesis import HealthCheck, given, settings, strategies
 from schemathesis import GenerationMode
 from schemathesis.checks import (
