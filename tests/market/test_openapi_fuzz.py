@@ -15,7 +15,7 @@ import schemathesis
 # a RecursionError caught earlier in the run can leave the parser's depth
 # counter off, and pytest's assertion rewriting of this module then failed with
 # "AST constructor recursion depth mismatch" (CPython gh-106905).
-import schemathesis.specs.openapi.schemas  # noqa: F401
+import schemathesis.specs.openapi.schemas
 from hypothesis import HealthCheck, given, settings, strategies
 from schemathesis import GenerationMode
 from schemathesis.checks import (
