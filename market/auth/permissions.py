@@ -228,6 +228,24 @@ class Actor:
         return allows(self.role, permission)
 
 
+def municipality_scope(
+    actor: Actor,
+    permission: Permission | None,
+    refusal: Callable[[], Exception],
+    *,
+    outside_municipality: Callable[[], Exception] | None = None,
+) -> int:
+    """The one rule for "the actor's municipality, if allowed": the actor must
+    hold ``permission`` (when given) and belong to a municipality. Each domain
+    names its refusal (and, if it differs, the one for an actor outside any
+    municipality), so its users keep reading the sentence they read before."""
+    if permission is not None and not actor.can(permission):
+        raise refusal()
+    if actor.municipality_id is None:
+        raise (outside_municipality or refusal)()
+    return actor.municipality_id
+
+
 RouteRule = Callable[..., Awaitable[Actor | None]]
 RULE_ATTRIBUTE = "__permission_rule__"
 
