@@ -4,17 +4,16 @@ from the tables of orders, settlement, co-payments and payments."""
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from market.copayments.models import CopaymentStatement
-from market.orders.models import AlertStatus, FailureReason, Order, OrderStatus, WelfareAlert
+from market.orders import outcome
+from market.orders.models import AlertStatus, Order, WelfareAlert
 from market.payments.models import CardPayment, CardPaymentStatus
 from market.settlement.models import Statement, StatementStatus
 from providers.models import Provider
-
-PROVIDER_FAULTS = (FailureReason.NOT_DELIVERED, FailureReason.TOO_LATE, FailureReason.WRONG_MEAL)
 
 
 def _month_key(session: AsyncSession, day: ColumnElement[date]) -> ColumnElement[str]:
@@ -90,12 +89,7 @@ async def deliveries_by_provider(
 ) -> list[ProviderMonth]:
     """Per provider, the month's deliveries, those by the end of the window,
     and the failures that were the provider's fault (DESIGN.md's outcome table)."""
-    delivered = Order.status == OrderStatus.DELIVERED
-    on_time = and_(delivered, Order.delivered_at <= Order.window_end_at)  # type: ignore[operator]
-    fault = and_(
-        Order.status == OrderStatus.FAILED,
-        Order.failure_reason.in_(PROVIDER_FAULTS),  # type: ignore[union-attr]
-    )
+    delivered, on_time, fault = outcome.IS_DELIVERED, outcome.IS_ON_TIME, outcome.IS_PROVIDER_FAULT
     result = await session.execute(
         select(
             Provider.id,

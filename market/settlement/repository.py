@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from market.auth.models import User
-from market.orders.models import FailureReason, Order, OrderEvent, OrderStatus
+from market.orders import outcome
+from market.orders.models import Order, OrderEvent
 from market.settlement.models import (
     Adjustment,
     SettlementRun,
@@ -23,21 +24,13 @@ from market.settlement.models import (
 from providers.models import Approval, ApprovalStatus, ContractTerms, Provider
 from vouchers.models import Citizen
 
-PROVIDER_FAULTS = (FailureReason.NOT_DELIVERED, FailureReason.TOO_LATE, FailureReason.WRONG_MEAL)
-UNFINISHED = (OrderStatus.PLACED, OrderStatus.ACCEPTED, OrderStatus.OUT_FOR_DELIVERY)
-
-# --- how each order ended (DESIGN.md's outcome table), as SQL conditions ------------
-
-IS_DELIVERED = Order.status == OrderStatus.DELIVERED
-IS_ON_TIME = and_(IS_DELIVERED, Order.delivered_at <= Order.window_end_at)
-IS_PROVIDER_FAULT = and_(
-    Order.status == OrderStatus.FAILED, Order.failure_reason.in_(PROVIDER_FAULTS)
-)
-IS_ABSENT = and_(
-    Order.status == OrderStatus.FAILED, Order.failure_reason == FailureReason.CITIZEN_ABSENT
-)
-IS_LATE_CANCELLED = Order.status == OrderStatus.LATE_CANCELLED
-IS_UNFINISHED = Order.status.in_(UNFINISHED)
+# How each order ended: the one classification, in its SQL form.
+IS_DELIVERED = outcome.IS_DELIVERED
+IS_ON_TIME = outcome.IS_ON_TIME
+IS_PROVIDER_FAULT = outcome.IS_PROVIDER_FAULT
+IS_ABSENT = outcome.IS_ABSENT
+IS_LATE_CANCELLED = outcome.IS_LATE_CANCELLED
+IS_UNFINISHED = outcome.IS_UNFINISHED
 
 
 def _units_where(condition: Any) -> Any:

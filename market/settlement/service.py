@@ -21,6 +21,7 @@ from market.db import utcnow
 from market.errors import N_
 from market.money import parse_kroner
 from market.orders.models import Order, OrderEvent, OrderStatus
+from market.orders.outcome import Outcome, outcome_of
 from market.settlement import explain, repository, rules
 from market.settlement.exceptions import (
     AdjustmentNeedsAmount,
@@ -650,16 +651,9 @@ OUTCOME_LABELS = {
 
 
 def outcome(order: Order) -> str:
-    if order.status == OrderStatus.DELIVERED:
-        on_time = order.delivered_at is not None and order.delivered_at <= order.window_end_at
-        return "on_time" if on_time else "late"
-    if order.status == OrderStatus.FAILED:
-        if order.failure_reason is not None and order.failure_reason.value == "citizen_absent":
-            return "citizen_absent"
-        return "provider_fault"
-    if order.status == OrderStatus.LATE_CANCELLED:
-        return "late_cancelled"
-    return "other"
+    """The order's outcome as OUTCOME_LABELS names it (unfinished orders are not settled)."""
+    ended = outcome_of(order)
+    return Outcome.OTHER.value if ended == Outcome.UNFINISHED else ended.value
 
 
 @dataclass(frozen=True)

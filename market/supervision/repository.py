@@ -7,9 +7,8 @@ from datetime import date
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.orders.models import FailureReason, Order, OrderStatus, Rating
-
-PROVIDER_FAULTS = (FailureReason.NOT_DELIVERED, FailureReason.TOO_LATE, FailureReason.WRONG_MEAL)
+from market.orders import outcome
+from market.orders.models import Order, Rating
 
 
 @dataclass(frozen=True)
@@ -33,15 +32,12 @@ def _count(condition: object) -> object:
 async def order_figures(
     session: AsyncSession, *, municipality_id: int, first_day: date, last_day: date
 ) -> dict[int, OrderFigures]:
-    delivered = Order.status == OrderStatus.DELIVERED
     result = await session.execute(
         select(
             Order.provider_id,
-            _count(delivered),
-            _count(and_(delivered, Order.delivered_at > Order.window_end_at)),
-            _count(
-                and_(Order.status == OrderStatus.FAILED, Order.failure_reason.in_(PROVIDER_FAULTS))
-            ),
+            _count(outcome.IS_DELIVERED),
+            _count(outcome.IS_LATE),
+            _count(outcome.IS_PROVIDER_FAULT),
         )
         .where(
             Order.municipality_id == municipality_id,
