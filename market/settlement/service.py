@@ -240,7 +240,7 @@ async def run_month(
             terms,
             activity,
             tuple(
-                rules.Adjustment(
+                rules.AdjustmentInput(
                     a.amount_ore,
                     ADJUSTMENT_MESSAGE,
                     {"month": corrected.strftime("%Y-%m"), "reason": a.reason},
