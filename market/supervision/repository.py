@@ -6,6 +6,8 @@ from datetime import date
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import col
 
 from market.orders import outcome
 from market.orders.models import Order, Rating
@@ -25,7 +27,7 @@ class RatingFigures:
     complaints: int = 0
 
 
-def _count(condition: object) -> object:
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
@@ -34,17 +36,17 @@ async def order_figures(
 ) -> dict[int, OrderFigures]:
     result = await session.execute(
         select(
-            Order.provider_id,
+            col(Order.provider_id),
             _count(outcome.IS_DELIVERED),
             _count(outcome.IS_LATE),
             _count(outcome.IS_PROVIDER_FAULT),
         )
         .where(
-            Order.municipality_id == municipality_id,
-            Order.delivery_on >= first_day,
-            Order.delivery_on <= last_day,
+            col(Order.municipality_id) == municipality_id,
+            col(Order.delivery_on) >= first_day,
+            col(Order.delivery_on) <= last_day,
         )
-        .group_by(Order.provider_id)
+        .group_by(col(Order.provider_id))
     )
     return {
         row[0]: OrderFigures(delivered=int(row[1]), late=int(row[2]), provider_failures=int(row[3]))
@@ -56,21 +58,21 @@ async def rating_figures(
     session: AsyncSession, *, municipality_id: int, first_day: date, last_day: date
 ) -> dict[int, RatingFigures]:
     """Ratings of meals delivered in the period; a complaint is 1 or 2 stars with a comment."""
-    complaint = and_(Rating.stars <= 2, func.length(func.trim(Rating.comment)) > 0)
+    complaint = and_(col(Rating.stars) <= 2, func.length(func.trim(col(Rating.comment))) > 0)
     result = await session.execute(
         select(
-            Rating.provider_id,
-            func.count(Rating.id),
-            func.coalesce(func.sum(Rating.stars), 0),
+            col(Rating.provider_id),
+            func.count(col(Rating.id)),
+            func.coalesce(func.sum(col(Rating.stars)), 0),
             _count(complaint),
         )
-        .join(Order, Order.id == Rating.order_id)
+        .join(Order, col(Order.id) == col(Rating.order_id))
         .where(
-            Order.municipality_id == municipality_id,
-            Order.delivery_on >= first_day,
-            Order.delivery_on <= last_day,
+            col(Order.municipality_id) == municipality_id,
+            col(Order.delivery_on) >= first_day,
+            col(Order.delivery_on) <= last_day,
         )
-        .group_by(Rating.provider_id)
+        .group_by(col(Rating.provider_id))
     )
     return {
         row[0]: RatingFigures(ratings=int(row[1]), stars=int(row[2]), complaints=int(row[3]))
