@@ -53,38 +53,51 @@ async def check_statement(
     statement = await statement_in_scope(session, actor, statement_id, Permission.SETTLEMENT_VIEW)
     if statement.status != StatementStatus.APPROVED or statement.audit_chain_seq is None:
         raise OnlyApprovedCanBeChecked()
-    assert statement.id is not None
     chain = audit.chain_for(statement.municipality_id)
-    seq, recorded = statement.audit_chain_seq, statement.audit_chain_hash
-    checks: list[ChainCheck] = []
+    checks = [
+        await _chain_intact(session, chain),
+        await _head_unchanged(session, chain, statement),
+        await _approval_states_statement(session, chain, statement),
+    ]
+    return StatementCheck(statement=statement, checks=checks)
 
+
+async def _chain_intact(session: AsyncSession, chain: str) -> ChainCheck:
     report = await audit.verify_chain(session, chain=chain)
-    checks.append(
-        ChainCheck(
+    if report.ok:
+        return ChainCheck(
             True,
             N_("The municipality's audit chain is intact ({events} events)."),
             {"events": report.events},
         )
-        if report.ok
-        else ChainCheck(
-            False,
-            N_("The municipality's audit chain is broken at event {seq}: {problem}"),
-            {"seq": report.broken_at_seq, "problem": report.problem},
-        )
+    return ChainCheck(
+        False,
+        N_("The municipality's audit chain is broken at event {seq}: {problem}"),
+        {"seq": report.broken_at_seq, "problem": report.problem},
     )
 
+
+async def _head_unchanged(session: AsyncSession, chain: str, statement: Statement) -> ChainCheck:
+    """The event recorded as the chain's head on approval still has its hash."""
+    seq, recorded = statement.audit_chain_seq, statement.audit_chain_hash
+    assert seq is not None
     anchor = await audit.event_at(session, chain=chain, seq=seq) if seq else None
     found = anchor.hash if anchor is not None else (GENESIS_HASH if seq == 0 else None)
-    checks.append(
-        ChainCheck(
-            found == recorded,
-            N_("Event {seq} still has the hash recorded on the statement.")
-            if found == recorded
-            else N_("Event {seq} no longer has the hash recorded on the statement."),
-            {"seq": seq},
-        )
+    return ChainCheck(
+        found == recorded,
+        N_("Event {seq} still has the hash recorded on the statement.")
+        if found == recorded
+        else N_("Event {seq} no longer has the hash recorded on the statement."),
+        {"seq": seq},
     )
 
+
+async def _approval_states_statement(
+    session: AsyncSession, chain: str, statement: Statement
+) -> ChainCheck:
+    """The approval's own event, right after the head, states the total and lines."""
+    seq, recorded = statement.audit_chain_seq, statement.audit_chain_hash
+    assert seq is not None and statement.id is not None
     approval = await audit.event_at(session, chain=chain, seq=seq + 1)
     lines = await repository.lines_of(session, [statement.id])
     stated: dict[str, Any] = {}
@@ -107,16 +120,13 @@ async def check_statement(
         }
         == now
     )
-    checks.append(
-        ChainCheck(
-            matches,
-            N_("The approval (event {seq}) states the total and the lines the statement shows now.")
-            if matches
-            else N_(
-                "The approval (event {seq}) does not state the total and the lines the "
-                "statement shows now."
-            ),
-            {"seq": seq + 1},
-        )
+    return ChainCheck(
+        matches,
+        N_("The approval (event {seq}) states the total and the lines the statement shows now.")
+        if matches
+        else N_(
+            "The approval (event {seq}) does not state the total and the lines the "
+            "statement shows now."
+        ),
+        {"seq": seq + 1},
     )
-    return StatementCheck(statement=statement, checks=checks)
