@@ -404,47 +404,83 @@ async def send_transfers(
             )
         if payout is None:
             continue  # another worker has it
-        try:
-            # A transfer made under this key before a crash is found, not repeated.
-            reference = await gateway.find_transfer(idempotency_key=payout.idempotency_key)
-            if reference is None:
-                reference = await gateway.transfer(
-                    amount_ore=payout.amount_ore,
-                    destination=payout.destination,
-                    idempotency_key=payout.idempotency_key,
-                    metadata={
-                        "payout_id": str(payout.id),
-                        "statement_id": str(payout.statement_id),
-                        "municipality_id": str(payout.municipality_id),
-                        "provider_id": str(payout.provider_id),
-                    },
-                )
-        except GatewayUnavailable as exc:
-            async with sessions() as session, session.begin():
-                await repository.mark_transfer_retry(
-                    session,
-                    payout_id=payout_id,
-                    error=str(exc) or type(exc).__name__,
-                    retry_at=now + outbox.backoff(settings, payout.attempts),
-                )
-            report.retrying.append(payout_id)
-            continue
-        except PaymentRefused as exc:
-            async with sessions() as session, session.begin():
-                if await repository.mark_failed(
-                    session, payout_id=payout_id, error=str(exc) or type(exc).__name__
-                ):
-                    await audit.record(
-                        session,
-                        actor=actor,
-                        action="payout.failed",
-                        entity_type="payout",
-                        entity_id=payout_id,
-                        municipality_id=payout.municipality_id,
-                        data={"reason": str(exc), "attempt": payout.attempts},
-                    )
-            report.failed.append(payout_id)
-            continue
-        if await _record_paid(sessions, payout=payout, reference=reference, actor=actor):
-            report.paid.append(payout_id)
+        await _send_one(
+            sessions,
+            payout,
+            settings=settings,
+            gateway=gateway,
+            now=now,
+            actor=actor,
+            report=report,
+        )
     return report
+
+
+async def _send_one(
+    sessions: Sessions,
+    payout: Payout,
+    *,
+    settings: Settings,
+    gateway: PaymentGateway,
+    now: datetime,
+    actor: Actor | None,
+    report: TransferReport,
+) -> None:
+    """One claimed payout: sent (or found sent), then recorded as paid, to be
+    retried, or failed."""
+    assert payout.id is not None
+    try:
+        reference = await _transfer(gateway, payout)
+    except GatewayUnavailable as exc:
+        async with sessions() as session, session.begin():
+            await repository.mark_transfer_retry(
+                session,
+                payout_id=payout.id,
+                error=str(exc) or type(exc).__name__,
+                retry_at=now + outbox.backoff(settings, payout.attempts),
+            )
+        report.retrying.append(payout.id)
+        return
+    except PaymentRefused as exc:
+        await _record_failed(sessions, payout, exc, actor)
+        report.failed.append(payout.id)
+        return
+    if await _record_paid(sessions, payout=payout, reference=reference, actor=actor):
+        report.paid.append(payout.id)
+
+
+async def _transfer(gateway: PaymentGateway, payout: Payout) -> str:
+    """A transfer made under this key before a crash is found, not repeated."""
+    reference = await gateway.find_transfer(idempotency_key=payout.idempotency_key)
+    if reference is not None:
+        return reference
+    return await gateway.transfer(
+        amount_ore=payout.amount_ore,
+        destination=payout.destination,
+        idempotency_key=payout.idempotency_key,
+        metadata={
+            "payout_id": str(payout.id),
+            "statement_id": str(payout.statement_id),
+            "municipality_id": str(payout.municipality_id),
+            "provider_id": str(payout.provider_id),
+        },
+    )
+
+
+async def _record_failed(
+    sessions: Sessions, payout: Payout, exc: PaymentRefused, actor: Actor | None
+) -> None:
+    assert payout.id is not None
+    async with sessions() as session, session.begin():
+        if await repository.mark_failed(
+            session, payout_id=payout.id, error=str(exc) or type(exc).__name__
+        ):
+            await audit.record(
+                session,
+                actor=actor,
+                action="payout.failed",
+                entity_type="payout",
+                entity_id=payout.id,
+                municipality_id=payout.municipality_id,
+                data={"reason": str(exc), "attempt": payout.attempts},
+            )
