@@ -48,7 +48,7 @@ def _outcome() -> ColumnElement[str]:
     )
 
 
-def _owed(municipality_id: int, month_on: date, next_month: date, charge_absent: bool):
+def _owed(municipality_id: int, month_on: date, next_month: date, charge_absent: bool):  # type: ignore[no-untyped-def]
     """The month's orders the citizen owes the co-payment for (DESIGN.md "Prices
     and who pays") that no card pays and no statement charges yet."""
     owed = [
@@ -264,8 +264,8 @@ async def lines_of(session: AsyncSession, statement_ids: Sequence[int]) -> dict[
         return {}
     result = await session.execute(
         select(CopaymentStatementLine, Offer.name)
-        .join(Order, Order.id == CopaymentStatementLine.order_id)
-        .join(Offer, Offer.id == Order.offer_id)
+        .join(Order, Order.id == CopaymentStatementLine.order_id)  # type: ignore[arg-type]
+        .join(Offer, Offer.id == Order.offer_id)  # type: ignore[arg-type]
         .where(CopaymentStatementLine.statement_id.in_(list(statement_ids)))  # type: ignore[attr-defined]
         .order_by(CopaymentStatementLine.delivery_on, CopaymentStatementLine.id)
     )

@@ -88,7 +88,7 @@ async def statements_page(
     ).scalar_one()
     result = await session.execute(
         select(Statement, Provider.name)
-        .join(Provider, Provider.id == Statement.provider_id)
+        .join(Provider, Provider.id == Statement.provider_id)  # type: ignore[arg-type]
         .where(*where)
         .order_by(Statement.month_on, Statement.id)
         .offset(offset)
@@ -146,7 +146,7 @@ async def lowering_adjustments_page(
         where.append(Adjustment.provider_id == provider_id)
     joined = select(Adjustment, Statement, Provider.name).join(
         Statement,
-        Statement.id == Adjustment.corrects_statement_id,
+        Statement.id == Adjustment.corrects_statement_id,  # type: ignore[arg-type]
     )
     total = (
         await session.execute(
@@ -157,7 +157,7 @@ async def lowering_adjustments_page(
         )
     ).scalar_one()
     result = await session.execute(
-        joined.join(Provider, Provider.id == Adjustment.provider_id)
+        joined.join(Provider, Provider.id == Adjustment.provider_id)  # type: ignore[arg-type]
         .where(*where)
         .order_by(Statement.month_on, Adjustment.id)
         .offset(offset)
