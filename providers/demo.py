@@ -10,13 +10,18 @@ from datetime import date, timedelta
 import pypdf
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market import clock
 from market.auth import service as auth_service
 from market.auth.models import Role, User
 from market.auth.permissions import Actor
 from market.config import Settings
 from market.municipalities.models import Municipality
-from providers import service
+from providers.applications import service as applications_service
+from providers.applications.documents import DocumentIn
+from providers.approvals import service as approvals_service
+from providers.common import CVR_WEIGHTS
 from providers.models import Requirement, RequirementKind
+from providers.registry import service as registry_service
 from providers.schemas import (
     ApprovalIn,
     DecisionIn,
@@ -25,7 +30,7 @@ from providers.schemas import (
     RequirementIn,
     StandardCreate,
 )
-from providers.service import CVR_WEIGHTS, DocumentIn
+from providers.standards import service as standards_service
 
 
 def _demo_pdf() -> bytes:
@@ -196,8 +201,8 @@ async def _standard(
     title: str,
     extra: list[RequirementIn],
     reapply_by: date | None,
-) -> service.StandardView:
-    draft = await service.create_standard(
+) -> standards_service.StandardView:
+    draft = await standards_service.create_standard(
         session, actor=admin, data=StandardCreate(service="madservice", title=title)
     )
     standard_id = draft.standard.id
@@ -205,10 +210,10 @@ async def _standard(
     have = {r.key for r in draft.requirements}
     for requirement in [*BASE_REQUIREMENTS, *extra]:
         if requirement.key not in have:
-            await service.add_requirement(
+            await standards_service.add_requirement(
                 session, actor=admin, standard_id=standard_id, data=requirement
             )
-    return await service.publish_standard(
+    return await standards_service.publish_standard(
         session, actor=admin, standard_id=standard_id, reapply_by=reapply_by
     )
 
@@ -268,7 +273,7 @@ async def seed(
     assert aarhus.id is not None and odense.id is not None
     aarhus_admin = auth_service.actor_for(users["admin@aarhus.example"])
     odense_admin = auth_service.actor_for(users["admin@odense.example"])
-    today = service.today()
+    today = clock.today()
 
     aarhus_v1 = await _standard(
         session, aarhus_admin, "Kvalitetsstandard for madservice 2025", [], None
@@ -281,7 +286,7 @@ async def seed(
     actors: dict[str, Actor] = {}
     for state, p in PROVIDERS.items():
         email = f"admin@{p.domain}"
-        registration = await service.register_provider(
+        registration = await registry_service.register_provider(
             session,
             actor=None,
             registration=ProviderRegistration(
@@ -314,19 +319,19 @@ async def seed(
 
     async def apply(
         state: str,
-        standard: service.StandardView,
+        standard: standards_service.StandardView,
         municipality: Municipality,
         *,
         submit: bool = True,
         cold: str = "4",
     ) -> int:
         assert municipality.id is not None
-        started = await service.start_application(
+        started = await applications_service.start_application(
             session, actor=actors[state], municipality_id=municipality.id
         )
         application_id = started.application.id
         assert application_id is not None
-        await service.save_application(
+        await applications_service.save_application(
             session,
             actor=actors[state],
             settings=settings,
@@ -339,7 +344,7 @@ async def seed(
 
     async def approve(
         state: str,
-        standard: service.StandardView,
+        standard: standards_service.StandardView,
         municipality: Municipality,
         admin: Actor,
         *,
@@ -350,7 +355,7 @@ async def seed(
         price: str,
     ) -> int:
         application_id = await apply(state, standard, municipality)
-        await service.record_decisions(
+        await applications_service.record_decisions(
             session,
             actor=admin,
             application_id=application_id,
@@ -359,7 +364,7 @@ async def seed(
                 for r in standard.requirements
             ],
         )
-        view = await service.approve_application(
+        view = await approvals_service.approve_application(
             session,
             actor=admin,
             application_id=application_id,
@@ -405,7 +410,7 @@ async def seed(
         capacity=90,
         price="82,50",
     )
-    await service.suspend_approval(
+    await approvals_service.suspend_approval(
         session,
         actor=aarhus_admin,
         approval_id=suspended,
@@ -421,7 +426,7 @@ async def seed(
         capacity=150,
         price="88,00",
     )
-    await service.revoke_approval(
+    await approvals_service.revoke_approval(
         session,
         actor=aarhus_admin,
         approval_id=revoked,
@@ -451,7 +456,7 @@ async def seed(
     await apply("draft", aarhus_v2, aarhus, submit=False, cold="7")
     rejected = await apply("rejected", odense_v1, odense)
     cold_chain = next(r for r in odense_v1.requirements if r.key == "koelekaede")
-    await service.record_decisions(
+    await applications_service.record_decisions(
         session,
         actor=odense_admin,
         application_id=rejected,
@@ -463,7 +468,7 @@ async def seed(
             )
         ],
     )
-    await service.reject_application(
+    await applications_service.reject_application(
         session,
         actor=odense_admin,
         application_id=rejected,

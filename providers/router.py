@@ -9,8 +9,12 @@ from fastapi.responses import Response
 from market.auth.dependencies import Session, public, require
 from market.auth.permissions import Actor, Permission
 from market.errors import N_, InvalidInput
-from providers import service
+from providers.applications import documents
+from providers.applications import service as applications_service
+from providers.approvals import service as approvals_service
 from providers.models import EvidenceUpload
+from providers.offers import service as offers_service
+from providers.registry import service as registry_service
 from providers.schemas import (
     ApplicationCreate,
     ApplicationOut,
@@ -39,6 +43,7 @@ from providers.schemas import (
     UploadOut,
     WebhookSecretOut,
 )
+from providers.standards import service as standards_service
 
 router = APIRouter(prefix="/api/v1", tags=["providers"])
 P = Permission
@@ -50,7 +55,7 @@ def _upload_out(upload: EvidenceUpload) -> UploadOut:
     )
 
 
-def _application_out(view: service.ApplicationView) -> ApplicationOut:
+def _application_out(view: applications_service.ApplicationView) -> ApplicationOut:
     a = view.application
     assert a.id is not None and view.provider.id is not None
     return ApplicationOut(
@@ -88,7 +93,7 @@ def _application_out(view: service.ApplicationView) -> ApplicationOut:
     )
 
 
-def _approval_out(view: service.ApprovalView) -> ApprovalOut:
+def _approval_out(view: approvals_service.ApprovalView) -> ApprovalOut:
     a = view.approval
     assert a.id is not None
     return ApprovalOut(
@@ -109,14 +114,14 @@ def _approval_out(view: service.ApprovalView) -> ApprovalOut:
     )
 
 
-def _standard_out(view: service.StandardView) -> StandardOut:
+def _standard_out(view: standards_service.StandardView) -> StandardOut:
     return StandardOut(
         **StandardSummary.model_validate(view.standard).model_dump(),
         requirements=[RequirementOut.model_validate(r) for r in view.requirements],
     )
 
 
-def _directory_entry(row: service.DirectoryRow) -> DirectoryEntry:
+def _directory_entry(row: registry_service.DirectoryRow) -> DirectoryEntry:
     return DirectoryEntry(
         provider=ProviderOut.model_validate(row.provider),
         approvals=[_approval_out(v) for v in row.approvals],
@@ -134,7 +139,7 @@ async def register_provider(
     body: ProviderRegistration,
 ) -> RegistrationOut:
     """Registers a provider and its first administrator (who then signs in)."""
-    result = await service.register_provider(session, actor=actor, registration=body)
+    result = await registry_service.register_provider(session, actor=actor, registration=body)
     assert result.admin.id is not None
     return RegistrationOut(
         provider=ProviderOut.model_validate(result.provider), admin_user_id=result.admin.id
@@ -146,14 +151,16 @@ async def list_providers(
     session: Session, actor: Annotated[Actor, Depends(require(P.PROVIDER_DIRECTORY_VIEW))]
 ) -> list[DirectoryEntry]:
     """Providers with an approval or application in the caller's municipality."""
-    return [_directory_entry(r) for r in await service.provider_directory(session, actor=actor)]
+    return [
+        _directory_entry(r) for r in await registry_service.provider_directory(session, actor=actor)
+    ]
 
 
 @router.get("/providers/me", response_model=ProviderOut)
 async def get_own_provider(
     session: Session, actor: Annotated[Actor, Depends(require(P.STANDARD_VIEW))]
 ) -> ProviderOut:
-    return ProviderOut.model_validate(await service.own_provider(session, actor=actor))
+    return ProviderOut.model_validate(await registry_service.own_provider(session, actor=actor))
 
 
 @router.put("/providers/me", response_model=ProviderOut)
@@ -162,7 +169,7 @@ async def update_own_provider(
     actor: Annotated[Actor, Depends(require(P.PROVIDER_PROFILE_EDIT))],
     body: ProviderDetailsIn,
 ) -> ProviderOut:
-    provider = await service.update_provider(session, actor=actor, details=body)
+    provider = await registry_service.update_provider(session, actor=actor, details=body)
     return ProviderOut.model_validate(provider)
 
 
@@ -172,7 +179,7 @@ async def get_provider(
     provider_id: int,
     actor: Annotated[Actor, Depends(require(P.PROVIDER_DIRECTORY_VIEW))],
 ) -> DirectoryEntry:
-    row = await service.provider_detail(session, actor=actor, provider_id=provider_id)
+    row = await registry_service.provider_detail(session, actor=actor, provider_id=provider_id)
     return _directory_entry(row)
 
 
@@ -184,7 +191,7 @@ async def list_standards(
     session: Session, actor: Annotated[Actor, Depends(require(P.STANDARD_EDIT))]
 ) -> list[StandardSummary]:
     """Every version of the caller's municipality's standards, newest first per service."""
-    standards = await service.list_standards(session, actor=actor)
+    standards = await standards_service.list_standards(session, actor=actor)
     return [StandardSummary.model_validate(s) for s in standards]
 
 
@@ -195,7 +202,7 @@ async def create_standard(
     body: StandardCreate,
 ) -> StandardOut:
     """A new draft version, starting as a copy of the published version's requirements."""
-    return _standard_out(await service.create_standard(session, actor=actor, data=body))
+    return _standard_out(await standards_service.create_standard(session, actor=actor, data=body))
 
 
 @router.get("/standards/{standard_id}", response_model=StandardOut)
@@ -204,7 +211,7 @@ async def get_standard(
     standard_id: int,
     actor: Annotated[Actor, Depends(require(P.STANDARD_VIEW))],
 ) -> StandardOut:
-    view = await service.get_standard(session, actor=actor, standard_id=standard_id)
+    view = await standards_service.get_standard(session, actor=actor, standard_id=standard_id)
     return _standard_out(view)
 
 
@@ -217,7 +224,7 @@ async def add_requirement(
     actor: Annotated[Actor, Depends(require(P.STANDARD_EDIT))],
     body: RequirementIn,
 ) -> RequirementOut:
-    requirement = await service.add_requirement(
+    requirement = await standards_service.add_requirement(
         session, actor=actor, standard_id=standard_id, data=body
     )
     return RequirementOut.model_validate(requirement)
@@ -231,7 +238,7 @@ async def update_requirement(
     actor: Annotated[Actor, Depends(require(P.STANDARD_EDIT))],
     body: RequirementIn,
 ) -> RequirementOut:
-    requirement = await service.update_requirement(
+    requirement = await standards_service.update_requirement(
         session, actor=actor, standard_id=standard_id, requirement_id=requirement_id, data=body
     )
     return RequirementOut.model_validate(requirement)
@@ -248,7 +255,7 @@ async def remove_requirement(
     requirement_id: int,
     actor: Annotated[Actor, Depends(require(P.STANDARD_EDIT))],
 ) -> Response:
-    await service.remove_requirement(
+    await standards_service.remove_requirement(
         session, actor=actor, standard_id=standard_id, requirement_id=requirement_id
     )
     return Response(status_code=204)
@@ -262,7 +269,7 @@ async def publish_standard(
     body: PublishIn,
 ) -> StandardOut:
     """Publishes a draft; a version that supersedes another needs reapply_by."""
-    view = await service.publish_standard(
+    view = await standards_service.publish_standard(
         session, actor=actor, standard_id=standard_id, reapply_by=body.reapply_by
     )
     return _standard_out(view)
@@ -276,7 +283,7 @@ async def list_applications(
     session: Session, actor: Annotated[Actor, Depends(require(P.EVIDENCE_VIEW))]
 ) -> list[ApplicationSummary]:
     """A provider's own applications, or the municipality's submitted ones, oldest first."""
-    entries = await service.list_applications(session, actor=actor)
+    entries = await applications_service.list_applications(session, actor=actor)
     return [
         ApplicationSummary(
             id=e.application.id or 0,
@@ -297,7 +304,7 @@ async def start_application(
     body: ApplicationCreate,
 ) -> ApplicationOut:
     """Starts a draft against the municipality's current published standard."""
-    view = await service.start_application(
+    view = await applications_service.start_application(
         session, actor=actor, municipality_id=body.municipality_id, service=body.service
     )
     return _application_out(view)
@@ -309,7 +316,9 @@ async def get_application(
     application_id: int,
     actor: Annotated[Actor, Depends(require(P.EVIDENCE_VIEW))],
 ) -> ApplicationOut:
-    view = await service.get_application(session, actor=actor, application_id=application_id)
+    view = await applications_service.get_application(
+        session, actor=actor, application_id=application_id
+    )
     return _application_out(view)
 
 
@@ -321,7 +330,7 @@ async def save_evidence(
     actor: Annotated[Actor, Depends(require(P.APPLICATION_SUBMIT))],
     body: EvidenceSave,
 ) -> ApplicationOut:
-    view = await service.save_application(
+    view = await applications_service.save_application(
         session,
         actor=actor,
         settings=request.app.state.settings,
@@ -340,12 +349,12 @@ async def upload_document(
     requirement_id: Annotated[int, Form(description="The requirement the document is for")],
     file: Annotated[UploadFile, File(description="PDF, PNG, JPEG or WebP; type is sniffed")],
 ) -> UploadOut:
-    view = await service.save_application(
+    view = await applications_service.save_application(
         session,
         actor=actor,
         settings=request.app.state.settings,
         application_id=application_id,
-        documents=[service.DocumentIn(requirement_id, file.filename or "document", file)],
+        documents=[documents.DocumentIn(requirement_id, file.filename or "document", file)],
     )
     if not view.new_uploads:
         raise InvalidInput(N_("No file was received."))
@@ -360,7 +369,7 @@ async def submit_application(
     actor: Annotated[Actor, Depends(require(P.APPLICATION_SUBMIT))],
 ) -> ApplicationOut:
     """Sends the draft for review; refused while a mandatory requirement is not met."""
-    view = await service.save_application(
+    view = await applications_service.save_application(
         session,
         actor=actor,
         settings=request.app.state.settings,
@@ -376,7 +385,9 @@ async def withdraw_application(
     application_id: int,
     actor: Annotated[Actor, Depends(require(P.APPLICATION_SUBMIT))],
 ) -> ApplicationOut:
-    view = await service.withdraw_application(session, actor=actor, application_id=application_id)
+    view = await applications_service.withdraw_application(
+        session, actor=actor, application_id=application_id
+    )
     return _application_out(view)
 
 
@@ -388,7 +399,7 @@ async def record_decisions(
     body: DecisionsIn,
 ) -> ApplicationOut:
     """Met / not met per requirement; a later decision replaces an earlier one."""
-    view = await service.record_decisions(
+    view = await applications_service.record_decisions(
         session, actor=actor, application_id=application_id, decisions=body.decisions
     )
     return _application_out(view)
@@ -402,7 +413,7 @@ async def approve_application(
     body: ApprovalIn,
 ) -> ApprovalOut:
     """Approves when every mandatory requirement is decided met; sets the first contract terms."""
-    view = await service.approve_application(
+    view = await approvals_service.approve_application(
         session, actor=actor, application_id=application_id, terms=body
     )
     return _approval_out(view)
@@ -415,7 +426,7 @@ async def reject_application(
     actor: Annotated[Actor, Depends(require(P.APPLICATION_REVIEW))],
     body: ReasonIn,
 ) -> ApplicationOut:
-    view = await service.reject_application(
+    view = await applications_service.reject_application(
         session, actor=actor, application_id=application_id, reason=body.reason
     )
     return _application_out(view)
@@ -429,7 +440,7 @@ async def list_approvals(
     session: Session, actor: Annotated[Actor, Depends(require(P.STANDARD_VIEW))]
 ) -> list[ApprovalOut]:
     """The provider's own approvals, or every approval of the caller's municipality."""
-    return [_approval_out(v) for v in await service.list_approvals(session, actor=actor)]
+    return [_approval_out(v) for v in await approvals_service.list_approvals(session, actor=actor)]
 
 
 @router.post("/approvals/{approval_id}/suspend", response_model=ApprovalOut)
@@ -439,7 +450,7 @@ async def suspend_approval(
     actor: Annotated[Actor, Depends(require(P.APPROVAL_MANAGE))],
     body: ReasonIn,
 ) -> ApprovalOut:
-    view = await service.suspend_approval(
+    view = await approvals_service.suspend_approval(
         session, actor=actor, approval_id=approval_id, reason=body.reason
     )
     return _approval_out(view)
@@ -452,7 +463,7 @@ async def reinstate_approval(
     actor: Annotated[Actor, Depends(require(P.APPROVAL_MANAGE))],
     body: ReasonIn,
 ) -> ApprovalOut:
-    view = await service.reinstate_approval(
+    view = await approvals_service.reinstate_approval(
         session, actor=actor, approval_id=approval_id, reason=body.reason
     )
     return _approval_out(view)
@@ -465,7 +476,7 @@ async def revoke_approval(
     actor: Annotated[Actor, Depends(require(P.APPROVAL_MANAGE))],
     body: ReasonIn,
 ) -> ApprovalOut:
-    view = await service.revoke_approval(
+    view = await approvals_service.revoke_approval(
         session, actor=actor, approval_id=approval_id, reason=body.reason
     )
     return _approval_out(view)
@@ -481,7 +492,9 @@ async def contract_terms(
     session: Session, approval_id: int, actor: TermsAdmin
 ) -> ContractTermsHistoryOut:
     """Every version of the approval's contract terms, oldest first."""
-    history = await service.contract_terms_history(session, actor=actor, approval_id=approval_id)
+    history = await approvals_service.contract_terms_history(
+        session, actor=actor, approval_id=approval_id
+    )
     return ContractTermsHistoryOut(
         approval_id=approval_id,
         in_force_version=history.in_force.version if history.in_force else None,
@@ -494,7 +507,7 @@ async def add_contract_terms(
     session: Session, approval_id: int, actor: TermsAdmin, body: ContractTermsIn
 ) -> ContractTermsOut:
     """Adds the next version; it starts on the first of a month after the latest."""
-    terms = await service.add_contract_terms(
+    terms = await approvals_service.add_contract_terms(
         session, actor=actor, approval_id=approval_id, **body.model_dump()
     )
     return ContractTermsOut.model_validate(terms)
@@ -510,7 +523,7 @@ async def rotate_webhook_secret(
     actor: Annotated[Actor, Depends(require(P.PROVIDER_PROFILE_EDIT))],
 ) -> WebhookSecretOut:
     """A new signing secret; the previous one keeps signing for the grace period."""
-    profile = await service.rotate_webhook_secret(
+    profile = await offers_service.rotate_webhook_secret(
         session, actor=actor, settings=request.app.state.settings
     )
     assert profile.webhook_secret is not None
