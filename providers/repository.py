@@ -3,11 +3,12 @@
 from collections.abc import Sequence
 from datetime import date
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from market.municipalities.models import Municipality
 from providers.models import (
@@ -16,7 +17,7 @@ from providers.models import (
     Approval,
     ApprovalPostalCode,
     ApprovalStatus,
-    ContractTerms,
+    ContractTermsVersion,
     Evidence,
     EvidenceUpload,
     Offer,
@@ -56,10 +57,11 @@ async def move_status(
     the loaded row in the session is updated with it."""
     result = await session.execute(
         update(model)
-        .where(model.id == row_id, model.status == current)  # type: ignore[arg-type]
+        .where(col(model.id) == row_id, col(model.status) == current)
         .values(status=target, **values)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    # An UPDATE's result is a cursor result: it counts the rows it changed.
+    return cast("CursorResult[Any]", result).rowcount == 1
 
 
 # providers
@@ -70,7 +72,7 @@ async def get_provider(session: AsyncSession, provider_id: int) -> Provider | No
 
 
 async def get_provider_by_cvr(session: AsyncSession, cvr: str) -> Provider | None:
-    result = await session.execute(select(Provider).where(Provider.cvr == cvr))
+    result = await session.execute(select(Provider).where(col(Provider.cvr) == cvr))
     return result.scalar_one_or_none()
 
 
@@ -78,15 +80,17 @@ async def providers_in_municipality(
     session: AsyncSession, municipality_id: int
 ) -> Sequence[Provider]:
     """Providers with an approval or an application (beyond a draft) in the municipality."""
-    with_approval = select(Approval.provider_id).where(Approval.municipality_id == municipality_id)
-    with_application = select(Application.provider_id).where(
-        Application.municipality_id == municipality_id,
-        Application.status != ApplicationStatus.DRAFT,
+    with_approval = select(col(Approval.provider_id)).where(
+        col(Approval.municipality_id) == municipality_id
+    )
+    with_application = select(col(Application.provider_id)).where(
+        col(Application.municipality_id) == municipality_id,
+        col(Application.status) != ApplicationStatus.DRAFT,
     )
     result = await session.execute(
         select(Provider)
-        .where(Provider.id.in_(with_approval.union(with_application)))  # type: ignore[union-attr]
-        .order_by(Provider.name)
+        .where(col(Provider.id).in_(with_approval.union(with_application)))
+        .order_by(col(Provider.name))
     )
     return result.scalars().all()
 
@@ -95,13 +99,13 @@ async def provider_in_municipality(
     session: AsyncSession, provider_id: int, municipality_id: int
 ) -> bool:
     """Whether the provider has an approval or a (non-draft) application there."""
-    approval = select(Approval.id).where(
-        Approval.provider_id == provider_id, Approval.municipality_id == municipality_id
+    approval = select(col(Approval.id)).where(
+        col(Approval.provider_id) == provider_id, col(Approval.municipality_id) == municipality_id
     )
-    application = select(Application.id).where(
-        Application.provider_id == provider_id,
-        Application.municipality_id == municipality_id,
-        Application.status != ApplicationStatus.DRAFT,
+    application = select(col(Application.id)).where(
+        col(Application.provider_id) == provider_id,
+        col(Application.municipality_id) == municipality_id,
+        col(Application.status) != ApplicationStatus.DRAFT,
     )
     result = await session.execute(select(approval.exists() | application.exists()))
     return bool(result.scalar_one())
@@ -111,7 +115,7 @@ async def provider_in_municipality(
 
 
 async def list_municipalities(session: AsyncSession) -> Sequence[Municipality]:
-    result = await session.execute(select(Municipality).order_by(Municipality.name))
+    result = await session.execute(select(Municipality).order_by(col(Municipality.name)))
     return result.scalars().all()
 
 
@@ -126,8 +130,8 @@ async def get_standard(session: AsyncSession, standard_id: int) -> QualityStanda
 async def list_standards(session: AsyncSession, municipality_id: int) -> Sequence[QualityStandard]:
     result = await session.execute(
         select(QualityStandard)
-        .where(QualityStandard.municipality_id == municipality_id)
-        .order_by(QualityStandard.service, QualityStandard.version.desc())  # type: ignore[attr-defined]
+        .where(col(QualityStandard.municipality_id) == municipality_id)
+        .order_by(col(QualityStandard.service), col(QualityStandard.version).desc())
     )
     return result.scalars().all()
 
@@ -138,11 +142,11 @@ async def standard_with_status(
     result = await session.execute(
         select(QualityStandard)
         .where(
-            QualityStandard.municipality_id == municipality_id,
-            QualityStandard.service == service,
-            QualityStandard.status == status,
+            col(QualityStandard.municipality_id) == municipality_id,
+            col(QualityStandard.service) == service,
+            col(QualityStandard.status) == status,
         )
-        .order_by(QualityStandard.version.desc())  # type: ignore[attr-defined]
+        .order_by(col(QualityStandard.version).desc())
         .limit(1)
     )
     return result.scalar_one_or_none()
@@ -151,16 +155,17 @@ async def standard_with_status(
 async def published_standards(session: AsyncSession) -> Sequence[QualityStandard]:
     result = await session.execute(
         select(QualityStandard)
-        .where(QualityStandard.status == StandardStatus.PUBLISHED)
-        .order_by(QualityStandard.municipality_id, QualityStandard.service)
+        .where(col(QualityStandard.status) == StandardStatus.PUBLISHED)
+        .order_by(col(QualityStandard.municipality_id), col(QualityStandard.service))
     )
     return result.scalars().all()
 
 
 async def latest_version(session: AsyncSession, municipality_id: int, service: str) -> int:
     result = await session.execute(
-        select(func.max(QualityStandard.version)).where(
-            QualityStandard.municipality_id == municipality_id, QualityStandard.service == service
+        select(func.max(col(QualityStandard.version))).where(
+            col(QualityStandard.municipality_id) == municipality_id,
+            col(QualityStandard.service) == service,
         )
     )
     return result.scalar_one() or 0
@@ -169,8 +174,8 @@ async def latest_version(session: AsyncSession, municipality_id: int, service: s
 async def list_requirements(session: AsyncSession, standard_id: int) -> Sequence[Requirement]:
     result = await session.execute(
         select(Requirement)
-        .where(Requirement.standard_id == standard_id)
-        .order_by(Requirement.position, Requirement.id)
+        .where(col(Requirement.standard_id) == standard_id)
+        .order_by(col(Requirement.position), col(Requirement.id))
     )
     return result.scalars().all()
 
@@ -183,20 +188,24 @@ async def requirement_with_key(
     session: AsyncSession, standard_id: int, key: str
 ) -> Requirement | None:
     result = await session.execute(
-        select(Requirement).where(Requirement.standard_id == standard_id, Requirement.key == key)
+        select(Requirement).where(
+            col(Requirement.standard_id) == standard_id, col(Requirement.key) == key
+        )
     )
     return result.scalar_one_or_none()
 
 
 async def next_requirement_position(session: AsyncSession, standard_id: int) -> int:
     result = await session.execute(
-        select(func.max(Requirement.position)).where(Requirement.standard_id == standard_id)
+        select(func.max(col(Requirement.position))).where(
+            col(Requirement.standard_id) == standard_id
+        )
     )
     return (result.scalar_one() or 0) + 1
 
 
 async def delete_requirement(session: AsyncSession, requirement_id: int) -> None:
-    await session.execute(delete(Requirement).where(Requirement.id == requirement_id))
+    await session.execute(delete(Requirement).where(col(Requirement.id) == requirement_id))
 
 
 # applications, evidence, uploads, reviews
@@ -211,8 +220,8 @@ async def applications_of_provider(
 ) -> Sequence[Application]:
     result = await session.execute(
         select(Application)
-        .where(Application.provider_id == provider_id)
-        .order_by(Application.created_at.desc(), Application.id.desc())  # type: ignore[attr-defined,union-attr]
+        .where(col(Application.provider_id) == provider_id)
+        .order_by(col(Application.created_at).desc(), col(Application.id).desc())
     )
     return result.scalars().all()
 
@@ -221,12 +230,12 @@ async def applications_in_municipality(
     session: AsyncSession, municipality_id: int, status: ApplicationStatus | None = None
 ) -> Sequence[Application]:
     """Oldest submission first: the queue is worked in the order providers applied."""
-    query = select(Application).where(Application.municipality_id == municipality_id)
+    query = select(Application).where(col(Application.municipality_id) == municipality_id)
     if status is not None:
-        query = query.where(Application.status == status)
+        query = query.where(col(Application.status) == status)
     query = query.order_by(
-        Application.submitted_at.asc().nulls_last(),  # type: ignore[union-attr]
-        Application.id,
+        col(Application.submitted_at).asc().nulls_last(),
+        col(Application.id),
     )
     return (await session.execute(query)).scalars().all()
 
@@ -236,14 +245,12 @@ async def open_application(
 ) -> Application | None:
     result = await session.execute(
         select(Application)
-        .join(QualityStandard, QualityStandard.id == Application.standard_id)
+        .join(QualityStandard, col(QualityStandard.id) == col(Application.standard_id))
         .where(
-            Application.provider_id == provider_id,
-            Application.municipality_id == municipality_id,
-            QualityStandard.service == service,
-            Application.status.in_(  # type: ignore[attr-defined]
-                [ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED]
-            ),
+            col(Application.provider_id) == provider_id,
+            col(Application.municipality_id) == municipality_id,
+            col(QualityStandard.service) == service,
+            col(Application.status).in_([ApplicationStatus.DRAFT, ApplicationStatus.SUBMITTED]),
         )
         .limit(1)
     )
@@ -252,7 +259,7 @@ async def open_application(
 
 async def evidence_of_application(session: AsyncSession, application_id: int) -> Sequence[Evidence]:
     result = await session.execute(
-        select(Evidence).where(Evidence.application_id == application_id)
+        select(Evidence).where(col(Evidence.application_id) == application_id)
     )
     return result.scalars().all()
 
@@ -262,8 +269,8 @@ async def uploads_of_application(
 ) -> Sequence[EvidenceUpload]:
     result = await session.execute(
         select(EvidenceUpload)
-        .where(EvidenceUpload.application_id == application_id)
-        .order_by(EvidenceUpload.uploaded_at, EvidenceUpload.id)
+        .where(col(EvidenceUpload.application_id) == application_id)
+        .order_by(col(EvidenceUpload.uploaded_at), col(EvidenceUpload.id))
     )
     return result.scalars().all()
 
@@ -276,7 +283,7 @@ async def reviews_of_application(
     session: AsyncSession, application_id: int
 ) -> Sequence[RequirementReview]:
     result = await session.execute(
-        select(RequirementReview).where(RequirementReview.application_id == application_id)
+        select(RequirementReview).where(col(RequirementReview.application_id) == application_id)
     )
     return result.scalars().all()
 
@@ -291,10 +298,10 @@ async def get_approval(session: AsyncSession, approval_id: int) -> Approval | No
 async def approvals_of_provider(
     session: AsyncSession, provider_id: int, municipality_id: int | None = None
 ) -> Sequence[Approval]:
-    query = select(Approval).where(Approval.provider_id == provider_id)
+    query = select(Approval).where(col(Approval.provider_id) == provider_id)
     if municipality_id is not None:
-        query = query.where(Approval.municipality_id == municipality_id)
-    query = query.order_by(Approval.municipality_id, Approval.valid_from.desc())  # type: ignore[attr-defined]
+        query = query.where(col(Approval.municipality_id) == municipality_id)
+    query = query.order_by(col(Approval.municipality_id), col(Approval.valid_from).desc())
     return (await session.execute(query)).scalars().all()
 
 
@@ -303,8 +310,8 @@ async def approvals_in_municipality(
 ) -> Sequence[Approval]:
     result = await session.execute(
         select(Approval)
-        .where(Approval.municipality_id == municipality_id)
-        .order_by(Approval.provider_id, Approval.valid_from.desc())  # type: ignore[attr-defined]
+        .where(col(Approval.municipality_id) == municipality_id)
+        .order_by(col(Approval.provider_id), col(Approval.valid_from).desc())
     )
     return result.scalars().all()
 
@@ -316,10 +323,10 @@ async def standing_approval(
     result = await session.execute(
         select(Approval)
         .where(
-            Approval.provider_id == provider_id,
-            Approval.municipality_id == municipality_id,
-            Approval.service == service,
-            Approval.status.in_([ApprovalStatus.ACTIVE, ApprovalStatus.SUSPENDED]),  # type: ignore[attr-defined]
+            col(Approval.provider_id) == provider_id,
+            col(Approval.municipality_id) == municipality_id,
+            col(Approval.service) == service,
+            col(Approval.status).in_([ApprovalStatus.ACTIVE, ApprovalStatus.SUSPENDED]),
         )
         .limit(1)
     )
@@ -330,14 +337,14 @@ async def active_approvals(
     session: AsyncSession, municipality_id: int, on: date, service: str | None = None
 ) -> Sequence[Approval]:
     query = select(Approval).where(
-        Approval.municipality_id == municipality_id,
-        Approval.status == ApprovalStatus.ACTIVE,
-        Approval.valid_from <= on,
-        Approval.valid_to >= on,
+        col(Approval.municipality_id) == municipality_id,
+        col(Approval.status) == ApprovalStatus.ACTIVE,
+        col(Approval.valid_from) <= on,
+        col(Approval.valid_to) >= on,
     )
     if service is not None:
-        query = query.where(Approval.service == service)
-    return (await session.execute(query.order_by(Approval.id))).scalars().all()
+        query = query.where(col(Approval.service) == service)
+    return (await session.execute(query.order_by(col(Approval.id)))).scalars().all()
 
 
 async def ask_to_reapply(
@@ -347,16 +354,16 @@ async def ask_to_reapply(
     result = await session.execute(
         update(Approval)
         .where(
-            Approval.municipality_id == municipality_id,
-            Approval.service == service,
-            Approval.valid_to >= on,
-            Approval.status.in_([ApprovalStatus.ACTIVE, ApprovalStatus.SUSPENDED]),  # type: ignore[attr-defined]
+            col(Approval.municipality_id) == municipality_id,
+            col(Approval.service) == service,
+            col(Approval.valid_to) >= on,
+            col(Approval.status).in_([ApprovalStatus.ACTIVE, ApprovalStatus.SUSPENDED]),
         )
         .values(reapply_by=reapply_by)
-        .returning(Approval.id)
+        .returning(col(Approval.id))
     )
     # An ORM-enabled UPDATE: loaded approvals in the session get the new value too.
-    return [row[0] for row in result.all()]
+    return [row[0] for row in result.all() if row[0] is not None]
 
 
 async def add_postal_codes(session: AsyncSession, approval_id: int, codes: list[str]) -> None:
@@ -369,8 +376,8 @@ async def postal_codes_of(session: AsyncSession, approval_ids: list[int]) -> dic
         return {}
     result = await session.execute(
         select(ApprovalPostalCode)
-        .where(ApprovalPostalCode.approval_id.in_(approval_ids))  # type: ignore[attr-defined]
-        .order_by(ApprovalPostalCode.postal_code)
+        .where(col(ApprovalPostalCode.approval_id).in_(approval_ids))
+        .order_by(col(ApprovalPostalCode.postal_code))
     )
     codes: dict[int, list[str]] = {i: [] for i in approval_ids}
     for row in result.scalars():
@@ -380,16 +387,18 @@ async def postal_codes_of(session: AsyncSession, approval_ids: list[int]) -> dic
 
 async def latest_terms_of(
     session: AsyncSession, approval_ids: list[int], on: date | None = None
-) -> dict[int, ContractTerms]:
+) -> dict[int, ContractTermsVersion]:
     """The terms version of each approval in force on ``on`` (the one with the
     latest start on or before it), or the latest-starting version without ``on``."""
     if not approval_ids:
         return {}
-    query = select(ContractTerms).where(ContractTerms.approval_id.in_(approval_ids))  # type: ignore[attr-defined]
+    query = select(ContractTermsVersion).where(
+        col(ContractTermsVersion.approval_id).in_(approval_ids)
+    )
     if on is not None:
-        query = query.where(ContractTerms.valid_from <= on)
-    terms: dict[int, ContractTerms] = {}
-    query = query.order_by(ContractTerms.valid_from, ContractTerms.version)  # type: ignore[arg-type]
+        query = query.where(col(ContractTermsVersion.valid_from) <= on)
+    terms: dict[int, ContractTermsVersion] = {}
+    query = query.order_by(col(ContractTermsVersion.valid_from), col(ContractTermsVersion.version))
     for row in (await session.execute(query)).scalars():
         terms[row.approval_id] = row
     return terms
@@ -399,28 +408,35 @@ async def lock_approval(session: AsyncSession, approval_id: int) -> Approval | N
     """The approval, locked, so two admins adding a terms version at once take
     turns (on SQLite the write transaction already serialises them)."""
     result = await session.execute(
-        select(Approval).where(Approval.id == approval_id).with_for_update()
+        select(Approval).where(col(Approval.id) == approval_id).with_for_update()
     )
     return result.scalar_one_or_none()
 
 
-async def terms_versions(session: AsyncSession, approval_id: int) -> Sequence[ContractTerms]:
+async def terms_versions(session: AsyncSession, approval_id: int) -> Sequence[ContractTermsVersion]:
     """Every terms version of an approval, oldest first."""
     result = await session.execute(
-        select(ContractTerms)
-        .where(ContractTerms.approval_id == approval_id)
-        .order_by(ContractTerms.version)  # type: ignore[arg-type]
+        select(ContractTermsVersion)
+        .where(col(ContractTermsVersion.approval_id) == approval_id)
+        .order_by(col(ContractTermsVersion.version))
     )
     return result.scalars().all()
 
 
-async def terms_in_force(session: AsyncSession, approval_id: int, on: date) -> ContractTerms | None:
+async def terms_in_force(
+    session: AsyncSession, approval_id: int, on: date
+) -> ContractTermsVersion | None:
     """The version with the latest start on or before the day. Versions start
     in the order of their numbers, so this is also the highest such version."""
     result = await session.execute(
-        select(ContractTerms)
-        .where(ContractTerms.approval_id == approval_id, ContractTerms.valid_from <= on)
-        .order_by(ContractTerms.valid_from.desc(), ContractTerms.version.desc())  # type: ignore[attr-defined]
+        select(ContractTermsVersion)
+        .where(
+            col(ContractTermsVersion.approval_id) == approval_id,
+            col(ContractTermsVersion.valid_from) <= on,
+        )
+        .order_by(
+            col(ContractTermsVersion.valid_from).desc(), col(ContractTermsVersion.version).desc()
+        )
         .limit(1)
     )
     return result.scalar_one_or_none()
@@ -429,22 +445,20 @@ async def terms_in_force(session: AsyncSession, approval_id: int, on: date) -> C
 async def providers_by_ids(session: AsyncSession, ids: list[int]) -> dict[int, Provider]:
     if not ids:
         return {}
-    result = await session.execute(select(Provider).where(Provider.id.in_(ids)))  # type: ignore[union-attr]
+    result = await session.execute(select(Provider).where(col(Provider.id).in_(ids)))
     return {p.id: p for p in result.scalars() if p.id is not None}
 
 
 async def standards_by_ids(session: AsyncSession, ids: list[int]) -> dict[int, QualityStandard]:
     if not ids:
         return {}
-    result = await session.execute(
-        select(QualityStandard).where(QualityStandard.id.in_(ids))  # type: ignore[union-attr]
-    )
+    result = await session.execute(select(QualityStandard).where(col(QualityStandard.id).in_(ids)))
     return {s.id: s for s in result.scalars() if s.id is not None}
 
 
 async def municipality_names(session: AsyncSession) -> dict[int, str]:
-    result = await session.execute(select(Municipality.id, Municipality.name))
-    return {row[0]: row[1] for row in result.all()}
+    result = await session.execute(select(col(Municipality.id), col(Municipality.name)))
+    return {row[0]: row[1] for row in result.all() if row[0] is not None}
 
 
 # offers and ordering
@@ -456,7 +470,7 @@ async def get_offer(session: AsyncSession, offer_id: int) -> Offer | None:
 
 async def offers_of_provider(session: AsyncSession, provider_id: int) -> Sequence[Offer]:
     result = await session.execute(
-        select(Offer).where(Offer.provider_id == provider_id).order_by(Offer.name)
+        select(Offer).where(col(Offer.provider_id) == provider_id).order_by(col(Offer.name))
     )
     return result.scalars().all()
 
@@ -466,8 +480,8 @@ async def active_offers_of(session: AsyncSession, provider_ids: list[int]) -> Se
         return []
     result = await session.execute(
         select(Offer)
-        .where(Offer.provider_id.in_(provider_ids), Offer.active.is_(True))  # type: ignore[attr-defined]
-        .order_by(Offer.provider_id, Offer.name)
+        .where(col(Offer.provider_id).in_(provider_ids), col(Offer.active).is_(True))
+        .order_by(col(Offer.provider_id), col(Offer.name))
     )
     return result.scalars().all()
 
@@ -482,6 +496,6 @@ async def ordering_profiles(
     if not provider_ids:
         return {}
     result = await session.execute(
-        select(OrderingProfile).where(OrderingProfile.provider_id.in_(provider_ids))  # type: ignore[attr-defined]
+        select(OrderingProfile).where(col(OrderingProfile.provider_id).in_(provider_ids))
     )
     return {p.provider_id: p for p in result.scalars().all()}

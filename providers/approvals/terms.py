@@ -8,6 +8,7 @@ new version must also meet. Settlement computes with this same object
 (``market.settlement.rules``). No database and no clock here."""
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from market.errors import N_
 from providers.exceptions import InvalidInput, InvalidTerms
@@ -42,6 +43,29 @@ _BP_RANGE_SENTENCES: dict[str, str] = {
         "The share paid for a late cancellation must be between 0 % and 100 %."
     ),
 }
+
+
+class TermsFields(TypedDict):
+    """The terms by column name of the ``contract_terms`` table."""
+
+    unit_price_ore: int
+    min_units_per_month: int
+    shortfall_rate_bp: int
+    rebate_threshold_units: int | None
+    rebate_bp: int
+    on_time_target_bp: int
+    malus_bp_per_point: int
+    malus_cap_bp: int
+    bonus_threshold_bp: int | None
+    bonus_bp: int
+    citizen_absent_share_bp: int
+    late_cancel_share_bp: int
+
+
+class VatFields(TypedDict):
+    vat_category: str
+    vat_rate_bp: int
+    vat_exemption_reason: str
 
 
 @dataclass(frozen=True)
@@ -111,7 +135,7 @@ class ContractTerms:
                 )
             )
 
-    def as_dict(self) -> dict[str, int | None]:
+    def as_dict(self) -> TermsFields:
         """The terms by column name (the row and the audit record take these)."""
         return {
             "unit_price_ore": self.unit_price_ore,
@@ -159,7 +183,7 @@ class Vat:
             vat_exemption_reason=reason if category == "E" else "",
         )
 
-    def as_dict(self) -> dict[str, str | int]:
+    def as_dict(self) -> VatFields:
         return {
             "vat_category": self.vat_category,
             "vat_rate_bp": self.vat_rate_bp,

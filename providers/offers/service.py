@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -125,6 +126,20 @@ async def offering(
     )
 
 
+class OfferFields(TypedDict):
+    """An offer as cleaned from the form; the keys are columns of ``Offer``."""
+
+    name: str
+    description: str
+    diet_forms: list[str]
+    allergens: list[str]
+    weekdays: str
+    daily_capacity: int | None
+    active: NotRequired[bool]
+    photo_storage_name: NotRequired[str]
+    thumbnail_storage_name: NotRequired[str]
+
+
 def _offer_fields(
     name: str,
     description: str,
@@ -132,7 +147,7 @@ def _offer_fields(
     allergens: Sequence[str],
     weekdays: Sequence[int],
     daily_capacity: int | None,
-) -> dict[str, object]:
+) -> OfferFields:
     name = required(name, N_("Please give the meal a name."), 120)
     forms = sorted({DietForm(f).value for f in diet_forms if f} if diet_forms else set())
     if not forms:

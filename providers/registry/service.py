@@ -5,6 +5,7 @@ providers with an approval or application in their municipality."""
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,7 +50,19 @@ from providers.schemas import (
 )
 
 
-def _clean_details(details: ProviderDetailsIn) -> dict[str, str]:
+class ProviderDetails(TypedDict):
+    """A provider's details, cleaned; the keys are the columns of ``Provider``."""
+
+    name: str
+    address: str
+    postal_code: str
+    city: str
+    contact_name: str
+    contact_email: str
+    contact_phone: str
+
+
+def _clean_details(details: ProviderDetailsIn) -> ProviderDetails:
     postal_code = (details.postal_code or "").strip()
     if not re.fullmatch(r"[1-9]\d{3}", postal_code):
         raise InvalidInput(

@@ -3,9 +3,11 @@ service, edited as a draft, published, and superseded by the next version
 (which asks approved providers to re-apply)."""
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -152,13 +154,26 @@ async def create_standard(
     return await _standard_view(session, standard)
 
 
-def _clean_requirement(data: RequirementIn) -> dict[str, object]:
+class RequirementFields(TypedDict):
+    """A requirement as cleaned from the form; the keys are columns of ``Requirement``."""
+
+    key: str
+    title: str
+    description: str
+    kind: RequirementKind
+    mandatory: bool
+    unit: str | None
+    min_value: Decimal | None
+    max_value: Decimal | None
+
+
+def _clean_requirement(data: RequirementIn) -> RequirementFields:
     key = (data.key or "").strip().lower()
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,49}", key):
         raise InvalidInput(
             N_("The key must be 1 to 50 lower-case letters, digits, - or _, e.g. cold-chain.")
         )
-    cleaned: dict[str, object] = {
+    cleaned: RequirementFields = {
         "key": key,
         "title": required(data.title, N_("Please give the requirement a title."), 200),
         "description": (data.description or "").strip(),
@@ -175,17 +190,15 @@ def _clean_requirement(data: RequirementIn) -> dict[str, object]:
             raise InvalidInput(N_("A numeric threshold needs a minimum, a maximum or both."))
         if low is not None and high is not None and low > high:
             raise InvalidInput(N_("The minimum cannot be larger than the maximum."))
-        cleaned.update(
-            unit=required(
-                data.unit or "", N_("A numeric threshold needs a unit, e.g. °C or kr."), 20
-            ),
-            min_value=low,
-            max_value=high,
+        cleaned["unit"] = required(
+            data.unit or "", N_("A numeric threshold needs a unit, e.g. °C or kr."), 20
         )
+        cleaned["min_value"] = low
+        cleaned["max_value"] = high
     return cleaned
 
 
-def _auditable(values: dict[str, object]) -> dict[str, object]:
+def _auditable(values: Mapping[str, object]) -> dict[str, object]:
     # The audit chain takes JSON: decimals go in as their exact text.
     return {k: str(v) if isinstance(v, Decimal) else v for k, v in values.items()}
 
