@@ -1,4 +1,5 @@
-"""TODO"""
+"""What the providers' HTML pages share: the form field lists and labels,
+and turning form text into checked values with a sentence for the person."""
 
 from datetime import date
 from typing import Any, TypeVar

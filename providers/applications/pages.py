@@ -1,4 +1,6 @@
-"""TODO"""
+"""HTML pages of applications: the provider's draft with evidence and
+documents, and the municipality's review queue and review (decisions,
+approve, reject). Form errors re-render the form with a 4xx status."""
 
 from typing import Annotated, Any
 from urllib.parse import quote

@@ -255,15 +255,66 @@ async def save_application(
 ) -> ApplicationView:
     """Saves the provider's evidence on a draft and, with ``submit``, sends it
     for review once every mandatory requirement is met by the evidence."""
+    application = await _editable_application(session, actor, application_id)
+    requirements = {
+        r.id: r
+        for r in await repository.list_requirements(session, application.standard_id)
+        if r.id is not None
+    }
+    changed = await _save_answers(session, application, requirements, evidence)
+    pending: list[PendingFile] = []
+    uploaded: list[EvidenceUpload] = []
+    for document in documents:
+        upload, file = await accept_document(
+            session,
+            actor=actor,
+            settings=settings,
+            application=application,
+            requirement_ids=set(requirements),
+            document=document,
+        )
+        pending.append(file)
+        uploaded.append(upload)
+    view = await load_application_view(session, application)
+    if not (submit or changed or uploaded):
+        return view
+    if submit:
+        await _submit(session, application, view)
+    assert application.id is not None
+    await audit.record(
+        session,
+        actor=actor,
+        action="application.submitted" if submit else "application.saved",
+        entity_type="application",
+        entity_id=application.id,
+        municipality_id=application.municipality_id,
+        data={"evidence_changed": changed, "uploads": [u.id for u in uploaded]},
+    )
+    await store_files(pending)
+    view.new_uploads = uploaded
+    return view
+
+
+async def _editable_application(
+    session: AsyncSession, actor: Actor, application_id: int
+) -> Application:
+    """The provider's own draft; anything else cannot be changed."""
     application = await _visible_application(session, actor, application_id)
     if actor.provider_id is None:
         raise NotAProviderUser()
     if application.status != ApplicationStatus.DRAFT:
         raise IllegalTransition(NOT_EDITABLE[application.status])
+    return application
+
+
+async def _save_answers(
+    session: AsyncSession,
+    application: Application,
+    requirements: dict[int, Requirement],
+    evidence: Sequence[EvidenceIn],
+) -> list[int]:
+    """Saves the answers that differ from the stored ones; returns their requirement ids."""
     assert application.id is not None
-    requirements = {
-        r.id: r for r in await repository.list_requirements(session, application.standard_id)
-    }
     existing = {
         e.requirement_id: e
         for e in await repository.evidence_of_application(session, application.id)
@@ -286,59 +337,30 @@ async def save_application(
             await repository.save(session, row)
             existing[answer.requirement_id] = row
             changed.append(answer.requirement_id)
-    pending: list[PendingFile] = []
-    uploaded: list[EvidenceUpload] = []
-    for document in documents:
-        upload, file = await accept_document(
-            session,
-            actor=actor,
-            settings=settings,
-            application=application,
-            requirement_ids=set(requirements),  # type: ignore[arg-type]
-            document=document,
-        )
-        pending.append(file)
-        uploaded.append(upload)
-    view = await load_application_view(session, application)
-    if not (submit or changed or uploaded):
-        return view
-    action = "application.saved"
-    if submit:
-        check_transition(
-            APPLICATION_TRANSITIONS,
-            application.status,
-            ApplicationStatus.SUBMITTED,
-        )
-        if view.standard.status != StandardStatus.PUBLISHED:
-            raise Conflict(
-                N_(
-                    "The quality standard changed since this application was started. "
-                    "Withdraw it and start a new application against the current standard."
-                )
+    return changed
+
+
+async def _submit(session: AsyncSession, application: Application, view: ApplicationView) -> None:
+    """Sends the draft for review: against the standard still published, with
+    every mandatory requirement met by the evidence."""
+    check_transition(APPLICATION_TRANSITIONS, application.status, ApplicationStatus.SUBMITTED)
+    if view.standard.status != StandardStatus.PUBLISHED:
+        raise Conflict(
+            N_(
+                "The quality standard changed since this application was started. "
+                "Withdraw it and start a new application against the current standard."
             )
-        blocking = _blocking_requirement(view.items)
-        if blocking is not None:
-            raise _unmet_sentence(blocking)
-        await move(
-            session,
-            application,
-            APPLICATION_TRANSITIONS,
-            ApplicationStatus.SUBMITTED,
-            submitted_at=utcnow(),
         )
-        action = "application.submitted"
-    await audit.record(
+    blocking = _blocking_requirement(view.items)
+    if blocking is not None:
+        raise _unmet_sentence(blocking)
+    await move(
         session,
-        actor=actor,
-        action=action,
-        entity_type="application",
-        entity_id=application.id,
-        municipality_id=application.municipality_id,
-        data={"evidence_changed": changed, "uploads": [u.id for u in uploaded]},
+        application,
+        APPLICATION_TRANSITIONS,
+        ApplicationStatus.SUBMITTED,
+        submitted_at=utcnow(),
     )
-    await store_files(pending)
-    view.new_uploads = uploaded
-    return view
 
 
 async def withdraw_application(

@@ -1,4 +1,5 @@
-"""TODO"""
+"""HTML pages of approvals: suspending, reinstating and revoking one, and
+its versioned contract terms."""
 
 from decimal import Decimal
 from typing import Annotated, Any

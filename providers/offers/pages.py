@@ -1,4 +1,5 @@
-"""TODO"""
+"""HTML pages of a provider's menu (offers with photos) and of how it takes
+orders (ordering profile and webhook secret)."""
 
 from datetime import time
 from typing import Annotated, Any

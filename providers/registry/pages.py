@@ -1,4 +1,5 @@
-"""TODO"""
+"""HTML pages of the provider register: signing up, the provider's portal
+and details, and the municipality's directory of providers."""
 
 from typing import Annotated
 

@@ -1,4 +1,5 @@
-"""TODO"""
+"""HTML pages of quality standards: the versions, a draft's requirements,
+and publishing it."""
 
 from typing import Annotated, Any
 
