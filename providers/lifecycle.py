@@ -15,7 +15,7 @@ from market.errors import (
     Conflict,
     IllegalTransition,
 )
-from providers import repository
+from providers import repository as rows
 from providers.models import (
     Application,
     ApplicationStatus,
@@ -189,5 +189,5 @@ async def move(
     current = cast(S, row.status)
     check_transition(transitions, current, target)
     assert row.id is not None
-    if not await repository.move_status(session, type(row), row.id, current, target, values):
+    if not await rows.move_status(session, type(row), row.id, current, target, values):
         raise Conflict(_CHANGED_MEANWHILE[type(current)])

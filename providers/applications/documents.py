@@ -23,7 +23,8 @@ from market.errors import (
     InvalidInput,
     UnsupportedMediaType,
 )
-from providers import repository
+from providers import repository as rows
+from providers.applications import repository
 from providers.common import (
     PendingFile,
     may_see_application,
@@ -131,7 +132,7 @@ async def accept_document(
     await check_document(data, kind.mime)
     storage_name = f"{secrets.token_urlsafe(24)}.{ALLOWED_UPLOAD_TYPES[kind.mime]}"
     assert application.id is not None
-    upload = await repository.add(
+    upload = await rows.add(
         session,
         EvidenceUpload(
             provider_id=application.provider_id,

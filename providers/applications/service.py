@@ -22,7 +22,8 @@ from market.errors import (
 )
 from market.municipalities import service as municipalities
 from market.municipalities.models import Municipality
-from providers import repository
+from providers import repository as rows
+from providers.applications import repository
 from providers.applications.documents import (
     DocumentIn,
     accept_document,
@@ -62,10 +63,12 @@ from providers.models import (
     RequirementReview,
     StandardStatus,
 )
+from providers.registry import repository as registry_repository
 from providers.schemas import (
     DecisionIn,
     EvidenceIn,
 )
+from providers.standards import repository as standards_repository
 
 
 @dataclass
@@ -109,8 +112,8 @@ class ApplicationView:
 
 async def load_application_view(session: AsyncSession, application: Application) -> ApplicationView:
     assert application.id is not None
-    provider = await repository.get_provider(session, application.provider_id)
-    standard = await repository.get_standard(session, application.standard_id)
+    provider = await registry_repository.get_provider(session, application.provider_id)
+    standard = await standards_repository.get_standard(session, application.standard_id)
     assert provider is not None and standard is not None and standard.id is not None
     municipality = await municipalities.get(session, municipality_id=application.municipality_id)
     evidence = {
@@ -131,7 +134,7 @@ async def load_application_view(session: AsyncSession, application: Application)
             uploads=uploads.get(r.id or 0, []),
             review=reviews.get(r.id or 0),
         )
-        for r in await repository.list_requirements(session, standard.id)
+        for r in await standards_repository.list_requirements(session, standard.id)
     ]
     return ApplicationView(
         application=application,
@@ -163,7 +166,7 @@ async def start_application(
 ) -> ApplicationView:
     provider_id = provider_of(actor)
     municipality = await municipalities.get(session, municipality_id=municipality_id)
-    standard = await repository.standard_with_status(
+    standard = await standards_repository.standard_with_status(
         session, municipality_id, service, StandardStatus.PUBLISHED
     )
     if standard is None or standard.id is None:
@@ -177,7 +180,7 @@ async def start_application(
             municipality=municipality.name,
             service=service,
         )
-    application = await repository.add(
+    application = await rows.add(
         session,
         Application(
             provider_id=provider_id,
@@ -258,7 +261,7 @@ async def save_application(
     application = await _editable_application(session, actor, application_id)
     requirements = {
         r.id: r
-        for r in await repository.list_requirements(session, application.standard_id)
+        for r in await standards_repository.list_requirements(session, application.standard_id)
         if r.id is not None
     }
     changed = await _save_answers(session, application, requirements, evidence)
@@ -334,7 +337,7 @@ async def _save_answers(
         if (row.attested, row.statement, row.numeric_value) != (answer.attested, statement, value):
             row.attested, row.statement, row.numeric_value = answer.attested, statement, value
             row.updated_at = utcnow()
-            await repository.save(session, row)
+            await rows.save(session, row)
             existing[answer.requirement_id] = row
             changed.append(answer.requirement_id)
     return changed
@@ -403,7 +406,7 @@ async def review_queue(
     applications = await repository.applications_in_municipality(
         session, municipality_id, status or ApplicationStatus.SUBMITTED
     )
-    providers = await repository.providers_by_ids(
+    providers = await registry_repository.providers_by_ids(
         session, sorted({a.provider_id for a in applications})
     )
     return [QueueEntry(application=a, provider=providers[a.provider_id]) for a in applications]
@@ -427,7 +430,7 @@ async def record_decisions(
         raise IllegalTransition(NOT_REVIEWABLE[application.status])
     assert application.id is not None
     requirement_ids = {
-        r.id for r in await repository.list_requirements(session, application.standard_id)
+        r.id for r in await standards_repository.list_requirements(session, application.standard_id)
     }
     existing = {
         r.requirement_id: r
@@ -449,7 +452,7 @@ async def record_decisions(
         )
         row.met, row.comment = decision.met, comment
         row.decided_by_user_id, row.decided_at = actor.user_id, utcnow()
-        await repository.save(session, row)
+        await rows.save(session, row)
         recorded.append({"requirement_id": decision.requirement_id, "met": decision.met})
     if recorded:
         await audit.record(
@@ -497,7 +500,7 @@ async def reject_application(
 async def list_applications(session: AsyncSession, *, actor: Actor) -> list[QueueEntry]:
     """The provider's own applications, or the municipality's review queue."""
     if actor.provider_id is not None:
-        provider = await repository.get_provider(session, provider_of(actor))
+        provider = await registry_repository.get_provider(session, provider_of(actor))
         if provider is None:
             raise ProviderNotFound()
         return [

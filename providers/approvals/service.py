@@ -21,12 +21,13 @@ from market.errors import (
     PermissionDenied,
 )
 from market.municipalities import service as municipalities
-from providers import repository
+from providers import repository as rows
 from providers.applications.service import (
     ApplicationView,
     load_application_view,
     reviewable,
 )
+from providers.approvals import repository
 from providers.approvals.terms import ContractTerms, Vat
 from providers.common import (
     municipality_of,
@@ -51,6 +52,7 @@ from providers.models import (
     ContractTermsVersion,
     Provider,
 )
+from providers.registry import repository as registry_repository
 from providers.schemas import (
     ApprovalIn,
 )
@@ -123,10 +125,10 @@ async def approval_views(
     not_started = [i for i in ids if i not in terms]
     if not_started:
         terms.update(await repository.latest_terms_of(session, not_started))
-    providers = await repository.providers_by_ids(
+    providers = await registry_repository.providers_by_ids(
         session, sorted({a.provider_id for a in approvals})
     )
-    names = await repository.municipality_names(session) if approvals else {}
+    names = await registry_repository.municipality_names(session) if approvals else {}
     return [
         ApprovalView(
             approval=a,
@@ -261,7 +263,7 @@ async def _add_approval(
 ) -> Approval:
     """The approval, its service area and version 1 of its contract terms."""
     assert application.id is not None
-    approval = await repository.add(
+    approval = await rows.add(
         session,
         Approval(
             provider_id=application.provider_id,
@@ -277,7 +279,7 @@ async def _add_approval(
     )
     assert approval.id is not None
     await repository.add_postal_codes(session, approval.id, grant.postal_codes)
-    await repository.add(
+    await rows.add(
         session,
         ContractTermsVersion(
             approval_id=approval.id,
@@ -379,7 +381,7 @@ async def contract_terms_history(
 ) -> TermsHistory:
     """The versions of an approval's terms, for the admin of its municipality."""
     approval = await _terms_approval(session, actor, approval_id)
-    provider = await repository.get_provider(session, approval.provider_id)
+    provider = await registry_repository.get_provider(session, approval.provider_id)
     if provider is None:
         raise ProviderNotFound()
     versions = list(await repository.terms_versions(session, approval_id))
@@ -436,7 +438,7 @@ async def add_contract_terms(
     _check_start(approval, latest, valid_from)
     note = _checked_note(note)
     vat = Vat.checked(vat_category, vat_rate_bp, vat_exemption_reason)
-    row = await repository.add(
+    row = await rows.add(
         session,
         ContractTermsVersion(
             approval_id=approval_id,

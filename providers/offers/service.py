@@ -24,7 +24,8 @@ from market.errors import (
     PermissionDenied,
 )
 from market.outbox import delivery, guard
-from providers import repository
+from providers import repository as rows
+from providers.approvals import repository as approvals_repository
 from providers.approvals.service import (
     is_active,
 )
@@ -43,6 +44,8 @@ from providers.models import (
     OrderingProfile,
     Provider,
 )
+from providers.offers import repository
+from providers.registry import repository as registry_repository
 
 OFFER_PHOTO_DIR = "offer-photos"
 
@@ -67,16 +70,18 @@ async def offerings_for(
     and delivering to the postal code (set-based: a handful of queries)."""
     approvals = [
         a
-        for a in await repository.active_approvals(session, municipality_id, on)
+        for a in await approvals_repository.active_approvals(session, municipality_id, on)
         if is_active(a, on)
     ]
     ids = [a.id for a in approvals if a.id is not None]
-    codes = await repository.postal_codes_of(session, ids)
+    codes = await approvals_repository.postal_codes_of(session, ids)
     approvals = [a for a in approvals if postal_code in codes.get(a.id or 0, [])]
-    terms = await repository.latest_terms_of(session, [a.id for a in approvals if a.id], on)
+    terms = await approvals_repository.latest_terms_of(
+        session, [a.id for a in approvals if a.id], on
+    )
     by_provider = {a.provider_id: a for a in approvals if a.id in terms}
     provider_ids = list(by_provider)
-    providers = await repository.providers_by_ids(session, provider_ids)
+    providers = await registry_repository.providers_by_ids(session, provider_ids)
     profiles = await repository.ordering_profiles(session, provider_ids)
     offerings = []
     for offer in await repository.active_offers_of(session, provider_ids):
@@ -105,17 +110,17 @@ async def offering(
     offer = await repository.get_offer(session, offer_id)
     if offer is None or not offer.active:
         return None
-    approval = await repository.standing_approval(
+    approval = await approvals_repository.standing_approval(
         session, offer.provider_id, municipality_id, offer.service
     )
     if approval is None or approval.id is None:
         return None
-    terms = await repository.latest_terms_of(session, [approval.id], on)
-    provider = await repository.get_provider(session, offer.provider_id)
+    terms = await approvals_repository.latest_terms_of(session, [approval.id], on)
+    provider = await registry_repository.get_provider(session, offer.provider_id)
     if approval.id not in terms or provider is None:
         return None
     profile = await repository.ordering_profile(session, offer.provider_id)
-    codes = await repository.postal_codes_of(session, [approval.id])
+    codes = await approvals_repository.postal_codes_of(session, [approval.id])
     return Offering(
         offer=offer,
         provider=provider,
@@ -218,7 +223,7 @@ async def save_offer(
     values["active"] = active
     replaced: list[str | None] = []
     if offer_id is None:
-        offer = await repository.add(session, Offer(provider_id=provider_id, **values))
+        offer = await rows.add(session, Offer(provider_id=provider_id, **values))
         action = "offer.created"
     else:
         found = await repository.get_offer(session, offer_id)
@@ -228,7 +233,7 @@ async def save_offer(
             replaced = [found.photo_storage_name, found.thumbnail_storage_name]
         for key, value in values.items():
             setattr(found, key, value)
-        await repository.save(session, found)
+        await rows.save(session, found)
         offer, action = found, "offer.changed"
     # Files only after every check and database write; the replaced photo's
     # files go once the new ones are in place.
@@ -343,7 +348,7 @@ async def save_ordering_profile(
         "webhook_secret": secret,
     }.items():
         setattr(profile, key, value)
-    await repository.add(session, profile)
+    await rows.add(session, profile)
     await audit.record(
         session,
         actor=actor,
@@ -380,7 +385,7 @@ async def rotate_webhook_secret(
     profile.webhook_previous_secret = profile.webhook_secret
     profile.webhook_previous_secret_until = until
     profile.webhook_secret = secrets.token_urlsafe(32)
-    await repository.add(session, profile)
+    await rows.add(session, profile)
     await audit.record(
         session,
         actor=actor,
@@ -402,7 +407,7 @@ async def offers_and_providers(
         offer = await repository.get_offer(session, offer_id)
         if offer is not None:
             offers[offer_id] = offer
-    providers = await repository.providers_by_ids(
+    providers = await registry_repository.providers_by_ids(
         session, sorted({o.provider_id for o in offers.values()})
     )
     return offers, providers

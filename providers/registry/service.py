@@ -21,7 +21,9 @@ from market.errors import (
     PermissionDenied,
 )
 from market.municipalities.models import Municipality
-from providers import repository
+from providers import repository as rows
+from providers.applications import repository as applications_repository
+from providers.approvals import repository as approvals_repository
 from providers.approvals.service import (
     ApprovalView,
     approval_views,
@@ -44,10 +46,12 @@ from providers.models import (
     Provider,
     QualityStandard,
 )
+from providers.registry import repository
 from providers.schemas import (
     ProviderDetailsIn,
     ProviderRegistration,
 )
+from providers.standards import repository as standards_repository
 
 
 class ProviderDetails(TypedDict):
@@ -107,7 +111,7 @@ async def register_provider(
     details = _clean_details(registration)
     if await repository.get_provider_by_cvr(session, cvr) is not None:
         raise CvrTaken(cvr)
-    provider = await repository.add(session, Provider(cvr=cvr, **details))
+    provider = await rows.add(session, Provider(cvr=cvr, **details))
     assert provider.id is not None
     admin = await auth_service.create_user(
         session,
@@ -148,7 +152,7 @@ async def update_provider(
     changed = {k: v for k, v in cleaned.items() if getattr(provider, k) != v}
     for key, value in cleaned.items():
         setattr(provider, key, value)
-    await repository.save(session, provider)
+    await rows.save(session, provider)
     assert provider.id is not None
     await audit.record(
         session,
@@ -180,7 +184,7 @@ async def set_payout_details(
     provider.payout_iban = iban
     provider.payout_bic = bic
     provider.stripe_account_id = stripe_account_id
-    await repository.save(session, provider)
+    await rows.save(session, provider)
     assert provider.id is not None
     await audit.record(
         session,
@@ -222,10 +226,12 @@ async def portal(session: AsyncSession, *, actor: Actor) -> PortalView:
     assert provider.id is not None
     published = {
         s.municipality_id: s
-        for s in await repository.published_standards(session)
+        for s in await standards_repository.published_standards(session)
         if s.service == DEFAULT_SERVICE
     }
-    applications = list(await repository.applications_of_provider(session, provider.id))
+    applications = list(
+        await applications_repository.applications_of_provider(session, provider.id)
+    )
     names = await repository.municipality_names(session)
     open_by_municipality = {
         a.municipality_id: a
@@ -242,7 +248,7 @@ async def portal(session: AsyncSession, *, actor: Actor) -> PortalView:
     ]
     on = today()
     approvals = await approval_views(
-        session, await repository.approvals_of_provider(session, provider.id), on
+        session, await approvals_repository.approvals_of_provider(session, provider.id), on
     )
     return PortalView(
         provider=provider,
@@ -265,9 +271,13 @@ async def provider_directory(session: AsyncSession, *, actor: Actor) -> list[Dir
     municipality_id = municipality_of(actor)
     providers = await repository.providers_in_municipality(session, municipality_id)
     views = await approval_views(
-        session, await repository.approvals_in_municipality(session, municipality_id), today()
+        session,
+        await approvals_repository.approvals_in_municipality(session, municipality_id),
+        today(),
     )
-    applications = await repository.applications_in_municipality(session, municipality_id)
+    applications = await applications_repository.applications_in_municipality(
+        session, municipality_id
+    )
     rows = []
     for provider in providers:
         rows.append(
@@ -293,12 +303,12 @@ async def provider_detail(session: AsyncSession, *, actor: Actor, provider_id: i
         raise ProviderNotFound()
     views = await approval_views(
         session,
-        await repository.approvals_of_provider(session, provider_id, municipality_id),
+        await approvals_repository.approvals_of_provider(session, provider_id, municipality_id),
         today(),
     )
     applications = [
         a
-        for a in await repository.applications_of_provider(session, provider_id)
+        for a in await applications_repository.applications_of_provider(session, provider_id)
         if a.municipality_id == municipality_id and a.status != ApplicationStatus.DRAFT
     ]
     return DirectoryRow(provider=provider, approvals=views, applications=applications)

@@ -22,7 +22,8 @@ from market.errors import (
 )
 from market.municipalities import service as municipalities
 from market.municipalities.models import Municipality
-from providers import repository
+from providers import repository as rows
+from providers.approvals import repository as approvals_repository
 from providers.common import (
     municipality_of,
     parse_decimal,
@@ -48,6 +49,7 @@ from providers.schemas import (
     RequirementIn,
     StandardCreate,
 )
+from providers.standards import repository
 
 
 @dataclass
@@ -123,7 +125,7 @@ async def create_standard(
             service=service,
         )
     version = await repository.latest_version(session, municipality_id, service) + 1
-    standard = await repository.add(
+    standard = await rows.add(
         session,
         QualityStandard(
             municipality_id=municipality_id, service=service, version=version, title=title
@@ -135,7 +137,7 @@ async def create_standard(
     )
     if published is not None and published.id is not None:
         for old in await repository.list_requirements(session, published.id):
-            await repository.add(
+            await rows.add(
                 session,
                 Requirement(
                     standard_id=standard.id,
@@ -213,7 +215,7 @@ async def add_requirement(
             N_("This standard already has a requirement with the key {key}."), key=cleaned["key"]
         )
     position = await repository.next_requirement_position(session, standard_id)
-    requirement = await repository.add(
+    requirement = await rows.add(
         session, Requirement(standard_id=standard_id, position=position, **cleaned)
     )
     assert requirement.id is not None
@@ -256,7 +258,7 @@ async def update_requirement(
         )
     for name, value in cleaned.items():
         setattr(requirement, name, value)
-    await repository.save(session, requirement)
+    await rows.save(session, requirement)
     await audit.record(
         session,
         actor=actor,
@@ -321,7 +323,7 @@ async def publish_standard(
             STANDARD_TRANSITIONS,
             StandardStatus.SUPERSEDED,
         )
-        asked = await repository.ask_to_reapply(
+        asked = await approvals_repository.ask_to_reapply(
             session, municipality_id, standard.service, reapply_by, today()
         )
     else:
