@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from market.errors import N_
+from providers.approvals.terms import ContractTerms  # the one value object of the terms
 
 BP = 10_000  # basis points in one whole
 ONE_POINT_BP = 100  # one percentage point
@@ -34,40 +35,6 @@ class LineKind(StrEnum):
     SLA_MALUS = "sla_malus"
     SLA_BONUS = "sla_bonus"
     ADJUSTMENT = "adjustment"
-
-
-@dataclass(frozen=True)
-class ContractTerms:
-    unit_price_ore: int
-    min_units_per_month: int = 0
-    shortfall_rate_bp: int = 0
-    rebate_threshold_units: int | None = None
-    rebate_bp: int = 0
-    on_time_target_bp: int = 0
-    malus_bp_per_point: int = 0
-    malus_cap_bp: int = 0
-    bonus_threshold_bp: int | None = None
-    bonus_bp: int = 0
-    citizen_absent_share_bp: int = 0
-    late_cancel_share_bp: int = 0
-
-    def __post_init__(self) -> None:
-        if self.unit_price_ore <= 0:
-            raise ValueError("the unit price must be positive")
-        for name in (
-            "shortfall_rate_bp",
-            "rebate_bp",
-            "on_time_target_bp",
-            "malus_bp_per_point",
-            "malus_cap_bp",
-            "bonus_bp",
-            "citizen_absent_share_bp",
-            "late_cancel_share_bp",
-        ):
-            if not 0 <= getattr(self, name) <= BP:
-                raise ValueError(f"{name} must be between 0 and {BP} basis points")
-        if self.min_units_per_month < 0 or (self.rebate_threshold_units or 0) < 0:
-            raise ValueError("unit counts in the terms cannot be negative")
 
 
 @dataclass(frozen=True)

@@ -108,23 +108,6 @@ ADJUSTMENT_MESSAGE = N_("Correction of the statement for {month}: {reason}")
 # --- running a month -----------------------------------------------------------------
 
 
-def _terms(row: ContractTerms) -> rules.ContractTerms:
-    return rules.ContractTerms(
-        unit_price_ore=row.unit_price_ore,
-        min_units_per_month=row.min_units_per_month,
-        shortfall_rate_bp=row.shortfall_rate_bp,
-        rebate_threshold_units=row.rebate_threshold_units,
-        rebate_bp=row.rebate_bp,
-        on_time_target_bp=row.on_time_target_bp,
-        malus_bp_per_point=row.malus_bp_per_point,
-        malus_cap_bp=row.malus_cap_bp,
-        bonus_threshold_bp=row.bonus_threshold_bp,
-        bonus_bp=row.bonus_bp,
-        citizen_absent_share_bp=row.citizen_absent_share_bp,
-        late_cancel_share_bp=row.late_cancel_share_bp,
-    )
-
-
 def _has_guarantee(row: ContractTerms) -> bool:
     return row.min_units_per_month > 0 and row.shortfall_rate_bp > 0
 
@@ -310,7 +293,7 @@ async def _settle_approval(
     lines, and the orders behind each line linked."""
     provider_id, row = plan.wanted[approval_id]
     terms_row = plan.terms[approval_id]
-    terms = _terms(terms_row)
+    terms = terms_row.terms()
     carried = plan.adjustments.get(approval_id, [])
     result = rules.settle(terms, _activity(row), _carried(carried))
     values = {
