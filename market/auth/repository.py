@@ -2,6 +2,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.auth.models import ApiToken, Role, User, UserSession
 
@@ -186,4 +187,10 @@ async def reset_failed_second_factor(session: AsyncSession, user_id: int) -> Non
         update(User)
         .where(User.id == user_id)
         .values(failed_second_factor_count=0, second_factor_locked_until=None)
+    )
+
+
+async def set_password_hash(session: AsyncSession, user_id: int, password_hash: str) -> None:
+    await session.execute(
+        update(User).where(col(User.id) == user_id).values(password_hash=password_hash)
     )
