@@ -7,6 +7,7 @@ in with a letter code and setting a password afterwards are ``market.auth``'s
 (``market.auth.one_time_codes``)."""
 
 from market.clock import today as today_in_copenhagen
+from market.db import utcnow
 from vouchers.citizens.cpr import (
     cpr_hash,
     looks_like_cpr,
@@ -34,6 +35,7 @@ from vouchers.citizens.service import (
     get_citizen,
     grant_in_scope,
     open_citizen_record,
+    own_citizen,
     search_citizens,
 )
 from vouchers.grants.service import (
@@ -103,6 +105,7 @@ __all__ = [
     "VoucherView",
     "WeekView",
     "acting_for_citizen",
+    "own_citizen",
     "active_grant_on",
     "allotment",
     "check_grant_transition",
@@ -150,6 +153,7 @@ __all__ = [
     "sign_in_with_letter_code",
     "supersede_grant",
     "today_in_copenhagen",
+    "utcnow",
     "total_units",
     "unlink_proxy",
     "verify_ledger",

@@ -233,6 +233,37 @@ async def _record(session: AsyncSession, citizen: Citizen) -> CitizenRecord:
     )
 
 
+# --- who may act for a citizen -----------------------------------------------------
+# The one home of the rule. A citizen acts only for themself; a proxy only for the
+# citizens they are linked to now; staff for the citizens of their municipality.
+# ``acting_for_citizen`` answers it for a named citizen (the ordering flow);
+# ``own_citizen`` answers a signed-in citizen's or proxy's "whose pages are these"
+# ("my voucher", co-payment statements, the ordering pages).
+
+
+async def own_citizen(
+    session: AsyncSession, *, actor: Actor, citizen_id: int | None
+) -> tuple[Citizen | None, list[Citizen]]:
+    """The citizen a signed-in citizen or proxy acts for, and the citizens a proxy
+    may choose from. A citizen: themself (``citizen_id`` may only name them). A
+    proxy: the citizen named, if linked now; with none named, the only one they
+    are linked to, or None and the list to choose from. Anyone else, or a citizen
+    not theirs: NotYourCitizen."""
+    if actor.role == Role.CITIZEN:
+        citizen = await repository.get_citizen_by_user(session, actor.user_id)
+        if citizen is None or (citizen_id is not None and citizen.id != citizen_id):
+            raise NotYourCitizen()
+        return citizen, []
+    if actor.role == Role.PROXY:
+        linked = list(await repository.citizens_of_proxy(session, actor.user_id))
+        if citizen_id is None:
+            return (linked[0], linked) if len(linked) == 1 else (None, linked)
+        for citizen in linked:
+            if citizen.id == citizen_id:
+                return citizen, linked
+    raise NotYourCitizen()
+
+
 async def acting_for_citizen(session: AsyncSession, *, actor: Actor, citizen_id: int) -> Actor:
     """For the ordering flow: may this actor act for this citizen? Returns the
     actor to record (a proxy or case worker acting on the citizen's behalf), or

@@ -9,15 +9,15 @@ from datetime import date, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.audit import service as audit
-from market.auth.models import Role
 from market.auth.permissions import Actor
 from market.clock import today as today_in_copenhagen
 from market.db import utcnow
 from market.dietary import DietForm
 from market.errors import N_, InvalidInput
+from market.lifecycle import check_transition
 from market.money import format_kroner
 from vouchers.citizens import repository as citizens_repository
-from vouchers.citizens.service import checked_allergens, citizen_for_staff
+from vouchers.citizens.service import checked_allergens, citizen_for_staff, own_citizen
 from vouchers.exceptions import (
     BadInput,
     CapMissing,
@@ -25,7 +25,6 @@ from vouchers.exceptions import (
     CopaymentOverCap,
     GrantNotFound,
     GrantTransitionRefused,
-    NotYourCitizen,
 )
 from vouchers.grants import repository
 from vouchers.ledger import repository as ledger_repository
@@ -110,9 +109,13 @@ GRANT_TRANSITIONS: dict[GrantStatus, frozenset[GrantStatus]] = {
 }
 
 
+def _grant_refused(current: GrantStatus, wanted: GrantStatus) -> GrantTransitionRefused:
+    return GrantTransitionRefused(current.value, wanted.value)
+
+
 def check_grant_transition(current: GrantStatus, wanted: GrantStatus) -> None:
-    if wanted not in GRANT_TRANSITIONS[current]:
-        raise GrantTransitionRefused(current.value, wanted.value)
+    """The grant lifecycle through the one lifecycle check (``market.lifecycle``)."""
+    check_transition(GRANT_TRANSITIONS, current, wanted, _grant_refused)
 
 
 async def _validate_terms(
@@ -414,25 +417,6 @@ class VoucherView:
     choices: list[Citizen]
 
 
-async def _citizen_for_voucher(
-    session: AsyncSession, actor: Actor, citizen_id: int | None
-) -> tuple[Citizen | None, list[Citizen]]:
-    if actor.role == Role.CITIZEN:
-        citizen = await citizens_repository.get_citizen_by_user(session, actor.user_id)
-        if citizen is None or (citizen_id is not None and citizen.id != citizen_id):
-            raise NotYourCitizen()
-        return citizen, []
-    if actor.role == Role.PROXY:
-        linked = list(await citizens_repository.citizens_of_proxy(session, actor.user_id))
-        if citizen_id is None:
-            return (linked[0], linked) if len(linked) == 1 else (None, linked)
-        for citizen in linked:
-            if citizen.id == citizen_id:
-                return citizen, linked
-        raise NotYourCitizen()
-    raise NotYourCitizen()
-
-
 async def my_voucher(
     session: AsyncSession,
     *,
@@ -443,7 +427,7 @@ async def my_voucher(
 ) -> VoucherView:
     """Units left this week and the coming weeks, and what the citizen pays per unit."""
     day = today or today_in_copenhagen()
-    citizen, choices = await _citizen_for_voucher(session, actor, citizen_id)
+    citizen, choices = await own_citizen(session, actor=actor, citizen_id=citizen_id)
     if citizen is None:
         return VoucherView(citizen=None, grant=None, weeks=[], choices=choices)
     assert citizen.id is not None

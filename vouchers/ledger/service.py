@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market import idempotency
 from market.auth.permissions import Actor
 from market.clock import today as today_in_copenhagen
 from market.db import utcnow
@@ -87,6 +88,8 @@ async def _transfer(
     replay = await _replay(session, key)
     if replay is not None:
         return replay
+    if order_ref is not None:
+        order_ref = idempotency.fit(order_ref, idempotency.ORDER_REF_CHARS)
     created_at = utcnow()
     try:
         async with session.begin_nested():
@@ -137,10 +140,12 @@ def _positive_units(units: int) -> None:
 
 
 def _key(key: str) -> str:
+    """A transfer's key: given by the caller (derived from a client's key the
+    caller checked with ``market.idempotency.client_key``), made to fit its column."""
     key = key.strip()
-    if not key or len(key) > 200:
+    if not key:
         raise BadInput(N_("An idempotency key of 1 to 200 characters is required."))
-    return key
+    return idempotency.fit(key)
 
 
 async def load_grant(session: AsyncSession, grant_id: int, *, lock: bool = False) -> VoucherGrant:
