@@ -5,19 +5,14 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.auth.models import User
 from vouchers.models import (
     Citizen,
-    LedgerTransfer,
     ProxyIdentity,
     ProxyLink,
-    VoucherAccount,
 )
-
-ACCOUNT = VoucherAccount.__table__  # type: ignore[attr-defined]
-TRANSFER = LedgerTransfer.__table__  # type: ignore[attr-defined]
-
 
 # --- citizens --------------------------------------------------------------
 
@@ -37,7 +32,7 @@ async def get_citizen(session: AsyncSession, citizen_id: int) -> Citizen | None:
 
 
 async def get_citizen_by_user(session: AsyncSession, user_id: int) -> Citizen | None:
-    result = await session.execute(select(Citizen).where(Citizen.user_id == user_id))
+    result = await session.execute(select(Citizen).where(col(Citizen.user_id) == user_id))
     return result.scalar_one_or_none()
 
 
@@ -46,7 +41,7 @@ async def find_citizen_by_cpr_hash(
 ) -> Citizen | None:
     result = await session.execute(
         select(Citizen).where(
-            Citizen.municipality_id == municipality_id, Citizen.cpr_hash == cpr_hash
+            col(Citizen.municipality_id) == municipality_id, col(Citizen.cpr_hash) == cpr_hash
         )
     )
     return result.scalar_one_or_none()
@@ -55,17 +50,19 @@ async def find_citizen_by_cpr_hash(
 async def search_citizens(
     session: AsyncSession, municipality_id: int, text: str, limit: int = 50
 ) -> Sequence[Citizen]:
-    query = select(Citizen).where(Citizen.municipality_id == municipality_id)
+    query = select(Citizen).where(col(Citizen.municipality_id) == municipality_id)
     if text:
         # autoescape: a % or _ typed in the search is a character, not a wildcard.
         query = query.where(
             or_(
-                func.lower(Citizen.full_name).contains(text.lower(), autoescape=True),
-                func.lower(Citizen.address).contains(text.lower(), autoescape=True),
-                Citizen.postal_code == text,
+                func.lower(col(Citizen.full_name)).contains(text.lower(), autoescape=True),
+                func.lower(col(Citizen.address)).contains(text.lower(), autoescape=True),
+                col(Citizen.postal_code) == text,
             )
         )
-    result = await session.execute(query.order_by(Citizen.full_name, Citizen.id).limit(limit))
+    result = await session.execute(
+        query.order_by(col(Citizen.full_name), col(Citizen.id)).limit(limit)
+    )
     return result.scalars().all()
 
 
@@ -74,13 +71,13 @@ async def get_user(session: AsyncSession, user_id: int) -> User | None:
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
-    result = await session.execute(select(User).where(User.email == email))
+    result = await session.execute(select(User).where(col(User.email) == email))
     return result.scalar_one_or_none()
 
 
 async def set_password_hash(session: AsyncSession, user_id: int, password_hash: str) -> None:
     await session.execute(
-        update(User).where(User.id == user_id).values(password_hash=password_hash)
+        update(User).where(col(User.id) == user_id).values(password_hash=password_hash)
     )
 
 
@@ -90,9 +87,9 @@ async def set_password_hash(session: AsyncSession, user_id: int, password_hash: 
 async def proxies_of(session: AsyncSession, citizen_id: int) -> list[tuple[ProxyLink, User]]:
     result = await session.execute(
         select(ProxyLink, User)
-        .join(User, User.id == ProxyLink.proxy_user_id)
-        .where(ProxyLink.citizen_id == citizen_id)
-        .order_by(ProxyLink.created_at, ProxyLink.id)
+        .join(User, col(User.id) == col(ProxyLink.proxy_user_id))
+        .where(col(ProxyLink.citizen_id) == citizen_id)
+        .order_by(col(ProxyLink.created_at), col(ProxyLink.id))
     )
     return [(link, user) for link, user in result.all()]
 
@@ -102,26 +99,30 @@ async def active_link(
 ) -> ProxyLink | None:
     result = await session.execute(
         select(ProxyLink).where(
-            ProxyLink.citizen_id == citizen_id,
-            ProxyLink.proxy_user_id == proxy_user_id,
-            ProxyLink.revoked_at.is_(None),
+            col(ProxyLink.citizen_id) == citizen_id,
+            col(ProxyLink.proxy_user_id) == proxy_user_id,
+            col(ProxyLink.revoked_at).is_(None),
         )
     )
     return result.scalars().first()
 
 
 async def proxy_by_cpr_hash(session: AsyncSession, cpr_hash: str) -> ProxyIdentity | None:
-    result = await session.execute(select(ProxyIdentity).where(ProxyIdentity.cpr_hash == cpr_hash))
+    result = await session.execute(
+        select(ProxyIdentity).where(col(ProxyIdentity.cpr_hash) == cpr_hash)
+    )
     return result.scalar_one_or_none()
 
 
 async def proxy_identity_of(session: AsyncSession, user_id: int) -> ProxyIdentity | None:
-    result = await session.execute(select(ProxyIdentity).where(ProxyIdentity.user_id == user_id))
+    result = await session.execute(
+        select(ProxyIdentity).where(col(ProxyIdentity.user_id) == user_id)
+    )
     return result.scalar_one_or_none()
 
 
 async def delete_proxy_identity(session: AsyncSession, row_id: int) -> None:
-    await session.execute(delete(ProxyIdentity).where(ProxyIdentity.id == row_id))
+    await session.execute(delete(ProxyIdentity).where(col(ProxyIdentity.id) == row_id))
 
 
 async def get_link(session: AsyncSession, link_id: int) -> ProxyLink | None:
@@ -131,9 +132,9 @@ async def get_link(session: AsyncSession, link_id: int) -> ProxyLink | None:
 async def citizens_of_proxy(session: AsyncSession, proxy_user_id: int) -> Sequence[Citizen]:
     result = await session.execute(
         select(Citizen)
-        .join(ProxyLink, ProxyLink.citizen_id == Citizen.id)
-        .where(ProxyLink.proxy_user_id == proxy_user_id, ProxyLink.revoked_at.is_(None))
-        .order_by(Citizen.full_name)
+        .join(ProxyLink, col(ProxyLink.citizen_id) == col(Citizen.id))
+        .where(col(ProxyLink.proxy_user_id) == proxy_user_id, col(ProxyLink.revoked_at).is_(None))
+        .order_by(col(Citizen.full_name))
     )
     return result.scalars().all()
 
@@ -144,5 +145,5 @@ async def citizens_of_proxy(session: AsyncSession, proxy_user_id: int) -> Sequen
 async def citizens_by_ids(session: AsyncSession, citizen_ids: Sequence[int]) -> dict[int, Citizen]:
     if not citizen_ids:
         return {}
-    result = await session.execute(select(Citizen).where(Citizen.id.in_(set(citizen_ids))))
+    result = await session.execute(select(Citizen).where(col(Citizen.id).in_(set(citizen_ids))))
     return {c.id: c for c in result.scalars().all() if c.id is not None}

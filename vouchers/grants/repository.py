@@ -7,19 +7,14 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from vouchers.models import (
     CopaymentCap,
     GrantStatus,
-    LedgerTransfer,
-    VoucherAccount,
     VoucherGrant,
     WeekClosing,
 )
-
-ACCOUNT = VoucherAccount.__table__  # type: ignore[attr-defined]
-TRANSFER = LedgerTransfer.__table__  # type: ignore[attr-defined]
-
 
 # --- caps ------------------------------------------------------------------
 
@@ -44,8 +39,8 @@ async def put_cap(
 async def list_caps(session: AsyncSession, municipality_id: int) -> Sequence[CopaymentCap]:
     result = await session.execute(
         select(CopaymentCap)
-        .where(CopaymentCap.municipality_id == municipality_id)
-        .order_by(CopaymentCap.year)
+        .where(col(CopaymentCap.municipality_id) == municipality_id)
+        .order_by(col(CopaymentCap.year))
     )
     return result.scalars().all()
 
@@ -63,7 +58,7 @@ async def get_grant_for_update(session: AsyncSession, grant_id: int) -> VoucherG
     renders no FOR UPDATE; there BEGIN IMMEDIATE already serialises writers."""
     result = await session.execute(
         select(VoucherGrant)
-        .where(VoucherGrant.id == grant_id)
+        .where(col(VoucherGrant.id) == grant_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -73,8 +68,8 @@ async def get_grant_for_update(session: AsyncSession, grant_id: int) -> VoucherG
 async def grants_of_citizen(session: AsyncSession, citizen_id: int) -> Sequence[VoucherGrant]:
     result = await session.execute(
         select(VoucherGrant)
-        .where(VoucherGrant.citizen_id == citizen_id)
-        .order_by(VoucherGrant.valid_from.desc(), VoucherGrant.id.desc())
+        .where(col(VoucherGrant.citizen_id) == citizen_id)
+        .order_by(col(VoucherGrant.valid_from).desc(), col(VoucherGrant.id).desc())
     )
     return result.scalars().all()
 
@@ -84,11 +79,11 @@ async def active_grants_overlapping(
 ) -> Sequence[VoucherGrant]:
     result = await session.execute(
         select(VoucherGrant).where(
-            VoucherGrant.citizen_id == citizen_id,
-            VoucherGrant.service == service,
-            VoucherGrant.status == GrantStatus.ACTIVE,
-            VoucherGrant.valid_from <= end,
-            VoucherGrant.valid_to >= start,
+            col(VoucherGrant.citizen_id) == citizen_id,
+            col(VoucherGrant.service) == service,
+            col(VoucherGrant.status) == GrantStatus.ACTIVE,
+            col(VoucherGrant.valid_from) <= end,
+            col(VoucherGrant.valid_to) >= start,
         )
     )
     return result.scalars().all()
@@ -98,12 +93,12 @@ async def active_grant_on(session: AsyncSession, citizen_id: int, day: date) -> 
     result = await session.execute(
         select(VoucherGrant)
         .where(
-            VoucherGrant.citizen_id == citizen_id,
-            VoucherGrant.status == GrantStatus.ACTIVE,
-            VoucherGrant.valid_from <= day,
-            VoucherGrant.valid_to >= day,
+            col(VoucherGrant.citizen_id) == citizen_id,
+            col(VoucherGrant.status) == GrantStatus.ACTIVE,
+            col(VoucherGrant.valid_from) <= day,
+            col(VoucherGrant.valid_to) >= day,
         )
-        .order_by(VoucherGrant.id.desc())
+        .order_by(col(VoucherGrant.id).desc())
         .limit(1)
     )
     return result.scalar_one_or_none()
@@ -115,26 +110,29 @@ async def grants_with_weeks_to_close(
     """Grants with an ended week not yet closed, or active past their last day."""
     last_sunday = this_monday - timedelta(days=1)
     result = await session.execute(
-        select(VoucherGrant.id)
-        .outerjoin(WeekClosing, WeekClosing.grant_id == VoucherGrant.id)
+        select(col(VoucherGrant.id))
+        .outerjoin(WeekClosing, col(WeekClosing.grant_id) == col(VoucherGrant.id))
         .where(
             or_(
                 and_(
-                    VoucherGrant.valid_from < this_monday,
+                    col(VoucherGrant.valid_from) < this_monday,
                     or_(
-                        WeekClosing.closed_through.is_(None),
+                        col(WeekClosing.closed_through).is_(None),
                         and_(
-                            WeekClosing.closed_through < VoucherGrant.valid_to,
-                            WeekClosing.closed_through < last_sunday,
+                            col(WeekClosing.closed_through) < col(VoucherGrant.valid_to),
+                            col(WeekClosing.closed_through) < last_sunday,
                         ),
                     ),
                 ),
-                and_(VoucherGrant.status == GrantStatus.ACTIVE, VoucherGrant.valid_to < today),
+                and_(
+                    col(VoucherGrant.status) == GrantStatus.ACTIVE,
+                    col(VoucherGrant.valid_to) < today,
+                ),
             )
         )
-        .order_by(VoucherGrant.id)
+        .order_by(col(VoucherGrant.id))
     )
-    return list(result.scalars().all())
+    return [grant_id for grant_id in result.scalars().all() if grant_id is not None]
 
 
 async def closed_through(session: AsyncSession, grant_id: int) -> date | None:
@@ -153,7 +151,9 @@ async def set_closed_through(session: AsyncSession, grant_id: int, day: date) ->
 
 async def grants_started_before(session: AsyncSession, day: date) -> Sequence[VoucherGrant]:
     result = await session.execute(
-        select(VoucherGrant).where(VoucherGrant.valid_from < day).order_by(VoucherGrant.id)
+        select(VoucherGrant)
+        .where(col(VoucherGrant.valid_from) < day)
+        .order_by(col(VoucherGrant.id))
     )
     return result.scalars().all()
 
@@ -161,5 +161,7 @@ async def grants_started_before(session: AsyncSession, day: date) -> Sequence[Vo
 async def grants_by_ids(session: AsyncSession, grant_ids: Sequence[int]) -> dict[int, VoucherGrant]:
     if not grant_ids:
         return {}
-    result = await session.execute(select(VoucherGrant).where(VoucherGrant.id.in_(set(grant_ids))))
+    result = await session.execute(
+        select(VoucherGrant).where(col(VoucherGrant.id).in_(set(grant_ids)))
+    )
     return {g.id: g for g in result.scalars().all() if g.id is not None}

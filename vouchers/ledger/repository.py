@@ -9,6 +9,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from vouchers.models import (
     NO_WEEK,
@@ -26,7 +27,7 @@ TRANSFER = LedgerTransfer.__table__  # type: ignore[attr-defined]
 
 async def get_transfer_by_key(session: AsyncSession, key: str) -> LedgerTransfer | None:
     result = await session.execute(
-        select(LedgerTransfer).where(LedgerTransfer.idempotency_key == key)
+        select(LedgerTransfer).where(col(LedgerTransfer.idempotency_key) == key)
     )
     return result.scalar_one_or_none()
 
@@ -101,8 +102,8 @@ async def insert_transfer(session: AsyncSession, values: dict[str, Any]) -> int:
 async def list_accounts(session: AsyncSession, grant_id: int) -> Sequence[VoucherAccount]:
     result = await session.execute(
         select(VoucherAccount)
-        .where(VoucherAccount.grant_id == grant_id)
-        .order_by(VoucherAccount.iso_week, VoucherAccount.kind)
+        .where(col(VoucherAccount.grant_id) == grant_id)
+        .order_by(col(VoucherAccount.iso_week), col(VoucherAccount.kind))
         .execution_options(populate_existing=True)
     )
     return result.scalars().all()
@@ -235,7 +236,7 @@ async def granted_balance(session: AsyncSession, grant_id: int) -> int:
 async def transfers_of_grant(session: AsyncSession, grant_id: int) -> Sequence[LedgerTransfer]:
     result = await session.execute(
         select(LedgerTransfer)
-        .where(LedgerTransfer.grant_id == grant_id)
-        .order_by(LedgerTransfer.id)
+        .where(col(LedgerTransfer.grant_id) == grant_id)
+        .order_by(col(LedgerTransfer.id))
     )
     return result.scalars().all()

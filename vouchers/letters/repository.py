@@ -4,22 +4,17 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from vouchers.models import (
-    LedgerTransfer,
     LetterCode,
-    VoucherAccount,
 )
-
-ACCOUNT = VoucherAccount.__table__  # type: ignore[attr-defined]
-TRANSFER = LedgerTransfer.__table__  # type: ignore[attr-defined]
-
 
 # --- letter codes ------------------------------------------------------------
 
 
 async def find_letter_code(session: AsyncSession, code_hash: str) -> LetterCode | None:
-    result = await session.execute(select(LetterCode).where(LetterCode.code_hash == code_hash))
+    result = await session.execute(select(LetterCode).where(col(LetterCode.code_hash) == code_hash))
     return result.scalar_one_or_none()
 
 
@@ -27,12 +22,12 @@ async def open_letter_code(session: AsyncSession, user_id: int, now: datetime) -
     result = await session.execute(
         select(LetterCode)
         .where(
-            LetterCode.user_id == user_id,
-            LetterCode.used_at.is_(None),
-            LetterCode.replaced_at.is_(None),
-            LetterCode.expires_at > now,
+            col(LetterCode.user_id) == user_id,
+            col(LetterCode.used_at).is_(None),
+            col(LetterCode.replaced_at).is_(None),
+            col(LetterCode.expires_at) > now,
         )
-        .order_by(LetterCode.id.desc())
+        .order_by(col(LetterCode.id).desc())
         .limit(1)
     )
     return result.scalar_one_or_none()
@@ -42,9 +37,9 @@ async def replace_open_codes(session: AsyncSession, user_id: int, now: datetime)
     await session.execute(
         update(LetterCode)
         .where(
-            LetterCode.user_id == user_id,
-            LetterCode.used_at.is_(None),
-            LetterCode.replaced_at.is_(None),
+            col(LetterCode.user_id) == user_id,
+            col(LetterCode.used_at).is_(None),
+            col(LetterCode.replaced_at).is_(None),
         )
         .values(replaced_at=now)
     )
@@ -54,8 +49,8 @@ async def mark_code_used(session: AsyncSession, code_id: int, now: datetime) -> 
     """Single use even under concurrency: only one caller's UPDATE matches."""
     result = await session.execute(
         update(LetterCode)
-        .where(LetterCode.id == code_id, LetterCode.used_at.is_(None))
+        .where(col(LetterCode.id) == code_id, col(LetterCode.used_at).is_(None))
         .values(used_at=now)
-        .returning(LetterCode.id)
+        .returning(col(LetterCode.id))
     )
     return result.scalar_one_or_none() is not None
