@@ -415,52 +415,75 @@ async def close_after_end(
     units reserved for days after the end are released, and units of days after
     the end (available or never allotted) expire."""
     assert grant.id is not None
-    end = grant.valid_to
     actor_user_id = actor.user_id if actor else None
     weeks = sorted(
         {a.iso_week for a in await repository.list_accounts(session, grant.id) if a.iso_week}
     )
     for week in weeks:
-        monday = week_monday(week)
-        if monday + timedelta(days=6) <= end:
-            continue
-        reserved_id = await repository.account_id(session, grant.id, AccountKind.RESERVED, week)
-        if monday > end:
-            to_release = await repository.balance(session, grant.id, AccountKind.RESERVED, week)
-        else:
-            to_release = (
-                await repository.net_reserved_after(session, reserved_id, end) if reserved_id else 0
-            )
-        if to_release > 0:
-            await _transfer(
-                session,
-                grant_id=grant.id,
-                source=(AccountKind.RESERVED, week),
-                target=(AccountKind.AVAILABLE, week),
-                units=to_release,
-                key=f"end-release:{grant.id}:{week}",
-                reason="release_after_end",
-                actor_user_id=actor_user_id,
-                short=lambda: LedgerBroken(N_("Reserved units changed while the voucher ended.")),
-            )
-        allotted = await repository.get_transfer_by_key(session, f"allot:{grant.id}:{week}")
-        excess = (allotted.units if allotted else 0) - grant_allotment(grant, week)
-        available = await repository.balance(session, grant.id, AccountKind.AVAILABLE, week)
-        # A week wholly after the end keeps nothing (rolled-over units included);
-        # the end's own week keeps its days' share.
-        trim = available if monday > end else min(available, max(0, excess))
-        if trim > 0:
-            await _transfer(
-                session,
-                grant_id=grant.id,
-                source=(AccountKind.AVAILABLE, week),
-                target=(AccountKind.EXPIRED, week),
-                units=trim,
-                key=f"end-trim:{grant.id}:{week}",
-                reason="expire_after_end",
-                actor_user_id=actor_user_id,
-                short=lambda: LedgerBroken(N_("Available units changed while the voucher ended.")),
-            )
+        if week_monday(week) + timedelta(days=6) <= grant.valid_to:
+            continue  # a week wholly within the validity keeps everything
+        await _release_after_end(session, grant=grant, week=week, actor_user_id=actor_user_id)
+        await _trim_after_end(session, grant=grant, week=week, actor_user_id=actor_user_id)
+    await _expire_unneeded_granted(session, grant=grant, actor_user_id=actor_user_id)
+
+
+async def _release_after_end(
+    session: AsyncSession, *, grant: VoucherGrant, week: str, actor_user_id: int | None
+) -> None:
+    """Units reserved in ``week`` for days after the grant's end go back to available."""
+    assert grant.id is not None
+    end = grant.valid_to
+    reserved_id = await repository.account_id(session, grant.id, AccountKind.RESERVED, week)
+    if week_monday(week) > end:
+        to_release = await repository.balance(session, grant.id, AccountKind.RESERVED, week)
+    else:
+        to_release = (
+            await repository.net_reserved_after(session, reserved_id, end) if reserved_id else 0
+        )
+    if to_release > 0:
+        await _transfer(
+            session,
+            grant_id=grant.id,
+            source=(AccountKind.RESERVED, week),
+            target=(AccountKind.AVAILABLE, week),
+            units=to_release,
+            key=f"end-release:{grant.id}:{week}",
+            reason="release_after_end",
+            actor_user_id=actor_user_id,
+            short=lambda: LedgerBroken(N_("Reserved units changed while the voucher ended.")),
+        )
+
+
+async def _trim_after_end(
+    session: AsyncSession, *, grant: VoucherGrant, week: str, actor_user_id: int | None
+) -> None:
+    """A week wholly after the end keeps nothing (rolled-over units included);
+    the end's own week keeps its days' share."""
+    assert grant.id is not None
+    allotted = await repository.get_transfer_by_key(session, f"allot:{grant.id}:{week}")
+    excess = (allotted.units if allotted else 0) - grant_allotment(grant, week)
+    available = await repository.balance(session, grant.id, AccountKind.AVAILABLE, week)
+    trim = available if week_monday(week) > grant.valid_to else min(available, max(0, excess))
+    if trim > 0:
+        await _transfer(
+            session,
+            grant_id=grant.id,
+            source=(AccountKind.AVAILABLE, week),
+            target=(AccountKind.EXPIRED, week),
+            units=trim,
+            key=f"end-trim:{grant.id}:{week}",
+            reason="expire_after_end",
+            actor_user_id=actor_user_id,
+            short=lambda: LedgerBroken(N_("Available units changed while the voucher ended.")),
+        )
+
+
+async def _expire_unneeded_granted(
+    session: AsyncSession, *, grant: VoucherGrant, actor_user_id: int | None
+) -> None:
+    """Granted units no week of the (shortened) validity still needs expire."""
+    assert grant.id is not None
+    end = grant.valid_to
     in_validity = weeks_between(grant.valid_from, end) if end >= grant.valid_from else []
     done = await repository.existing_keys(session, [f"allot:{grant.id}:{w}" for w in in_validity])
     still_needed = sum(
