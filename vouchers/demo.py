@@ -6,13 +6,19 @@ from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.auth import one_time_codes
 from market.auth import service as auth_service
 from market.auth.models import User
 from market.auth.permissions import Actor
+from market.clock import today as today_in_copenhagen
 from market.config import Settings
 from market.dietary import Allergen, DietForm
 from market.municipalities.models import Municipality
-from vouchers import repository, service
+from vouchers.citizens import proxies, repository
+from vouchers.citizens import service as citizens_service
+from vouchers.grants import service as grants_service
+from vouchers.ledger import service as ledger_service
+from vouchers.letters import service as letters_service
 from vouchers.models import Citizen
 from vouchers.schemas import CitizenDetails, GrantTerms
 
@@ -36,7 +42,7 @@ class _Person:
 async def _citizen(
     session: AsyncSession, actor: Actor, settings: Settings, person: _Person, phone: str
 ) -> Citizen:
-    return await service.create_citizen(
+    return await citizens_service.create_citizen(
         session,
         actor=actor,
         secret_key=settings.secret_key.get_secret_value(),
@@ -66,7 +72,7 @@ async def _grant(
     diet: DietForm = DietForm.NORMAL,
 ) -> int:
     assert citizen.id is not None
-    grant = await service.grant_voucher(
+    grant = await grants_service.grant_voucher(
         session,
         actor=actor,
         citizen_id=citizen.id,
@@ -87,7 +93,9 @@ async def _grant(
 async def _give_password(session: AsyncSession, user_id: int, password: str) -> None:
     user = await repository.get_user(session, user_id)
     assert user is not None
-    await service.set_own_password(session, actor=auth_service.actor_for(user), password=password)
+    await one_time_codes.set_own_password(
+        session, actor=auth_service.actor_for(user), password=password
+    )
 
 
 @dataclasses.dataclass
@@ -115,10 +123,10 @@ async def _seed_municipality(
     assert municipality.id is not None
     actor = auth_service.actor_for(worker)
     for year, cap in CAPS_ORE.items():
-        await service.set_copayment_cap(
+        await grants_service.set_copayment_cap(
             session, actor=actor, municipality_id=municipality.id, year=year, cap_ore=cap
         )
-    today = service.today_in_copenhagen()
+    today = today_in_copenhagen()
     seeding = _Seeding(
         session=session,
         actor=actor,
@@ -149,7 +157,7 @@ async def _seed_used_this_week(s: _Seeding, citizen: Citizen) -> tuple[str, str]
     """1. An active voucher with meals used this week (today's meal delivered).
     It began ten weeks ago, so last month has meals to settle (market.orders.demo)."""
     grant_id = await _grant(s.session, s.actor, citizen, s.monday - timedelta(days=70), weeks=30)
-    await service.reserve(
+    await ledger_service.reserve(
         s.session,
         grant_id=grant_id,
         delivery_on=s.today,
@@ -158,7 +166,7 @@ async def _seed_used_this_week(s: _Seeding, citizen: Citizen) -> tuple[str, str]
         actor=s.actor,
         order_ref=f"demo-{grant_id}-1",
     )
-    await service.redeem(
+    await ledger_service.redeem(
         s.session,
         grant_id=grant_id,
         delivery_on=s.today,
@@ -177,7 +185,7 @@ async def _seed_reserved_next_week(s: _Seeding, citizen: Citizen) -> tuple[str, 
         s.session, s.actor, citizen, s.monday, weeks=12, units=5, copayment_ore=4500
     )
     for offset in (7, 8, 9):
-        await service.reserve(
+        await ledger_service.reserve(
             s.session,
             grant_id=grant_id,
             delivery_on=s.monday + timedelta(days=offset),
@@ -194,7 +202,7 @@ async def _seed_ended(s: _Seeding, superseded: Citizen, revoked: Citizen, expire
     """3. A voucher changed two weeks ago (the old one superseded by a new one);
     4. a revoked voucher; 5. an expired voucher."""
     old_id = await _grant(s.session, s.actor, superseded, s.monday - timedelta(days=56), weeks=20)
-    await service.supersede_grant(
+    await grants_service.supersede_grant(
         s.session,
         actor=s.actor,
         grant_id=old_id,
@@ -207,7 +215,7 @@ async def _seed_ended(s: _Seeding, superseded: Citizen, revoked: Citizen, expire
         ),
     )
     grant_id = await _grant(s.session, s.actor, revoked, s.monday - timedelta(days=21), weeks=20)
-    await service.revoke_grant(
+    await grants_service.revoke_grant(
         s.session,
         actor=s.actor,
         grant_id=grant_id,
@@ -224,7 +232,7 @@ async def _seed_with_proxy(s: _Seeding, citizen: Citizen) -> tuple[str, str]:
     )
     assert citizen.id is not None
     surname = citizen.full_name.split()[-1]
-    linked = await service.link_proxy(
+    linked = await proxies.link_proxy(
         s.session,
         actor=s.actor,
         settings=s.settings,
@@ -242,7 +250,7 @@ async def _seed_with_letter(s: _Seeding, citizen: Citizen) -> tuple[str, str]:
     """7. A citizen without a password, with a welcome letter and a one-time code."""
     await _grant(s.session, s.actor, citizen, s.monday, weeks=26, units=7, copayment_ore=6100)
     assert citizen.id is not None
-    code, _ = await service.issue_letter_code(
+    code, _ = await letters_service.issue_letter_code(
         s.session, actor=s.actor, settings=s.settings, citizen_id=citizen.id
     )
     return (f"citizen letter code, {s.town} ({citizen.full_name}; /letter-code)", code)

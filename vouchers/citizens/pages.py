@@ -8,10 +8,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from market.auth.dependencies import Session
 from market.auth.permissions import Actor
+from market.clock import today as today_in_copenhagen
 from market.dietary import Allergen, DietForm
 from market.errors import AppError
 from market.templating import render
-from vouchers import service
+from vouchers.citizens import cpr, proxies
+from vouchers.citizens import service as citizens_service
+from vouchers.ledger import weeks
 from vouchers.letters.pages import letter_url
 from vouchers.schemas import CitizenDetails
 from vouchers.web import (
@@ -32,14 +35,14 @@ router = APIRouter(include_in_schema=False)
 
 async def _search(request: Request, session: Session, actor: Actor, q: str) -> Response:
     # A CPR number is never echoed back, so it appears in no page and no URL.
-    shown = "" if service.looks_like_cpr(q) else q
+    shown = "" if cpr.looks_like_cpr(q) else q
     try:
-        found = await service.search_citizens(
+        found = await citizens_service.search_citizens(
             session, actor=actor, secret_key=secret_key_of(request), query=q
         )
     except AppError as exc:
         return form_error(request, "vouchers/citizens.html", {"q": shown, "citizens": []}, exc)
-    rows = [(c, service.mask_cpr(c.birth_date)) for c in found]
+    rows = [(c, cpr.mask_cpr(c.birth_date)) for c in found]
     return render(
         request, "vouchers/citizens.html", {"q": shown, "citizens": rows, "searched": bool(q)}
     )
@@ -112,7 +115,7 @@ async def new_citizen(
         "contact_phone": contact_phone,
     }
     try:
-        citizen = await service.create_citizen(
+        citizen = await citizens_service.create_citizen(
             session,
             actor=actor,
             secret_key=secret_key_of(request),
@@ -141,11 +144,11 @@ async def new_citizen(
 async def citizen_record(
     request: Request, session: Session, actor: StaffView, citizen_id: int
 ) -> Response:
-    record = await service.open_citizen_record(session, actor=actor, citizen_id=citizen_id)
+    record = await citizens_service.open_citizen_record(session, actor=actor, citizen_id=citizen_id)
     return render(
         request,
         "vouchers/citizen.html",
-        {**LABELS, "record": record, "week": service.iso_week_of(service.today_in_copenhagen())},
+        {**LABELS, "record": record, "week": weeks.iso_week_of(today_in_copenhagen())},
     )
 
 
@@ -156,7 +159,7 @@ async def citizen_record(
 async def proxy_form(
     request: Request, session: Session, actor: ProxyManager, citizen_id: int
 ) -> Response:
-    await service.citizen_in_scope(session, actor=actor, citizen_id=citizen_id)
+    await citizens_service.citizen_in_scope(session, actor=actor, citizen_id=citizen_id)
     return render(
         request,
         "vouchers/proxy_form.html",
@@ -168,8 +171,8 @@ async def proxy_form(
 async def proxy_mitid_form(
     request: Request, session: Session, actor: ProxyManager, citizen_id: int, proxy_user_id: int
 ) -> Response:
-    await service.citizen_in_scope(session, actor=actor, citizen_id=citizen_id)
-    await service.proxy_in_scope(session, actor=actor, proxy_user_id=proxy_user_id)
+    await citizens_service.citizen_in_scope(session, actor=actor, citizen_id=citizen_id)
+    await proxies.proxy_in_scope(session, actor=actor, proxy_user_id=proxy_user_id)
     return render(
         request,
         "vouchers/proxy_mitid.html",
@@ -190,7 +193,7 @@ async def proxy_mitid(
     only, so the proxy can sign in with their own MitID."""
     context = {"citizen_id": citizen_id, "proxy_user_id": proxy_user_id}
     try:
-        await service.set_proxy_cpr(
+        await proxies.set_proxy_cpr(
             session,
             actor=actor,
             settings=settings_of(request),
@@ -214,7 +217,7 @@ async def link_proxy(
 ) -> Response:
     form = {"full_name": full_name, "email": email, "relation": relation}
     try:
-        linked = await service.link_proxy(
+        linked = await proxies.link_proxy(
             session,
             actor=actor,
             settings=settings_of(request),
@@ -242,5 +245,5 @@ async def link_proxy(
 async def unlink_proxy(
     session: Session, actor: ProxyManager, citizen_id: int, link_id: int
 ) -> Response:
-    await service.unlink_proxy(session, actor=actor, citizen_id=citizen_id, link_id=link_id)
+    await proxies.unlink_proxy(session, actor=actor, citizen_id=citizen_id, link_id=link_id)
     return RedirectResponse(f"/citizens/{citizen_id}", status_code=303)

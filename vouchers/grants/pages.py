@@ -12,7 +12,8 @@ from market.errors import AppError
 from market.i18n import gettext
 from market.money import parse_kroner
 from market.templating import render
-from vouchers import service
+from vouchers.citizens import service as citizens_service
+from vouchers.grants import service as grants_service
 from vouchers.web import LABELS, GrantManager, form_day, form_error, form_int, form_terms
 
 router = APIRouter(include_in_schema=False)
@@ -39,7 +40,7 @@ def _empty_grant(**overrides: Any) -> dict[str, Any]:
 async def new_grant_form(
     request: Request, session: Session, actor: GrantManager, citizen_id: int
 ) -> Response:
-    await service.citizen_in_scope(session, actor=actor, citizen_id=citizen_id)
+    await citizens_service.citizen_in_scope(session, actor=actor, citizen_id=citizen_id)
     return render(
         request,
         "vouchers/grant_form.html",
@@ -91,7 +92,7 @@ async def new_grant(
         units_per_week, valid_from, valid_to, copayment, diet_form, reassess_on, allergies, rollover
     )
     try:
-        await service.grant_voucher(
+        await grants_service.grant_voucher(
             session, actor=actor, citizen_id=citizen_id, terms=form_terms(form)
         )
     except AppError as exc:
@@ -104,7 +105,7 @@ async def new_grant(
 async def supersede_form(
     request: Request, session: Session, actor: GrantManager, grant_id: int
 ) -> Response:
-    grant = await service.grant_in_scope(session, actor=actor, grant_id=grant_id)
+    grant = await citizens_service.grant_in_scope(session, actor=actor, grant_id=grant_id)
     return render(
         request,
         "vouchers/grant_form.html",
@@ -138,7 +139,7 @@ async def supersede(
         units_per_week, valid_from, valid_to, copayment, diet_form, reassess_on, allergies, rollover
     )
     try:
-        new = await service.supersede_grant(
+        new = await grants_service.supersede_grant(
             session, actor=actor, grant_id=grant_id, terms=form_terms(form)
         )
     except AppError as exc:
@@ -153,7 +154,7 @@ async def supersede(
 async def revoke_form(
     request: Request, session: Session, actor: GrantManager, grant_id: int
 ) -> Response:
-    grant = await service.grant_in_scope(session, actor=actor, grant_id=grant_id)
+    grant = await citizens_service.grant_in_scope(session, actor=actor, grant_id=grant_id)
     return render(
         request,
         "vouchers/revoke.html",
@@ -172,7 +173,7 @@ async def revoke(
     ends_on: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        grant = await service.revoke_grant(
+        grant = await grants_service.revoke_grant(
             session,
             actor=actor,
             grant_id=grant_id,
@@ -195,7 +196,7 @@ async def my_voucher(
     actor: Annotated[Actor, Depends(require(Permission.VOUCHER_VIEW_OWN))],
     citizen: Annotated[int | None, Query()] = None,
 ) -> Response:
-    view = await service.my_voucher(session, actor=actor, citizen_id=citizen)
+    view = await grants_service.my_voucher(session, actor=actor, citizen_id=citizen)
     return render(request, "vouchers/my_voucher.html", {"view": view})
 
 
@@ -206,7 +207,7 @@ CapManager = Annotated[Actor, Depends(require(Permission.COPAYMENT_CAP_MANAGE))]
 
 @router.get("/copayment-caps", response_class=HTMLResponse)
 async def copayment_caps(request: Request, session: Session, actor: CapManager) -> Response:
-    caps = await service.copayment_caps(session, actor=actor)
+    caps = await grants_service.copayment_caps(session, actor=actor)
     return render(request, "vouchers/caps.html", {"caps": caps, "form": {"year": "", "cap": ""}})
 
 
@@ -219,7 +220,7 @@ async def set_copayment_cap(
     cap: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        await service.set_own_copayment_cap(
+        await grants_service.set_own_copayment_cap(
             session,
             actor=actor,
             year=form_int(year, gettext("year")),

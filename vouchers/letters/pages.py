@@ -14,7 +14,7 @@ from market.auth.permissions import Actor
 from market.errors import AppError
 from market.i18n import gettext
 from market.templating import render
-from vouchers import service
+from vouchers.letters import service as letters_service
 from vouchers.web import LABELS, StaffEdit, form_error, settings_of
 
 router = APIRouter(include_in_schema=False)
@@ -34,7 +34,7 @@ def letter_url(request: Request, code: str | None) -> str | None:
 
 @router.get("/citizens/{citizen_id}/letter", response_class=HTMLResponse)
 async def letter(request: Request, session: Session, actor: StaffEdit, citizen_id: int) -> Response:
-    view = await service.letter(
+    view = await letters_service.letter(
         session, actor=actor, settings=settings_of(request), citizen_id=citizen_id
     )
     url = letter_url(request, view.code)
@@ -52,7 +52,7 @@ async def letter(request: Request, session: Session, actor: StaffEdit, citizen_i
 async def reissue_letter_code(
     request: Request, session: Session, actor: StaffEdit, citizen_id: int
 ) -> Response:
-    await service.issue_letter_code(
+    await letters_service.issue_letter_code(
         session, actor=actor, settings=settings_of(request), citizen_id=citizen_id
     )
     return RedirectResponse(f"/citizens/{citizen_id}/letter", status_code=303)
@@ -74,7 +74,7 @@ async def letter_code_sign_in(
     code: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        _user, token = await service.sign_in_with_letter_code(
+        _user, token = await letters_service.sign_in_with_letter_code(
             session,
             settings=settings_of(request),
             code=code,
