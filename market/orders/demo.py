@@ -16,7 +16,8 @@ from market.config import Settings
 from market.db import utcnow
 from market.errors import AppError
 from market.municipalities.models import Municipality
-from market.orders import pauses, service
+from market.orders import service
+from market.orders.fulfilment import pauses
 from market.orders.models import FailureReason, Order
 from providers import service as providers
 from vouchers import service as vouchers
