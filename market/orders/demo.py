@@ -12,6 +12,7 @@ from market.auth import repository as auth_repository
 from market.auth import service as auth_service
 from market.auth.models import User
 from market.auth.permissions import Actor
+from market.clock import local_instant
 from market.config import Settings
 from market.db import utcnow
 from market.errors import AppError
@@ -125,7 +126,7 @@ async def seed(
         )
 
     today = vouchers.today_in_copenhagen()
-    yesterday_morning = service.local_instant(today - timedelta(days=1), time(9, 0))
+    yesterday_morning = local_instant(today - timedelta(days=1), time(9, 0))
     citizens = await vouchers.search_citizens(
         session, actor=case_worker, secret_key=settings.secret_key.get_secret_value(), query=""
     )
@@ -283,7 +284,7 @@ async def _past_months(
         for number, (citizen, grant) in enumerate(diners):
             if not grant.valid_from <= day <= grant.valid_to:
                 continue
-            placed_at = service.local_instant(day - timedelta(days=2), time(9, 0))
+            placed_at = local_instant(day - timedelta(days=2), time(9, 0))
             catalogue = await service.catalogue(
                 session, actor=case_worker, citizen_id=citizen.id, delivery_on=day, now=placed_at
             )
@@ -312,7 +313,7 @@ async def _past_months(
                     session,
                     actor=case_worker,
                     order_id=order.id,
-                    now=service.local_instant(day - timedelta(days=2), time(10, 0)),
+                    now=local_instant(day - timedelta(days=2), time(10, 0)),
                 )
                 continue
             if outcome == 11:
@@ -320,7 +321,7 @@ async def _past_months(
                     session,
                     actor=case_worker,
                     order_id=order.id,
-                    now=service.local_instant(day, time(8, 0)),
+                    now=local_instant(day, time(8, 0)),
                 )
                 continue
             await service.accept_orders(session, actor=staff, order_ids=[order.id])
@@ -342,7 +343,7 @@ async def _past_months(
                     reason=FailureReason.CITIZEN_ABSENT,
                     note="Ingen lukkede op.",
                     settings=settings,
-                    now=service.local_instant(day, time(12, 10)),
+                    now=local_instant(day, time(12, 10)),
                 )
                 for alert in await service.open_alerts(session, actor=case_worker):
                     if alert.order_id == order.id and alert.id is not None:
@@ -358,5 +359,5 @@ async def _past_months(
                     session,
                     actor=staff,
                     order_id=order.id,
-                    now=service.local_instant(day, time(13, 40) if late else time(12, 5)),
+                    now=local_instant(day, time(13, 40) if late else time(12, 5)),
                 )
