@@ -2,8 +2,10 @@
 observation): raised by the kitchen or the driver, acknowledged by the
 municipality's staff with a sentence saying what was done."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,18 +16,14 @@ from market.db import utcnow
 from market.errors import N_, InvalidInput
 from market.municipalities import service as municipalities
 from market.orders import repository
-from market.orders.exceptions import (
-    AlertNotFound,
-    AlreadyAcknowledged,
-)
-from market.orders.models import (
-    Order,
-    WelfareAlert,
-    WelfareNote,
-)
+from market.orders.exceptions import AlertNotFound, AlreadyAcknowledged
+from market.orders.models import Order, WelfareAlert, WelfareNote
 from market.outbox import service as outbox
 from vouchers import service as vouchers
 from vouchers.models import Citizen
+
+# What staff acknowledge: a welfare alert or a welfare note.
+Acknowledgeable = TypeVar("Acknowledgeable", WelfareAlert, WelfareNote)
 
 
 async def raise_alert(
@@ -111,29 +109,45 @@ def _acknowledgement(actor: Actor, text: str) -> dict[str, object]:
     }
 
 
+async def _acknowledge(
+    session: AsyncSession,
+    actor: Actor,
+    item: Acknowledgeable | None,
+    text: str,
+    kind: str,
+    write: Callable[[int, dict[str, object]], Awaitable[bool]],
+) -> Acknowledgeable:
+    """The one acknowledgement of a welfare alert or note: only the
+    municipality's alert staff, only once, with what was done in the audit."""
+    if item is None:
+        raise AlertNotFound()
+    _alert_staff_of(actor, item.municipality_id)
+    assert item.id is not None
+    if not await write(item.id, _acknowledgement(actor, text)):
+        raise AlreadyAcknowledged()
+    await session.refresh(item)
+    await audit.record(
+        session,
+        actor=actor,
+        action=f"{kind}.acknowledged",
+        entity_type=kind,
+        entity_id=item.id,
+        municipality_id=item.municipality_id,
+        data={"note": text},
+    )
+    return item
+
+
 async def acknowledge_alert(
     session: AsyncSession, *, actor: Actor, alert_id: int, note: str
 ) -> WelfareAlert:
     note = _what_was_done(note)
     alert = await repository.get_alert(session, alert_id)
-    if alert is None:
-        raise AlertNotFound()
-    _alert_staff_of(actor, alert.municipality_id)
-    if not await repository.acknowledge_alert(
-        session, alert_id=alert_id, values=_acknowledgement(actor, note)
-    ):
-        raise AlreadyAcknowledged()
-    await session.refresh(alert)
-    await audit.record(
-        session,
-        actor=actor,
-        action="welfare_alert.acknowledged",
-        entity_type="welfare_alert",
-        entity_id=alert_id,
-        municipality_id=alert.municipality_id,
-        data={"note": note},
-    )
-    return alert
+
+    async def write(item_id: int, values: dict[str, object]) -> bool:
+        return await repository.acknowledge_alert(session, alert_id=item_id, values=values)
+
+    return await _acknowledge(session, actor, alert, note, "welfare_alert", write)
 
 
 # --- the welfare alert queue ---------------------------------------------------------
@@ -260,21 +274,8 @@ async def acknowledge_note(
     """As a welfare alert: a person writes what was done."""
     reply = _what_was_done(reply)
     note = await repository.get_note(session, note_id)
-    if note is None:
-        raise AlertNotFound()
-    _alert_staff_of(actor, note.municipality_id)
-    if not await repository.acknowledge_note(
-        session, note_id=note_id, values=_acknowledgement(actor, reply)
-    ):
-        raise AlreadyAcknowledged()
-    await session.refresh(note)
-    await audit.record(
-        session,
-        actor=actor,
-        action="welfare_note.acknowledged",
-        entity_type="welfare_note",
-        entity_id=note_id,
-        municipality_id=note.municipality_id,
-        data={"note": reply},
-    )
-    return note
+
+    async def write(item_id: int, values: dict[str, object]) -> bool:
+        return await repository.acknowledge_note(session, note_id=item_id, values=values)
+
+    return await _acknowledge(session, actor, note, reply, "welfare_note", write)

@@ -9,11 +9,7 @@ from market.auth.permissions import Actor
 from market.db import utcnow
 from market.errors import InvalidInput
 from market.municipalities import service as municipalities
-from market.orders.exceptions import (
-    ContainsAllergen,
-    NotOfferedThatDay,
-    WrongDietForm,
-)
+from market.orders.exceptions import ContainsAllergen, NotOfferedThatDay, WrongDietForm
 from market.orders.moves.service import ORDER_DAYS_AHEAD, cutoff_for, paused_on, today_of
 from providers import service as providers
 from providers.models import Approval, Offer, Provider

@@ -15,11 +15,7 @@ from market.config import Settings
 from market.db import utcnow
 from market.errors import N_, InvalidInput
 from market.orders import repository
-from market.orders.models import (
-    Order,
-    OrderStatus,
-    Rating,
-)
+from market.orders.models import Order, OrderStatus, Rating
 from market.orders.moves.service import (
     CANCELLABLE,
     HOLDS_UNITS,

@@ -13,13 +13,13 @@ from market.audit import service as audit
 from market.auth.models import Role
 from market.auth.permissions import Actor
 from market.db import utcnow
-from market.errors import N_, InvalidInput, NotFound, PermissionDenied
+from market.errors import N_, InvalidInput
 from market.municipalities import service as municipalities
 from market.orders import repository
 from market.orders.exceptions import PauseEnded, PauseNotFound, PauseOverlaps
 from market.orders.kitchen.service import kitchen_provider
 from market.orders.models import CitizenPause, Order, OrderStatus, PauseReason
-from market.orders.moves.service import CANCELLABLE, ORDER_DAYS_AHEAD, cancel, today_of
+from market.orders.moves.service import CANCELLABLE, ORDER_DAYS_AHEAD, acting_for, cancel, today_of
 from market.orders.standing.service import place_ahead
 from vouchers import service as vouchers
 from vouchers.models import Citizen
@@ -187,13 +187,7 @@ async def _pause_for_citizen_side(
     pause = await repository.get_pause(session, pause_id)
     if pause is None:
         raise PauseNotFound()
-    try:
-        acting = await vouchers.acting_for_citizen(
-            session, actor=actor, citizen_id=pause.citizen_id
-        )
-    except (PermissionDenied, NotFound) as exc:
-        raise PauseNotFound() from exc
-    return pause, acting
+    return pause, await acting_for(session, actor, pause.citizen_id, PauseNotFound)
 
 
 async def change_pause_end(

@@ -11,14 +11,8 @@ from market.db import utcnow
 from market.errors import N_, InvalidInput
 from market.orders import repository
 from market.orders.alerts.service import raise_alert
-from market.orders.exceptions import (
-    BeforeDeliveryDay,
-)
-from market.orders.models import (
-    FailureReason,
-    Order,
-    OrderStatus,
-)
+from market.orders.exceptions import BeforeDeliveryDay
+from market.orders.models import FailureReason, Order, OrderStatus
 from market.orders.moves.service import (
     check_transition,
     move,

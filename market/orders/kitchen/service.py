@@ -10,11 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.auth.permissions import Actor
 from market.errors import N_, InvalidInput, PermissionDenied
 from market.orders import repository
-from market.orders.models import (
-    FailureReason,
-    Order,
-    OrderStatus,
-)
+from market.orders.models import FailureReason, Order, OrderStatus
 from market.orders.moves.service import HOLDS_UNITS
 from providers import service as providers
 from providers.models import Offer, OrderingProfile

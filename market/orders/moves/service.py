@@ -3,6 +3,7 @@ and audit row of every move, the voucher units and the co-payment that follow
 an order's outcome, and the provider's webhook. Every part of market.orders
 moves orders through here."""
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,7 @@ from market.audit import service as audit
 from market.auth.permissions import Actor
 from market.clock import COPENHAGEN, local_instant
 from market.db import utcnow
-from market.errors import NotFound, PermissionDenied
+from market.errors import AppError, NotFound, PermissionDenied
 from market.orders import repository
 from market.orders.exceptions import OrderChangedMeanwhile, OrderNotFound, OrderTransitionRefused
 from market.orders.models import ORDER_TRANSITIONS, Order, OrderStatus
@@ -66,19 +67,24 @@ async def order_for_provider(session: AsyncSession, actor: Actor, order_id: int)
     return order
 
 
+async def acting_for(
+    session: AsyncSession, actor: Actor, citizen_id: int, refusal: Callable[[], AppError]
+) -> Actor:
+    """The actor acting for the citizen an order, standing order or pause
+    belongs to (vouchers decides who may); to anyone else it does not exist."""
+    try:
+        return await vouchers.acting_for_citizen(session, actor=actor, citizen_id=citizen_id)
+    except (PermissionDenied, NotFound) as exc:
+        raise refusal() from exc
+
+
 async def order_for_citizen_side(
     session: AsyncSession, actor: Actor, order_id: int
 ) -> tuple[Order, Actor]:
     order = await repository.get_order(session, order_id)
     if order is None:
         raise OrderNotFound()
-    try:
-        acting = await vouchers.acting_for_citizen(
-            session, actor=actor, citizen_id=order.citizen_id
-        )
-    except (PermissionDenied, NotFound) as exc:
-        raise OrderNotFound() from exc
-    return order, acting
+    return order, await acting_for(session, actor, order.citizen_id, OrderNotFound)
 
 
 # --- the provider's webhook ------------------------------------------------------------

@@ -13,7 +13,7 @@ from market.auth import service as auth_service
 from market.auth.permissions import Actor
 from market.clock import local_instant
 from market.db import utcnow
-from market.errors import N_, AppError, InvalidInput, NotFound, PermissionDenied
+from market.errors import N_, AppError, InvalidInput
 from market.orders import repository
 from market.orders.catalogue.service import check_diet
 from market.orders.exceptions import (
@@ -22,10 +22,8 @@ from market.orders.exceptions import (
     PastCutoff,
     StandingOrderNotFound,
 )
-from market.orders.models import (
-    StandingOrder,
-)
-from market.orders.moves.service import ORDER_DAYS_AHEAD, today_of
+from market.orders.models import StandingOrder
+from market.orders.moves.service import ORDER_DAYS_AHEAD, acting_for, today_of
 from market.orders.placement.service import place_under_key
 from providers import service as providers
 from providers.models import Offer, Provider
@@ -192,13 +190,7 @@ async def _standing_for_citizen_side(
     standing = await repository.get_standing_order(session, standing_id)
     if standing is None:
         raise StandingOrderNotFound()
-    try:
-        acting = await vouchers.acting_for_citizen(
-            session, actor=actor, citizen_id=standing.citizen_id
-        )
-    except (PermissionDenied, NotFound) as exc:
-        raise StandingOrderNotFound() from exc
-    return standing, acting
+    return standing, await acting_for(session, actor, standing.citizen_id, StandingOrderNotFound)
 
 
 async def create_standing_order(
