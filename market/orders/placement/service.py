@@ -39,7 +39,7 @@ from market.orders.moves.service import (
 )
 from market.payments import service as payments
 from providers import service as providers
-from providers.service import Offering
+from providers.offers.service import Offering
 from vouchers import service as vouchers
 from vouchers.exceptions import NoGrantForDate
 from vouchers.models import Citizen, VoucherGrant
