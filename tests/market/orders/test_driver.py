@@ -7,8 +7,11 @@ import pytest
 from sqlalchemy import func, select
 
 from market.auth import service as auth_service
+from market.db import utcnow
 from market.errors import InvalidInput
-from market.orders import driver, service
+from market.orders import service
+from market.orders.alerts import service as alerts
+from market.orders.fulfilment import driver
 from market.orders.models import (
     AlertStatus,
     DriverTap,
@@ -91,21 +94,21 @@ async def test_a_tap_is_recorded_once_and_an_observation_becomes_a_note(
         await tap(ids[2], "refused", "tap-5", ["hungry"])
 
     case_worker = auth_service.actor_for(world.user("case_worker"))
-    [entry] = await driver.open_notes(session, actor=case_worker)
+    [entry] = await alerts.open_notes(session, actor=case_worker)
     with pytest.raises(InvalidInput):
-        await driver.acknowledge_note(session, actor=case_worker, note_id=note.id, reply=" ")
-    done = await driver.acknowledge_note(
+        await alerts.acknowledge_note(session, actor=case_worker, note_id=note.id, reply=" ")
+    done = await alerts.acknowledge_note(
         session, actor=case_worker, note_id=note.id, reply="Ringede til datteren."
     )
     assert done.status == AlertStatus.ACKNOWLEDGED
     assert done.acknowledged_by_user_id == case_worker.user_id
-    assert await driver.open_notes(session, actor=case_worker) == []
+    assert await alerts.open_notes(session, actor=case_worker) == []
 
 
 async def test_the_page_works_without_javascript_and_answers_the_script_in_json(
     client, session, world, kitchen, diner
 ):
-    today = service._today_of(service.utcnow())
+    today = service.today_of(utcnow())
     ids = await accepted_orders(session, kitchen, diner, days_ahead(1), 1)
     # the route is today's: move the order to today as the kitchen would see it
     from sqlalchemy import update
