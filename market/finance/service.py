@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.audit import service as audit
-from market.auth.permissions import Actor, Permission
+from market.auth.permissions import Actor, Permission, municipality_scope
 from market.clock import COPENHAGEN, last_of_month
 from market.copayments.models import CopaymentStatement
 from market.db import utcnow
@@ -45,12 +45,6 @@ from providers.models import PayoutMethod, Provider
 PAIN_VERSIONS = ("pain.001.001.03", "pain.001.001.09")
 MAX_PAGE_SIZE = 200
 T = TypeVar("T")
-
-
-def _municipality_of(actor: Actor, permission: Permission) -> int:
-    if not actor.can(permission) or actor.municipality_id is None:
-        raise NotMunicipalStaff()
-    return actor.municipality_id
 
 
 @dataclass(frozen=True)
@@ -203,7 +197,7 @@ async def _issue(
 
 async def statement_invoice(session: AsyncSession, *, actor: Actor, statement_id: int) -> EDocument:
     """The Peppol invoice of an approved statement, fixed once issued."""
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
+    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
     municipality = await municipalities.get(session, municipality_id=municipality_id)
     parts = await _approved_parts(session, municipality_id, statement_id)
     assert parts.statement.id is not None
@@ -240,7 +234,7 @@ async def adjustment_credit_note(
 ) -> EDocument:
     """The credit note of an adjustment that lowers an approved statement,
     referring to that statement's invoice."""
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
+    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
     municipality = await municipalities.get(session, municipality_id=municipality_id)
     adjustment = await _lowering_adjustment(session, municipality_id, adjustment_id)
     assert adjustment.id is not None
@@ -304,7 +298,7 @@ async def invoices_page(
 ) -> Page[DocumentRow]:
     """Approved statements' invoices (their net amount without lowering
     adjustments), ordered by month and statement."""
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
+    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
     municipality = await municipalities.get(session, municipality_id=municipality_id)
     offset, limit = _window(page, size)
     rows, total = await repository.statements_page(
@@ -353,7 +347,7 @@ async def credit_notes_page(
     size: int = 50,
 ) -> Page[DocumentRow]:
     """Credit notes (lowering adjustments), by the corrected statement's month."""
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
+    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
     municipality = await municipalities.get(session, municipality_id=municipality_id)
     offset, limit = _window(page, size)
     rows, total = await repository.lowering_adjustments_page(
@@ -404,7 +398,7 @@ async def statements_page(
     size: int = 50,
 ) -> Page[StatementBundle]:
     """Statements (drafts too, marked by status) with their lines and orders."""
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
+    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
     offset, limit = _window(page, size)
     rows, total = await repository.statements_page(
         session,
@@ -439,7 +433,7 @@ async def payment_files_page(
     page: int = 1,
     size: int = 50,
 ) -> Page[PaymentFile]:
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
+    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
     offset, limit = _window(page, size)
     files, total = await repository.payment_files_page(
         session,
@@ -456,7 +450,7 @@ async def payment_file(session: AsyncSession, *, actor: Actor, file_id: int) -> 
     """A payment file as sent to the bank (reading needs no payout rights)."""
     from market.payouts.exceptions import PaymentFileNotFound
 
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
+    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
     found = await repository.get_payment_file(session, file_id)
     if found is None or found.municipality_id != municipality_id:
         raise PaymentFileNotFound()
@@ -471,7 +465,7 @@ async def copayment_statements_page(
     page: int = 1,
     size: int = 50,
 ) -> Page[CopaymentStatement]:
-    municipality_id = _municipality_of(actor, Permission.COPAYMENT_VIEW)
+    municipality_id = municipality_scope(actor, Permission.COPAYMENT_VIEW, NotMunicipalStaff)
     offset, limit = _window(page, size)
     rows, total = await repository.copayment_statements_page(
         session, municipality_id=municipality_id, month_on=month_on, offset=offset, limit=limit
@@ -501,7 +495,7 @@ async def save_settings(
 ) -> Municipality:
     """The municipality's e-invoice endpoint and reference and its bank's
     payment file version; checked, stored and audited together."""
-    municipality_id = _municipality_of(actor, Permission.PAYOUT_MANAGE)
+    municipality_id = municipality_scope(actor, Permission.PAYOUT_MANAGE, NotMunicipalStaff)
     clean = clean_gln(gln)
     reference = " ".join(buyer_reference.split())
     if not 1 <= len(reference) <= 100:

@@ -16,7 +16,7 @@ from market.audit import service as audit
 from market.auth import repository as auth_repository
 from market.auth import service as auth
 from market.auth.models import MUNICIPAL_STAFF_ROLES, User
-from market.auth.permissions import Actor, Permission
+from market.auth.permissions import Actor, Permission, municipality_scope
 from market.config import Settings
 from market.db import utcnow
 from market.errors import N_, AppError, NotFound, PermissionDenied
@@ -337,13 +337,14 @@ class StaffRow:
 
 async def staff_bindings(session: AsyncSession, *, actor: Actor) -> tuple[bool, list[StaffRow]]:
     """The municipality's staff and whether each is bound (False first: no provider)."""
-    if actor.municipality_id is None:
-        raise PermissionDenied(N_("Your role does not allow this."))
-    provider = await repository.provider_for(session, actor.municipality_id, Audience.STAFF)
+    municipality_id = municipality_scope(
+        actor, None, lambda: PermissionDenied(N_("Your role does not allow this."))
+    )
+    provider = await repository.provider_for(session, municipality_id, Audience.STAFF)
     if provider is None or provider.id is None:
         return False, []
     bound = await repository.bound_user_ids(session, provider.id)
-    staff = await repository.staff_of(session, actor.municipality_id, MUNICIPAL_STAFF_ROLES)
+    staff = await repository.staff_of(session, municipality_id, MUNICIPAL_STAFF_ROLES)
     return True, [StaffRow(user=u, bound=u.id in bound) for u in staff]
 
 
