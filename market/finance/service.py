@@ -8,6 +8,7 @@ can use all of it."""
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -45,6 +46,7 @@ from providers.models import PayoutMethod, Provider
 PAIN_VERSIONS = ("pain.001.001.03", "pain.001.001.09")
 MAX_PAGE_SIZE = 200
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,28 @@ def _window(page: int, size: int) -> tuple[int, int]:
     if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
         raise BadPage()
     return (page - 1) * size, size
+
+
+async def _fetch_page(
+    session: AsyncSession,
+    fetch: Callable[..., Awaitable[tuple[list[R], int]]],
+    *,
+    actor: Actor,
+    permission: Permission = Permission.SETTLEMENT_VIEW,
+    page: int,
+    size: int,
+    **filters: object,
+) -> tuple[int, list[R], int]:
+    """One page of a municipality's rows: checks the actor may read them and the
+    page is sane, then asks the repository's pager ``fetch`` (which takes the
+    municipality, ``filters``, offset and limit). Returns the municipality, the
+    rows and the total."""
+    municipality_id = municipality_scope(actor, permission, NotMunicipalStaff)
+    offset, limit = _window(page, size)
+    rows, total = await fetch(
+        session, municipality_id=municipality_id, offset=offset, limit=limit, **filters
+    )
+    return municipality_id, rows, total
 
 
 # --- e-invoices -----------------------------------------------------------------------
@@ -298,18 +322,17 @@ async def invoices_page(
 ) -> Page[DocumentRow]:
     """Approved statements' invoices (their net amount without lowering
     adjustments), ordered by month and statement."""
-    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
-    municipality = await municipalities.get(session, municipality_id=municipality_id)
-    offset, limit = _window(page, size)
-    rows, total = await repository.statements_page(
+    municipality_id, rows, total = await _fetch_page(
         session,
-        municipality_id=municipality_id,
+        repository.statements_page,
+        actor=actor,
+        page=page,
+        size=size,
         month_on=month_on,
         provider_id=provider_id,
         approved_only=True,
-        offset=offset,
-        limit=limit,
     )
+    municipality = await municipalities.get(session, municipality_id=municipality_id)
     ids = [s.id for s, _ in rows if s.id is not None]
     lines, _ = await repository.lines_with_orders(session, ids)
     items = []
@@ -347,17 +370,16 @@ async def credit_notes_page(
     size: int = 50,
 ) -> Page[DocumentRow]:
     """Credit notes (lowering adjustments), by the corrected statement's month."""
-    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
-    municipality = await municipalities.get(session, municipality_id=municipality_id)
-    offset, limit = _window(page, size)
-    rows, total = await repository.lowering_adjustments_page(
+    municipality_id, rows, total = await _fetch_page(
         session,
-        municipality_id=municipality_id,
+        repository.lowering_adjustments_page,
+        actor=actor,
+        page=page,
+        size=size,
         month_on=month_on,
         provider_id=provider_id,
-        offset=offset,
-        limit=limit,
     )
+    municipality = await municipalities.get(session, municipality_id=municipality_id)
     items = []
     for adjustment, statement, provider_name in rows:
         assert adjustment.id is not None and statement.id is not None
@@ -398,16 +420,15 @@ async def statements_page(
     size: int = 50,
 ) -> Page[StatementBundle]:
     """Statements (drafts too, marked by status) with their lines and orders."""
-    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
-    offset, limit = _window(page, size)
-    rows, total = await repository.statements_page(
+    _, rows, total = await _fetch_page(
         session,
-        municipality_id=municipality_id,
+        repository.statements_page,
+        actor=actor,
+        page=page,
+        size=size,
         month_on=month_on,
         provider_id=provider_id,
         approved_only=False,
-        offset=offset,
-        limit=limit,
     )
     lines, orders = await repository.lines_with_orders(
         session, [s.id for s, _ in rows if s.id is not None]
@@ -433,15 +454,14 @@ async def payment_files_page(
     page: int = 1,
     size: int = 50,
 ) -> Page[PaymentFile]:
-    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
-    offset, limit = _window(page, size)
-    files, total = await repository.payment_files_page(
+    _, files, total = await _fetch_page(
         session,
-        municipality_id=municipality_id,
+        repository.payment_files_page,
+        actor=actor,
+        page=page,
+        size=size,
         month_on=month_on,
         provider_id=provider_id,
-        offset=offset,
-        limit=limit,
     )
     return Page(files, page, size, total)
 
@@ -465,10 +485,14 @@ async def copayment_statements_page(
     page: int = 1,
     size: int = 50,
 ) -> Page[CopaymentStatement]:
-    municipality_id = municipality_scope(actor, Permission.COPAYMENT_VIEW, NotMunicipalStaff)
-    offset, limit = _window(page, size)
-    rows, total = await repository.copayment_statements_page(
-        session, municipality_id=municipality_id, month_on=month_on, offset=offset, limit=limit
+    _, rows, total = await _fetch_page(
+        session,
+        repository.copayment_statements_page,
+        actor=actor,
+        permission=Permission.COPAYMENT_VIEW,
+        page=page,
+        size=size,
+        month_on=month_on,
     )
     return Page(rows, page, size, total)
 
