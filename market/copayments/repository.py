@@ -50,7 +50,9 @@ def _outcome() -> ColumnElement[str]:
     )
 
 
-def _owed(municipality_id: int, month_on: date, next_month: date, charge_absent: bool):
+def _owed(
+    municipality_id: int, month_on: date, next_month: date, charge_absent: bool
+) -> ColumnElement[bool]:
     """The month's orders the citizen owes the co-payment for (DESIGN.md "Prices
     and who pays") that no card pays and no statement charges yet."""
     owed = [
@@ -92,6 +94,30 @@ async def issue(
     """Makes one new statement per citizen with newly owed orders, puts those
     orders on it and totals it. Returns the new statements' ids."""
     owed = _owed(municipality_id, month_on, next_month, charge_absent)
+    ids = await _insert_statements(
+        session,
+        owed=owed,
+        month_on=month_on,
+        issued_by_user_id=issued_by_user_id,
+        issued_at=issued_at,
+    )
+    if not ids:
+        return []
+    await _insert_lines(session, owed=owed, statement_ids=ids)
+    await _total(session, statement_ids=ids)
+    return ids
+
+
+async def _insert_statements(
+    session: AsyncSession,
+    *,
+    owed: ColumnElement[bool],
+    month_on: date,
+    issued_by_user_id: int,
+    issued_at: datetime,
+) -> list[int]:
+    """One empty statement per citizen with owed orders, numbered after the
+    citizen's earlier statements of the month (INSERT … SELECT)."""
     previous = (
         select(func.coalesce(func.max(S.sequence), 0))
         .where(S.citizen_id == OC.citizen_id, S.month_on == month_on)
@@ -106,38 +132,31 @@ async def issue(
             literal(0).label("total_ore"),
             literal(0).label("lines"),
             literal(issued_by_user_id).label("issued_by_user_id"),
-            literal(issued_at, type_=table_of(CopaymentStatement).c.issued_at.type).label(
-                "issued_at"
-            ),
+            literal(issued_at, type_=S.issued_at.type).label("issued_at"),
         )
         .where(owed)
         .group_by(OC.municipality_id, OC.citizen_id)
     )
-    ids = (
-        (
-            await session.execute(
-                insert(table_of(CopaymentStatement))
-                .from_select(
-                    [
-                        "municipality_id",
-                        "citizen_id",
-                        "month_on",
-                        "sequence",
-                        "total_ore",
-                        "lines",
-                        "issued_by_user_id",
-                        "issued_at",
-                    ],
-                    new_statements,
-                )
-                .returning(S.id)
-            )
-        )
-        .scalars()
-        .all()
+    columns = [
+        "municipality_id",
+        "citizen_id",
+        "month_on",
+        "sequence",
+        "total_ore",
+        "lines",
+        "issued_by_user_id",
+        "issued_at",
+    ]
+    inserted = await session.execute(
+        insert(table_of(CopaymentStatement)).from_select(columns, new_statements).returning(S.id)
     )
-    if not ids:
-        return []
+    return list(inserted.scalars().all())
+
+
+async def _insert_lines(
+    session: AsyncSession, *, owed: ColumnElement[bool], statement_ids: list[int]
+) -> None:
+    """Each owed order as a line of its citizen's new statement (INSERT … SELECT)."""
     lines = (
         select(
             S.id,
@@ -150,7 +169,7 @@ async def issue(
         .join(
             table_of(CopaymentStatement),
             # Each citizen with newly owed orders has exactly one of the new statements.
-            and_(S.citizen_id == OC.citizen_id, S.id.in_(list(ids))),
+            and_(S.citizen_id == OC.citizen_id, S.id.in_(statement_ids)),
         )
         .where(owed)
     )
@@ -159,6 +178,10 @@ async def issue(
             ["statement_id", "order_id", "delivery_on", "outcome", "amount_ore"], lines
         )
     )
+
+
+async def _total(session: AsyncSession, *, statement_ids: list[int]) -> None:
+    """Each new statement's total and number of lines (one UPDATE)."""
     totals = (
         select(func.coalesce(func.sum(L.amount_ore), 0))
         .where(L.statement_id == S.id)
@@ -167,10 +190,9 @@ async def issue(
     count = select(func.count()).where(L.statement_id == S.id).scalar_subquery()
     await session.execute(
         update(table_of(CopaymentStatement))
-        .where(S.id.in_(ids))
+        .where(S.id.in_(statement_ids))
         .values(total_ore=totals, lines=count)
     )
-    return list(ids)
 
 
 @dataclass(frozen=True)
