@@ -57,6 +57,20 @@ class Page(Generic[T]):
     total: int
 
 
+@dataclass(frozen=True)
+class Listing:
+    """Which rows of a paged list: one month, one provider (either may be
+    None: all), and the page of that size."""
+
+    month_on: date | None = None
+    provider_id: int | None = None
+    page: int = 1
+    size: int = 50
+
+
+ALL = Listing()
+
+
 def _window(page: int, size: int) -> tuple[int, int]:
     if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
         raise BadPage()
@@ -69,18 +83,22 @@ async def _fetch_page(
     *,
     actor: Actor,
     permission: Permission = Permission.SETTLEMENT_VIEW,
-    page: int,
-    size: int,
+    listing: Listing,
     **filters: object,
 ) -> tuple[int, list[R], int]:
     """One page of a municipality's rows: checks the actor may read them and the
     page is sane, then asks the repository's pager ``fetch`` (which takes the
-    municipality, ``filters``, offset and limit). Returns the municipality, the
-    rows and the total."""
+    municipality, the month, ``filters``, offset and limit). Returns the
+    municipality, the rows and the total."""
     municipality_id = municipality_scope(actor, permission, NotMunicipalStaff)
-    offset, limit = _window(page, size)
+    offset, limit = _window(listing.page, listing.size)
     rows, total = await fetch(
-        session, municipality_id=municipality_id, offset=offset, limit=limit, **filters
+        session,
+        municipality_id=municipality_id,
+        month_on=listing.month_on,
+        offset=offset,
+        limit=limit,
+        **filters,
     )
     return municipality_id, rows, total
 
@@ -315,10 +333,7 @@ async def invoices_page(
     session: AsyncSession,
     *,
     actor: Actor,
-    month_on: date | None = None,
-    provider_id: int | None = None,
-    page: int = 1,
-    size: int = 50,
+    listing: Listing = ALL,
 ) -> Page[DocumentRow]:
     """Approved statements' invoices (their net amount without lowering
     adjustments), ordered by month and statement."""
@@ -326,10 +341,8 @@ async def invoices_page(
         session,
         repository.statements_page,
         actor=actor,
-        page=page,
-        size=size,
-        month_on=month_on,
-        provider_id=provider_id,
+        listing=listing,
+        provider_id=listing.provider_id,
         approved_only=True,
     )
     municipality = await municipalities.get(session, municipality_id=municipality_id)
@@ -357,27 +370,22 @@ async def invoices_page(
                 amount_ore=net,
             )
         )
-    return Page(items, page, size, total)
+    return Page(items, listing.page, listing.size, total)
 
 
 async def credit_notes_page(
     session: AsyncSession,
     *,
     actor: Actor,
-    month_on: date | None = None,
-    provider_id: int | None = None,
-    page: int = 1,
-    size: int = 50,
+    listing: Listing = ALL,
 ) -> Page[DocumentRow]:
     """Credit notes (lowering adjustments), by the corrected statement's month."""
     municipality_id, rows, total = await _fetch_page(
         session,
         repository.lowering_adjustments_page,
         actor=actor,
-        page=page,
-        size=size,
-        month_on=month_on,
-        provider_id=provider_id,
+        listing=listing,
+        provider_id=listing.provider_id,
     )
     municipality = await municipalities.get(session, municipality_id=municipality_id)
     items = []
@@ -396,7 +404,7 @@ async def credit_notes_page(
                 amount_ore=-adjustment.amount_ore,
             )
         )
-    return Page(items, page, size, total)
+    return Page(items, listing.page, listing.size, total)
 
 
 # --- statements, payment files, co-payment statements -----------------------------------
@@ -414,20 +422,15 @@ async def statements_page(
     session: AsyncSession,
     *,
     actor: Actor,
-    month_on: date | None = None,
-    provider_id: int | None = None,
-    page: int = 1,
-    size: int = 50,
+    listing: Listing = ALL,
 ) -> Page[StatementBundle]:
     """Statements (drafts too, marked by status) with their lines and orders."""
     _, rows, total = await _fetch_page(
         session,
         repository.statements_page,
         actor=actor,
-        page=page,
-        size=size,
-        month_on=month_on,
-        provider_id=provider_id,
+        listing=listing,
+        provider_id=listing.provider_id,
         approved_only=False,
     )
     lines, orders = await repository.lines_with_orders(
@@ -442,28 +445,23 @@ async def statements_page(
         )
         for statement, name in rows
     ]
-    return Page(items, page, size, total)
+    return Page(items, listing.page, listing.size, total)
 
 
 async def payment_files_page(
     session: AsyncSession,
     *,
     actor: Actor,
-    month_on: date | None = None,
-    provider_id: int | None = None,
-    page: int = 1,
-    size: int = 50,
+    listing: Listing = ALL,
 ) -> Page[PaymentFile]:
     _, files, total = await _fetch_page(
         session,
         repository.payment_files_page,
         actor=actor,
-        page=page,
-        size=size,
-        month_on=month_on,
-        provider_id=provider_id,
+        listing=listing,
+        provider_id=listing.provider_id,
     )
-    return Page(files, page, size, total)
+    return Page(files, listing.page, listing.size, total)
 
 
 async def payment_file(session: AsyncSession, *, actor: Actor, file_id: int) -> PaymentFile:
@@ -481,20 +479,16 @@ async def copayment_statements_page(
     session: AsyncSession,
     *,
     actor: Actor,
-    month_on: date | None = None,
-    page: int = 1,
-    size: int = 50,
+    listing: Listing = ALL,
 ) -> Page[CopaymentStatement]:
     _, rows, total = await _fetch_page(
         session,
         repository.copayment_statements_page,
         actor=actor,
         permission=Permission.COPAYMENT_VIEW,
-        page=page,
-        size=size,
-        month_on=month_on,
+        listing=listing,
     )
-    return Page(rows, page, size, total)
+    return Page(rows, listing.page, listing.size, total)
 
 
 # --- settings ---------------------------------------------------------------------------
