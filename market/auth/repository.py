@@ -71,7 +71,7 @@ async def get_session_by_hash(
 ) -> tuple[UserSession, User] | None:
     result = await session.execute(
         select(UserSession, User)
-        .join(User, col(User.id) == UserSession.user_id)
+        .join(User, col(User.id) == col(UserSession.user_id))
         .where(col(UserSession.token_hash) == token_hash)
     )
     row = result.one_or_none()
@@ -105,7 +105,7 @@ async def get_api_token_by_hash(
 ) -> tuple[ApiToken, User] | None:
     result = await session.execute(
         select(ApiToken, User)
-        .join(User, col(User.id) == ApiToken.user_id)
+        .join(User, col(User.id) == col(ApiToken.user_id))
         .where(col(ApiToken.token_hash) == token_hash, col(ApiToken.revoked_at).is_(None))
     )
     row = result.one_or_none()
@@ -122,7 +122,7 @@ async def list_api_tokens(
     session: AsyncSession, *, provider_id: int | None = None, municipality_id: int | None = None
 ) -> list[ApiToken]:
     """A provider's tokens, or a municipality's own (not its providers')."""
-    query = select(ApiToken).join(User, col(User.id) == ApiToken.user_id)
+    query = select(ApiToken).join(User, col(User.id) == col(ApiToken.user_id))
     if provider_id is not None:
         query = query.where(col(User.provider_id) == provider_id)
     else:
@@ -136,7 +136,7 @@ async def list_api_tokens(
 async def get_api_token(session: AsyncSession, token_id: int) -> tuple[ApiToken, User] | None:
     result = await session.execute(
         select(ApiToken, User)
-        .join(User, col(User.id) == ApiToken.user_id)
+        .join(User, col(User.id) == col(ApiToken.user_id))
         .where(col(ApiToken.id) == token_id)
     )
     row = result.one_or_none()
@@ -196,4 +196,10 @@ async def reset_failed_second_factor(session: AsyncSession, user_id: int) -> Non
         update(User)
         .where(col(User.id) == user_id)
         .values(failed_second_factor_count=0, second_factor_locked_until=None)
+    )
+
+
+async def set_password_hash(session: AsyncSession, user_id: int, password_hash: str) -> None:
+    await session.execute(
+        update(User).where(col(User.id) == user_id).values(password_hash=password_hash)
     )

@@ -17,7 +17,7 @@ from market.municipalities.models import Municipality
 from market.orders.models import FailureReason, Order, OrderStatus
 from market.payments.models import CardPayment, CardPaymentStatus
 from providers.models import Offer
-from vouchers.models import Citizen, ProxyLink
+from vouchers.models import Citizen
 
 OC = table_of(Order).c
 S = table_of(CopaymentStatement).c
@@ -299,24 +299,5 @@ async def lines_of(session: AsyncSession, statement_ids: Sequence[int]) -> dict[
     return lines
 
 
-async def citizen_by_user(session: AsyncSession, user_id: int) -> Citizen | None:
-    result = await session.execute(select(Citizen).where(col(Citizen.user_id) == user_id))
-    return result.scalar_one_or_none()
-
-
 async def get_citizen(session: AsyncSession, citizen_id: int) -> Citizen | None:
     return await session.get(Citizen, citizen_id)
-
-
-async def citizens_of_proxy(session: AsyncSession, proxy_user_id: int) -> Sequence[Citizen]:
-    """The citizens a proxy is linked to now, by name."""
-    result = await session.execute(
-        select(Citizen)
-        .join(ProxyLink, col(ProxyLink.citizen_id) == Citizen.id)
-        .where(
-            col(ProxyLink.proxy_user_id) == proxy_user_id,
-            col(ProxyLink.revoked_at).is_(None),
-        )
-        .order_by(col(Citizen.full_name))
-    )
-    return result.scalars().all()

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market import idempotency
 from market.audit import service as audit
 from market.auth.permissions import Actor
 from market.config import Settings
@@ -101,9 +102,7 @@ async def record_stop(
     delivery first (the driver has it in hand). Not at home raises the welfare
     alert as on the kitchen board; an observation becomes a welfare note."""
     now = now or utcnow()
-    key = idempotency_key.strip()
-    if not key or len(key) > 180:
-        raise InvalidInput(N_("An idempotency key of 1 to 200 characters is required."))
+    key = idempotency.client_key(idempotency_key)
     wanted = _outcome(outcome)
     seen = [o for o in observations if o]
     if any(o not in OBSERVATIONS for o in seen):
@@ -113,7 +112,7 @@ async def record_stop(
     earlier = await repository.get_tap(session, key)
     if earlier is not None:
         order = await orders._order_for_provider(session, actor, earlier.order_id)
-        note = await repository.get_note_by_key(session, f"tap:{key}:note")
+        note = await repository.get_note_by_key(session, idempotency.fit(f"tap:{key}:note"))
         return TapResult(
             order=order,
             outcome=StopOutcome(earlier.outcome),
@@ -172,7 +171,7 @@ async def _note(
             "text": text,
             "raised_at": utcnow(),
             "raised_by_user_id": actor.user_id,
-            "idempotency_key": f"tap:{key}:note",
+            "idempotency_key": idempotency.fit(f"tap:{key}:note"),
         },
     )
     await audit.record(

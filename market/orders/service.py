@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market import i18n
+from market import i18n, idempotency
 from market.audit import service as audit
 from market.auth import service as auth_service
 from market.auth.models import Role
@@ -266,15 +266,7 @@ async def _notify_provider(
 
 
 # The one rule for a client's Idempotency-Key (API header or form field).
-IDEMPOTENCY_KEY_MAX_CHARS = 200
-
-
-def client_key(idempotency_key: str) -> str:
-    """The client's key, checked against the one rule."""
-    key = idempotency_key.strip()
-    if not key or len(key) > IDEMPOTENCY_KEY_MAX_CHARS:
-        raise InvalidInput(N_("An idempotency key of 1 to 200 characters is required."))
-    return key
+client_key = idempotency.client_key
 
 
 def scoped_key(actor: Actor, key: str) -> str:

@@ -157,3 +157,30 @@ async def test_the_page_works_without_javascript_and_answers_the_script_in_json(
     )
     assert wrong.status_code == 422 and wrong.json()["ok"] is False
     assert "delivered, not at home or refused" in wrong.json()["error"]
+
+
+async def test_a_tap_takes_a_key_of_the_full_length_and_refuses_a_longer_one(
+    session, kitchen, diner, settings
+):
+    day = days_ahead(2)
+    [order_id] = await accepted_orders(session, kitchen, diner, day, 1)
+
+    async def tap(key):
+        return await driver.record_stop(
+            session,
+            actor=kitchen.staff,
+            order_id=order_id,
+            outcome="delivered",
+            idempotency_key=key,
+            observations=["confused"],
+            text="",
+            settings=settings,
+            now=on_the_day(day),
+        )
+
+    with pytest.raises(InvalidInput, match="1 to 200 characters"):
+        await tap("t" * 201)
+    first = await tap("t" * 200)  # its note's key is derived from it and must fit too
+    assert first.order.status == OrderStatus.DELIVERED and first.note_id is not None
+    again = await tap("t" * 200)
+    assert again.replayed and again.note_id == first.note_id
