@@ -36,6 +36,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # SQLite runs everything, browser tests included; PostgreSQL runs the same
 # suite against a throwaway database (the browser suite runs once, on SQLite).

@@ -2,9 +2,10 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.audit import checkpoints
 from market.audit import service as audit
@@ -40,6 +41,38 @@ async def unit_of_work(settings: Settings) -> AsyncIterator[AsyncSession]:
         await engine.dispose()
 
 
+def _role(role: str) -> Role:
+    try:
+        return Role(role)
+    except ValueError as exc:
+        raise TaskError(f"unknown role {role!r}") from exc
+
+
+async def _organisation(
+    session: AsyncSession, *, municipality_code: str | None, provider_cvr: str | None
+) -> tuple[int | None, int | None]:
+    """The ids of the municipality (by code) and the provider (by CVR) a new
+    user belongs to; a code or CVR that names nothing is a TaskError."""
+    from sqlalchemy import select
+
+    from providers.models import Provider
+
+    municipality_id = provider_id = None
+    if municipality_code:
+        municipality = await municipality_repository.get_by_code(session, municipality_code)
+        if municipality is None:
+            raise TaskError(f"no municipality with code {municipality_code}")
+        municipality_id = municipality.id
+    if provider_cvr:
+        provider = (
+            await session.execute(select(Provider).where(col(Provider.cvr) == provider_cvr))
+        ).scalar_one_or_none()
+        if provider is None:
+            raise TaskError(f"no provider with CVR {provider_cvr}")
+        provider_id = provider.id
+    return municipality_id, provider_id
+
+
 async def create_user(
     settings: Settings,
     *,
@@ -50,28 +83,11 @@ async def create_user(
     municipality_code: str | None,
     provider_cvr: str | None,
 ) -> int:
-    from sqlalchemy import select
-
-    from providers.models import Provider
-
-    try:
-        role_value = Role(role)
-    except ValueError as exc:
-        raise TaskError(f"unknown role {role!r}") from exc
+    role_value = _role(role)
     async with unit_of_work(settings) as session:
-        municipality_id = provider_id = None
-        if municipality_code:
-            municipality = await municipality_repository.get_by_code(session, municipality_code)
-            if municipality is None:
-                raise TaskError(f"no municipality with code {municipality_code}")
-            municipality_id = municipality.id
-        if provider_cvr:
-            provider = (
-                await session.execute(select(Provider).where(Provider.cvr == provider_cvr))
-            ).scalar_one_or_none()
-            if provider is None:
-                raise TaskError(f"no provider with CVR {provider_cvr}")
-            provider_id = provider.id
+        municipality_id, provider_id = await _organisation(
+            session, municipality_code=municipality_code, provider_cvr=provider_cvr
+        )
         try:
             user = await auth_service.create_user(
                 session,
@@ -100,7 +116,7 @@ async def verify_audit(
         return report, await checkpoints.check(session, entries=entries)
 
 
-async def audit_checkpoint(settings: Settings) -> dict[str, object]:
+async def audit_checkpoint(settings: Settings) -> dict[str, Any]:
     async with unit_of_work(settings) as session:
         return await checkpoints.make(session, settings=settings)
 
@@ -152,29 +168,13 @@ async def invite_user(
     provider_cvr: str | None,
 ) -> tuple[str, bool]:
     """``market users invite``: returns the link and whether it was e-mailed."""
-    from sqlalchemy import select
-
     from market.people import service as people
-    from providers.models import Provider
 
-    try:
-        role_value = Role(role)
-    except ValueError as exc:
-        raise TaskError(f"unknown role {role!r}") from exc
+    role_value = _role(role)
     async with unit_of_work(settings) as session:
-        municipality_id = provider_id = None
-        if municipality_code:
-            municipality = await municipality_repository.get_by_code(session, municipality_code)
-            if municipality is None:
-                raise TaskError(f"no municipality with code {municipality_code}")
-            municipality_id = municipality.id
-        if provider_cvr:
-            provider = (
-                await session.execute(select(Provider).where(Provider.cvr == provider_cvr))
-            ).scalar_one_or_none()
-            if provider is None:
-                raise TaskError(f"no provider with CVR {provider_cvr}")
-            provider_id = provider.id
+        municipality_id, provider_id = await _organisation(
+            session, municipality_code=municipality_code, provider_cvr=provider_cvr
+        )
         try:
             invitation = await people.invite(
                 session,

@@ -87,6 +87,18 @@ def create_app(
             Depends(order_pages.alert_badge),
         ],
     )
+    _attach_state(app, settings, session_provider)
+    errors.install_handlers(app)
+    _add_middleware(app, settings)
+    _include_routes(app)
+    openapi.install(app)
+    return app
+
+
+def _attach_state(
+    app: FastAPI, settings: Settings, session_provider: SessionProvider | None
+) -> None:
+    """The settings, the OpenID Connect client and where sessions come from."""
     app.state.settings = settings
     # One OpenID Connect client per app: it caches providers' metadata and keys.
     app.state.oidc = OidcClient(
@@ -101,7 +113,8 @@ def create_app(
         session_provider = sessions_from(app.state.sessionmaker)
     app.state.session_provider = session_provider
 
-    errors.install_handlers(app)
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
     # Added innermost first: the unit of work runs inside the language and CSRF layers.
     app.add_middleware(UnitOfWorkMiddleware, provider=lambda: app.state.session_provider)
     app.add_middleware(CsrfCookieMiddleware, secure=settings.cookie_secure)
@@ -116,6 +129,8 @@ def create_app(
     # the request log included, sees it.
     app.add_middleware(privacy.CprInUrlMiddleware)
 
+
+def _include_routes(app: FastAPI) -> None:
     app.mount(api_docs.ASSETS, api_docs.assets(), name="swagger-ui")
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     for router in (
@@ -148,5 +163,3 @@ def create_app(
         operations_pages.router,
     ):
         app.include_router(router)
-    openapi.install(app)
-    return app

@@ -10,8 +10,8 @@ from enum import StrEnum
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import DateTime, Enum, String, event
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy import DateTime, Enum, String, Table, event, inspect
+from sqlalchemy.engine import CursorResult, Dialect, Result, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from market.config import Settings
@@ -159,3 +160,20 @@ def enum_type(enum_cls: type[StrEnum]) -> Enum:
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel table class, typed (SQLModel leaves
+    ``__table__`` untyped), for set-based statements written in Core."""
+    table = inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table")
+    return table
+
+
+def rows_matched(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched. ``execute`` is typed as
+    returning a plain ``Result``; for those statements it is a ``CursorResult``."""
+    if not isinstance(result, CursorResult):
+        raise TypeError("rows_matched needs the result of an UPDATE or DELETE")
+    return result.rowcount

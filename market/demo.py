@@ -6,13 +6,15 @@ from pathlib import Path
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.admin_tasks import TaskError, unit_of_work
 from market.auth import service as auth_service
-from market.auth.models import Role
+from market.auth.models import Role, User
 from market.config import Settings
 from market.db import create_engine
 from market.municipalities import service as municipalities
+from market.municipalities.models import Municipality
 
 DEMO_PASSWORD = "demo-password-2026"
 
@@ -85,6 +87,104 @@ async def reset_postgresql(settings: Settings) -> None:
         await engine.dispose()
 
 
+async def _municipalities(session: AsyncSession) -> tuple[Municipality, Municipality]:
+    """Aarhus and Odense."""
+    aarhus = await municipalities.create(
+        session,
+        code="0751",
+        name="Aarhus Kommune",
+        postal_codes=AARHUS_POSTAL_CODES,
+        oncall_email="vagt@aarhus.example",
+        contact_phone="+45 89 40 20 00",
+        opening_hours="Hverdage 8–15",
+    )
+    odense = await municipalities.create(
+        session,
+        code="0461",
+        name="Odense Kommune",
+        postal_codes=ODENSE_POSTAL_CODES,
+        oncall_email="vagt@odense.example",
+        contact_phone="+45 66 13 13 72",
+        opening_hours="Hverdage 9–14",
+    )
+    return aarhus, odense
+
+
+async def _staff(
+    session: AsyncSession,
+    *,
+    aarhus: Municipality,
+    odense: Municipality,
+    logins: list[tuple[str, str]],
+) -> dict[str, User]:
+    """The platform's and the municipalities' staff, by e-mail; each login is
+    added to ``logins``."""
+    staff = [
+        (
+            "platform admin",
+            "platform@velfaerd.example",
+            "Pia Platform",
+            Role.PLATFORM_ADMIN,
+            None,
+        ),
+        (
+            "municipal admin, Aarhus",
+            "admin@aarhus.example",
+            "Anders Admin",
+            Role.MUNICIPAL_ADMIN,
+            aarhus.id,
+        ),
+        (
+            "second admin (four eyes), Aarhus",
+            "admin2@aarhus.example",
+            "Bente Bech",
+            Role.MUNICIPAL_ADMIN,
+            aarhus.id,
+        ),
+        (
+            "case worker, Aarhus",
+            "sagsbehandler@aarhus.example",
+            "Susanne Sagsbehandler",
+            Role.CASE_WORKER,
+            aarhus.id,
+        ),
+        (
+            "auditor, Aarhus",
+            "revisor@aarhus.example",
+            "Rasmus Revisor",
+            Role.AUDITOR,
+            aarhus.id,
+        ),
+        (
+            "municipal admin, Odense",
+            "admin@odense.example",
+            "Ole Odense",
+            Role.MUNICIPAL_ADMIN,
+            odense.id,
+        ),
+        (
+            "case worker, Odense",
+            "sagsbehandler@odense.example",
+            "Olga Omsorg",
+            Role.CASE_WORKER,
+            odense.id,
+        ),
+    ]
+    users: dict[str, User] = {}
+    for who, email, name, role, municipality_id in staff:
+        users[email] = await auth_service.create_user(
+            session,
+            actor=None,
+            email=email,
+            full_name=name,
+            password=DEMO_PASSWORD,
+            role=role,
+            municipality_id=municipality_id,
+        )
+        logins.append((who, email))
+    return users
+
+
 async def seed(
     settings: Settings, progress: Callable[[str], None] | None = None
 ) -> list[tuple[str, str]]:
@@ -103,87 +203,8 @@ async def seed(
     logins: list[tuple[str, str]] = []
     async with unit_of_work(settings) as session:
         step("municipalities and staff")
-        aarhus = await municipalities.create(
-            session,
-            code="0751",
-            name="Aarhus Kommune",
-            postal_codes=AARHUS_POSTAL_CODES,
-            oncall_email="vagt@aarhus.example",
-            contact_phone="+45 89 40 20 00",
-            opening_hours="Hverdage 8–15",
-        )
-        odense = await municipalities.create(
-            session,
-            code="0461",
-            name="Odense Kommune",
-            postal_codes=ODENSE_POSTAL_CODES,
-            oncall_email="vagt@odense.example",
-            contact_phone="+45 66 13 13 72",
-            opening_hours="Hverdage 9–14",
-        )
-        staff = [
-            (
-                "platform admin",
-                "platform@velfaerd.example",
-                "Pia Platform",
-                Role.PLATFORM_ADMIN,
-                None,
-            ),
-            (
-                "municipal admin, Aarhus",
-                "admin@aarhus.example",
-                "Anders Admin",
-                Role.MUNICIPAL_ADMIN,
-                aarhus.id,
-            ),
-            (
-                "second admin (four eyes), Aarhus",
-                "admin2@aarhus.example",
-                "Bente Bech",
-                Role.MUNICIPAL_ADMIN,
-                aarhus.id,
-            ),
-            (
-                "case worker, Aarhus",
-                "sagsbehandler@aarhus.example",
-                "Susanne Sagsbehandler",
-                Role.CASE_WORKER,
-                aarhus.id,
-            ),
-            (
-                "auditor, Aarhus",
-                "revisor@aarhus.example",
-                "Rasmus Revisor",
-                Role.AUDITOR,
-                aarhus.id,
-            ),
-            (
-                "municipal admin, Odense",
-                "admin@odense.example",
-                "Ole Odense",
-                Role.MUNICIPAL_ADMIN,
-                odense.id,
-            ),
-            (
-                "case worker, Odense",
-                "sagsbehandler@odense.example",
-                "Olga Omsorg",
-                Role.CASE_WORKER,
-                odense.id,
-            ),
-        ]
-        users = {}
-        for who, email, name, role, municipality_id in staff:
-            users[email] = await auth_service.create_user(
-                session,
-                actor=None,
-                email=email,
-                full_name=name,
-                password=DEMO_PASSWORD,
-                role=role,
-                municipality_id=municipality_id,
-            )
-            logins.append((who, email))
+        aarhus, odense = await _municipalities(session)
+        users = await _staff(session, aarhus=aarhus, odense=odense, logins=logins)
         step("providers")
         logins += await provider_demo.seed(
             session,

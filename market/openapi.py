@@ -125,7 +125,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         (method.lower(), route.path): route_rules(route.dependant)
         for route in api_routes(app.routes)
         if route.include_in_schema
-        for method in route.methods
+        for method in route.methods or ()
     }
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():

@@ -3,6 +3,7 @@ from collections.abc import AsyncIterator, Sequence
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from market.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from market.auth.models import User
@@ -13,9 +14,9 @@ async def advance_head(session: AsyncSession, chain: str) -> tuple[int, str]:
     The UPDATE holds the head's row lock until commit, so appends never interleave."""
     result = await session.execute(
         update(AuditChainHead)
-        .where(AuditChainHead.chain == chain)
-        .values(seq=AuditChainHead.seq + 1)
-        .returning(AuditChainHead.seq, AuditChainHead.hash)
+        .where(col(AuditChainHead.chain) == chain)
+        .values(seq=col(AuditChainHead.seq) + 1)
+        .returning(col(AuditChainHead.seq), col(AuditChainHead.hash))
     )
     row = result.one_or_none()
     if row is None:
@@ -28,21 +29,21 @@ async def append(session: AsyncSession, values: dict[str, object]) -> None:
     await session.execute(insert(AuditEvent).values(**values))
     await session.execute(
         update(AuditChainHead)
-        .where(AuditChainHead.chain == values["chain"])
+        .where(col(AuditChainHead.chain) == values["chain"])
         .values(hash=values["hash"])
     )
 
 
 async def chains(session: AsyncSession) -> Sequence[AuditChainHead]:
-    result = await session.execute(select(AuditChainHead).order_by(AuditChainHead.chain))
+    result = await session.execute(select(AuditChainHead).order_by(col(AuditChainHead.chain)))
     return result.scalars().all()
 
 
 async def head_for_update(session: AsyncSession, chain: str) -> tuple[int, str] | None:
     """The head as it is now, locked (on PostgreSQL) until the transaction ends."""
     result = await session.execute(
-        select(AuditChainHead.seq, AuditChainHead.hash)
-        .where(AuditChainHead.chain == chain)
+        select(col(AuditChainHead.seq), col(AuditChainHead.hash))
+        .where(col(AuditChainHead.chain) == chain)
         .with_for_update()
     )
     row = result.one_or_none()
@@ -55,14 +56,14 @@ async def head(session: AsyncSession, chain: str) -> AuditChainHead | None:
 
 async def event_at(session: AsyncSession, chain: str, seq: int) -> AuditEvent | None:
     result = await session.execute(
-        select(AuditEvent).where(AuditEvent.chain == chain, AuditEvent.seq == seq)
+        select(AuditEvent).where(col(AuditEvent.chain) == chain, col(AuditEvent.seq) == seq)
     )
     return result.scalar_one_or_none()
 
 
 async def stream_chain(session: AsyncSession, chain: str) -> AsyncIterator[AuditEvent]:
     result = await session.stream_scalars(
-        select(AuditEvent).where(AuditEvent.chain == chain).order_by(AuditEvent.seq)
+        select(AuditEvent).where(col(AuditEvent.chain) == chain).order_by(col(AuditEvent.seq))
     )
     async for event in result:
         yield event
@@ -80,17 +81,17 @@ async def recent(
     names, not user ids)."""
     actor, for_whom = aliased(User), aliased(User)
     query = (
-        select(AuditEvent, actor.full_name, for_whom.full_name)
-        .outerjoin(actor, actor.id == AuditEvent.actor_user_id)
-        .outerjoin(for_whom, for_whom.id == AuditEvent.on_behalf_of_user_id)
-        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        select(AuditEvent, col(actor.full_name), col(for_whom.full_name))
+        .outerjoin(actor, col(actor.id) == AuditEvent.actor_user_id)
+        .outerjoin(for_whom, col(for_whom.id) == AuditEvent.on_behalf_of_user_id)
+        .order_by(col(AuditEvent.occurred_at).desc(), col(AuditEvent.id).desc())
     )
     if municipality_id is not None:
-        query = query.where(AuditEvent.municipality_id == municipality_id)
+        query = query.where(col(AuditEvent.municipality_id) == municipality_id)
     if entity_type is not None:
-        query = query.where(AuditEvent.entity_type == entity_type)
+        query = query.where(col(AuditEvent.entity_type) == entity_type)
     if entity_id is not None:
-        query = query.where(AuditEvent.entity_id == entity_id)
+        query = query.where(col(AuditEvent.entity_id) == entity_id)
     result = await session.execute(query.limit(limit))
     return [(row[0], row[1], row[2]) for row in result.all()]
 
@@ -98,5 +99,5 @@ async def recent(
 async def count(session: AsyncSession, *, action: str | None = None) -> int:
     query = select(func.count()).select_from(AuditEvent)
     if action is not None:
-        query = query.where(AuditEvent.action == action)
+        query = query.where(col(AuditEvent.action) == action)
     return (await session.execute(query)).scalar_one()

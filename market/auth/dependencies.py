@@ -117,4 +117,4 @@ async def _pending_second_factor(request: Request, session: Session) -> tuple[Us
 
 
 # For the second-factor pages: a signed-in session, with or without the second factor.
-signed_in_session = mark_rule(_pending_second_factor, "session")  # type: ignore[arg-type]
+signed_in_session = mark_rule(_pending_second_factor, "session")

@@ -1,5 +1,5 @@
 import secrets
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 import segno
@@ -51,14 +51,14 @@ def _set_cookie(
     value: str,
     *,
     max_age: int | None = None,
-    samesite: str = "lax",
+    samesite: Literal["lax", "strict", "none"] = "lax",
 ) -> None:
     response.set_cookie(
         name,
         value,
         max_age=max_age,
         httponly=True,
-        samesite=samesite,  # type: ignore[arg-type]
+        samesite=samesite,
         secure=_settings(request).cookie_secure,
         path="/",
     )

@@ -6,6 +6,7 @@ a test walks all routes and fails when one has none."""
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from market.auth.models import Role
 
@@ -250,6 +251,9 @@ RouteRule = Callable[..., Awaitable[Actor | None]]
 RULE_ATTRIBUTE = "__permission_rule__"
 
 
-def mark_rule(func: RouteRule, rule: str) -> RouteRule:
+RuleFunction = TypeVar("RuleFunction", bound=Callable[..., Awaitable[object]])
+
+
+def mark_rule(func: RuleFunction, rule: str) -> RuleFunction:
     setattr(func, RULE_ATTRIBUTE, rule)
     return func

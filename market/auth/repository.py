@@ -1,11 +1,11 @@
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from market.auth.models import ApiToken, Role, User, UserSession
+from market.db import rows_matched
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User | None:
@@ -170,7 +170,7 @@ async def claim_totp_step(session: AsyncSession, user_id: int, step: int) -> boo
         )
         .values(totp_last_step=step)
     )
-    return cast(CursorResult[Any], result).rowcount == 1
+    return rows_matched(result) == 1
 
 
 async def record_failed_second_factor(session: AsyncSession, user_id: int) -> int:

@@ -11,10 +11,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market import crypto
 from market.auth.models import AuthThrottle
 from market.config import Settings
+from market.db import table_of
 
 
 def key(settings: Settings, kind: str, value: str) -> str:
@@ -31,7 +33,9 @@ def backoff_seconds(settings: Settings, failures: int, after: int) -> int:
 async def seconds_locked(session: AsyncSession, *, key: str, now: datetime) -> int:
     """How long ``key`` must still wait (0: it may try)."""
     until = (
-        await session.execute(select(AuthThrottle.locked_until).where(AuthThrottle.key == key))
+        await session.execute(
+            select(col(AuthThrottle.locked_until)).where(col(AuthThrottle.key) == key)
+        )
     ).scalar_one_or_none()
     if until is None or until <= now:
         return 0
@@ -46,10 +50,10 @@ async def record_failure(
     window_start = now - timedelta(seconds=settings.throttle_window_seconds)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = AuthThrottle.__table__
+    table = table_of(AuthThrottle)
     expired = table.c.window_started_at < window_start
-    statement = insert(table).values(key=key, failures=1, window_started_at=now)
-    statement = statement.on_conflict_do_update(
+    first = insert(table).values(key=key, failures=1, window_started_at=now)
+    statement = first.on_conflict_do_update(
         index_elements=[table.c.key],
         set_={
             # A fixed window from the first failure: a new window starts at 1.
@@ -62,7 +66,7 @@ async def record_failure(
     if wait:
         await session.execute(
             update(AuthThrottle)
-            .where(AuthThrottle.key == key)
+            .where(col(AuthThrottle.key) == key)
             .values(locked_until=now + timedelta(seconds=wait))
         )
     return failures
@@ -70,5 +74,7 @@ async def record_failure(
 
 async def reset(session: AsyncSession, *, key: str) -> None:
     await session.execute(
-        update(AuthThrottle).where(AuthThrottle.key == key).values(failures=0, locked_until=None)
+        update(AuthThrottle)
+        .where(col(AuthThrottle.key) == key)
+        .values(failures=0, locked_until=None)
     )

@@ -9,18 +9,20 @@ from datetime import date, datetime
 from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
+from sqlmodel import col
 
 from market.copayments.models import CopaymentStatement, CopaymentStatementLine
+from market.db import table_of
 from market.municipalities.models import Municipality
 from market.orders.models import FailureReason, Order, OrderStatus
 from market.payments.models import CardPayment, CardPaymentStatus
 from providers.models import Offer
 from vouchers.models import Citizen
 
-OC = Order.__table__.c  # type: ignore[attr-defined]
-S = CopaymentStatement.__table__.c  # type: ignore[attr-defined]
-L = CopaymentStatementLine.__table__.c  # type: ignore[attr-defined]
-CP = CardPayment.__table__.c  # type: ignore[attr-defined]
+OC = table_of(Order).c
+S = table_of(CopaymentStatement).c
+L = table_of(CopaymentStatementLine).c
+CP = table_of(CardPayment).c
 
 # A card payment in these states has paid the co-payment, or may still pay it
 # (the capture is on its way): such an order is not put on a statement. One
@@ -35,7 +37,7 @@ CARD_SETTLES = (
 async def lock_municipality(session: AsyncSession, municipality_id: int) -> Municipality | None:
     """Issuers of one municipality take turns, so statement sequences never clash."""
     result = await session.execute(
-        select(Municipality).where(Municipality.id == municipality_id).with_for_update()
+        select(Municipality).where(col(Municipality.id) == municipality_id).with_for_update()
     )
     return result.scalar_one_or_none()
 
@@ -48,7 +50,9 @@ def _outcome() -> ColumnElement[str]:
     )
 
 
-def _owed(municipality_id: int, month_on: date, next_month: date, charge_absent: bool):  # type: ignore[no-untyped-def]
+def _owed(
+    municipality_id: int, month_on: date, next_month: date, charge_absent: bool
+) -> ColumnElement[bool]:
     """The month's orders the citizen owes the co-payment for (DESIGN.md "Prices
     and who pays") that no card pays and no statement charges yet."""
     owed = [
@@ -90,6 +94,30 @@ async def issue(
     """Makes one new statement per citizen with newly owed orders, puts those
     orders on it and totals it. Returns the new statements' ids."""
     owed = _owed(municipality_id, month_on, next_month, charge_absent)
+    ids = await _insert_statements(
+        session,
+        owed=owed,
+        month_on=month_on,
+        issued_by_user_id=issued_by_user_id,
+        issued_at=issued_at,
+    )
+    if not ids:
+        return []
+    await _insert_lines(session, owed=owed, statement_ids=ids)
+    await _total(session, statement_ids=ids)
+    return ids
+
+
+async def _insert_statements(
+    session: AsyncSession,
+    *,
+    owed: ColumnElement[bool],
+    month_on: date,
+    issued_by_user_id: int,
+    issued_at: datetime,
+) -> list[int]:
+    """One empty statement per citizen with owed orders, numbered after the
+    citizen's earlier statements of the month (INSERT … SELECT)."""
     previous = (
         select(func.coalesce(func.max(S.sequence), 0))
         .where(S.citizen_id == OC.citizen_id, S.month_on == month_on)
@@ -104,38 +132,31 @@ async def issue(
             literal(0).label("total_ore"),
             literal(0).label("lines"),
             literal(issued_by_user_id).label("issued_by_user_id"),
-            literal(issued_at, type_=CopaymentStatement.__table__.c.issued_at.type).label(
-                "issued_at"
-            ),
+            literal(issued_at, type_=S.issued_at.type).label("issued_at"),
         )
         .where(owed)
         .group_by(OC.municipality_id, OC.citizen_id)
     )
-    ids = (
-        (
-            await session.execute(
-                insert(CopaymentStatement.__table__)
-                .from_select(
-                    [
-                        "municipality_id",
-                        "citizen_id",
-                        "month_on",
-                        "sequence",
-                        "total_ore",
-                        "lines",
-                        "issued_by_user_id",
-                        "issued_at",
-                    ],
-                    new_statements,
-                )
-                .returning(S.id)
-            )
-        )
-        .scalars()
-        .all()
+    columns = [
+        "municipality_id",
+        "citizen_id",
+        "month_on",
+        "sequence",
+        "total_ore",
+        "lines",
+        "issued_by_user_id",
+        "issued_at",
+    ]
+    inserted = await session.execute(
+        insert(table_of(CopaymentStatement)).from_select(columns, new_statements).returning(S.id)
     )
-    if not ids:
-        return []
+    return list(inserted.scalars().all())
+
+
+async def _insert_lines(
+    session: AsyncSession, *, owed: ColumnElement[bool], statement_ids: list[int]
+) -> None:
+    """Each owed order as a line of its citizen's new statement (INSERT … SELECT)."""
     lines = (
         select(
             S.id,
@@ -144,19 +165,23 @@ async def issue(
             _outcome(),
             (OC.copayment_ore * OC.units).label("amount_ore"),
         )
-        .select_from(Order.__table__)
+        .select_from(table_of(Order))
         .join(
-            CopaymentStatement.__table__,
+            table_of(CopaymentStatement),
             # Each citizen with newly owed orders has exactly one of the new statements.
-            and_(S.citizen_id == OC.citizen_id, S.id.in_(list(ids))),
+            and_(S.citizen_id == OC.citizen_id, S.id.in_(statement_ids)),
         )
         .where(owed)
     )
     await session.execute(
-        insert(CopaymentStatementLine.__table__).from_select(
+        insert(table_of(CopaymentStatementLine)).from_select(
             ["statement_id", "order_id", "delivery_on", "outcome", "amount_ore"], lines
         )
     )
+
+
+async def _total(session: AsyncSession, *, statement_ids: list[int]) -> None:
+    """Each new statement's total and number of lines (one UPDATE)."""
     totals = (
         select(func.coalesce(func.sum(L.amount_ore), 0))
         .where(L.statement_id == S.id)
@@ -164,11 +189,10 @@ async def issue(
     )
     count = select(func.count()).where(L.statement_id == S.id).scalar_subquery()
     await session.execute(
-        update(CopaymentStatement.__table__)
-        .where(S.id.in_(ids))
+        update(table_of(CopaymentStatement))
+        .where(S.id.in_(statement_ids))
         .values(total_ore=totals, lines=count)
     )
-    return list(ids)
 
 
 @dataclass(frozen=True)
@@ -231,12 +255,12 @@ async def statements_of_month(
     """The month's statements with their citizens, by name (one query)."""
     result = await session.execute(
         select(CopaymentStatement, Citizen)
-        .join(Citizen, Citizen.id == CopaymentStatement.citizen_id)  # type: ignore[arg-type]
+        .join(Citizen, col(Citizen.id) == CopaymentStatement.citizen_id)
         .where(
-            CopaymentStatement.municipality_id == municipality_id,
-            CopaymentStatement.month_on == month_on,
+            col(CopaymentStatement.municipality_id) == municipality_id,
+            col(CopaymentStatement.month_on) == month_on,
         )
-        .order_by(Citizen.full_name, Citizen.id, CopaymentStatement.sequence)  # type: ignore[arg-type]
+        .order_by(col(Citizen.full_name), col(Citizen.id), col(CopaymentStatement.sequence))
     )
     return [StatementRow(s, c) for s, c in result.all()]
 
@@ -246,8 +270,8 @@ async def statements_of_citizen(
 ) -> Sequence[CopaymentStatement]:
     result = await session.execute(
         select(CopaymentStatement)
-        .where(CopaymentStatement.citizen_id == citizen_id)
-        .order_by(CopaymentStatement.month_on.desc(), CopaymentStatement.sequence)  # type: ignore[attr-defined]
+        .where(col(CopaymentStatement.citizen_id) == citizen_id)
+        .order_by(col(CopaymentStatement.month_on).desc(), col(CopaymentStatement.sequence))
     )
     return result.scalars().all()
 
@@ -263,11 +287,11 @@ async def lines_of(session: AsyncSession, statement_ids: Sequence[int]) -> dict[
     if not statement_ids:
         return {}
     result = await session.execute(
-        select(CopaymentStatementLine, Offer.name)
-        .join(Order, Order.id == CopaymentStatementLine.order_id)  # type: ignore[arg-type]
-        .join(Offer, Offer.id == Order.offer_id)  # type: ignore[arg-type]
-        .where(CopaymentStatementLine.statement_id.in_(list(statement_ids)))  # type: ignore[attr-defined]
-        .order_by(CopaymentStatementLine.delivery_on, CopaymentStatementLine.id)
+        select(CopaymentStatementLine, col(Offer.name))
+        .join(Order, col(Order.id) == CopaymentStatementLine.order_id)
+        .join(Offer, col(Offer.id) == Order.offer_id)
+        .where(col(CopaymentStatementLine.statement_id).in_(list(statement_ids)))
+        .order_by(col(CopaymentStatementLine.delivery_on), col(CopaymentStatementLine.id))
     )
     lines: dict[int, list[LineRow]] = {i: [] for i in statement_ids}
     for line, meal in result.all():

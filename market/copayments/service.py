@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.audit import service as audit
 from market.auth.models import Role
-from market.auth.permissions import Actor, Permission
+from market.auth.permissions import Actor, Permission, municipality_scope
 from market.clock import add_months, first_of_month, today
 from market.copayments import repository
 from market.copayments.exceptions import MonthNotEnded, NothingNewToCharge
@@ -26,12 +26,12 @@ from vouchers import service as vouchers
 from vouchers.models import Citizen
 
 
-def _municipality_of(actor: Actor, permission: Permission) -> int:
-    if not actor.can(permission):
-        raise PermissionDenied(N_("You may not see or issue co-payment statements."))
-    if actor.municipality_id is None:
-        raise PermissionDenied(N_("Only staff of a municipality can do this."))
-    return actor.municipality_id
+def _refused() -> PermissionDenied:
+    return PermissionDenied(N_("You may not see or issue co-payment statements."))
+
+
+def _outside_municipality() -> PermissionDenied:
+    return PermissionDenied(N_("Only staff of a municipality can do this."))
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,12 @@ async def issue_month(session: AsyncSession, *, actor: Actor, month_on: date) ->
     citizen with meals owed and not yet charged. Issuing a month again issues a
     further statement only for meals that became owed since (a card declined
     after the first issue); with nothing new it refuses."""
-    municipality_id = _municipality_of(actor, Permission.COPAYMENT_STATEMENT_ISSUE)
+    municipality_id = municipality_scope(
+        actor,
+        Permission.COPAYMENT_STATEMENT_ISSUE,
+        _refused,
+        outside_municipality=_outside_municipality,
+    )
     month_on = first_of_month(month_on)
     if add_months(month_on, 1) > today():
         raise MonthNotEnded(month_on)
@@ -89,7 +94,10 @@ async def charges_when_absent(session: AsyncSession, *, actor: Actor) -> bool:
     """The municipality's setting: does a citizen-absent failure cost the citizen
     the co-payment? (DESIGN.md: off unless the municipality decides otherwise.)"""
     municipality = await municipalities.get(
-        session, municipality_id=_municipality_of(actor, Permission.COPAYMENT_VIEW)
+        session,
+        municipality_id=municipality_scope(
+            actor, Permission.COPAYMENT_VIEW, _refused, outside_municipality=_outside_municipality
+        ),
     )
     return municipality.charge_copayment_when_absent
 
@@ -97,7 +105,12 @@ async def charges_when_absent(session: AsyncSession, *, actor: Actor) -> bool:
 async def set_charge_when_absent(session: AsyncSession, *, actor: Actor, charge: bool) -> bool:
     """Applies to failures recorded from now on (a card payment is captured or
     released when the failure is recorded) and to statements issued from now on."""
-    municipality_id = _municipality_of(actor, Permission.COPAYMENT_STATEMENT_ISSUE)
+    municipality_id = municipality_scope(
+        actor,
+        Permission.COPAYMENT_STATEMENT_ISSUE,
+        _refused,
+        outside_municipality=_outside_municipality,
+    )
     before = await charges_when_absent(session, actor=actor)
     if before != charge:
         await municipalities.set_copayment_when_absent(
@@ -117,7 +130,9 @@ async def set_charge_when_absent(session: AsyncSession, *, actor: Actor, charge:
 
 async def months(session: AsyncSession, *, actor: Actor) -> list[MonthSummary]:
     """Every month with statements in the actor's municipality, newest first."""
-    municipality_id = _municipality_of(actor, Permission.COPAYMENT_VIEW)
+    municipality_id = municipality_scope(
+        actor, Permission.COPAYMENT_VIEW, _refused, outside_municipality=_outside_municipality
+    )
     return await repository.months(session, municipality_id)
 
 
@@ -140,7 +155,9 @@ async def month_statements(
     session: AsyncSession, *, actor: Actor, month_on: date
 ) -> list[CitizenTotal]:
     """The month's statements grouped per citizen, by name."""
-    municipality_id = _municipality_of(actor, Permission.COPAYMENT_VIEW)
+    municipality_id = municipality_scope(
+        actor, Permission.COPAYMENT_VIEW, _refused, outside_municipality=_outside_municipality
+    )
     rows = await repository.statements_of_month(session, municipality_id, first_of_month(month_on))
     grouped: dict[int, CitizenTotal] = {}
     for row in rows:
@@ -170,7 +187,9 @@ CSV_HEADER = (
 async def month_csv(session: AsyncSession, *, actor: Actor, month_on: date) -> str:
     """The month's statements for the municipality's billing, one row per
     statement (its number is the key: bill each number once)."""
-    municipality_id = _municipality_of(actor, Permission.COPAYMENT_VIEW)
+    municipality_id = municipality_scope(
+        actor, Permission.COPAYMENT_VIEW, _refused, outside_municipality=_outside_municipality
+    )
     rows: list[StatementRow] = await repository.statements_of_month(
         session, municipality_id, first_of_month(month_on)
     )
@@ -234,7 +253,9 @@ async def citizen_statements(
 ) -> CitizenStatements:
     """A citizen's statements as staff of the municipality see them (a read of
     the citizen's record, so an audit event)."""
-    municipality_id = _municipality_of(actor, Permission.COPAYMENT_VIEW)
+    municipality_id = municipality_scope(
+        actor, Permission.COPAYMENT_VIEW, _refused, outside_municipality=_outside_municipality
+    )
     citizen = await repository.get_citizen(session, citizen_id)
     if citizen is None or citizen.municipality_id != municipality_id:
         raise NotFound(N_("That citizen does not exist, or is not yours to see."))

@@ -43,10 +43,9 @@ async def _page(
 ) -> Response:
     month_on = parse_month(month) if month else None
     assert actor.municipality_id is not None
-    invoices = await service.invoices_page(session, actor=actor, month_on=month_on, size=200)
-    credit_notes = await service.credit_notes_page(
-        session, actor=actor, month_on=month_on, size=200
-    )
+    listing = service.Listing(month_on=month_on, size=200)
+    invoices = await service.invoices_page(session, actor=actor, listing=listing)
+    credit_notes = await service.credit_notes_page(session, actor=actor, listing=listing)
     municipality = await municipalities.get(session, municipality_id=actor.municipality_id)
     return render(
         request,

@@ -12,6 +12,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.copayments.models import CopaymentStatement
 from market.finance.models import IssuedDocument
@@ -38,9 +39,9 @@ async def statement_parts(session: AsyncSession, statement_id: int) -> Statement
     row = (
         await session.execute(
             select(Statement, Provider, ContractTerms)
-            .join(Provider, Provider.id == Statement.provider_id)  # type: ignore[arg-type]
-            .join(ContractTerms, ContractTerms.id == Statement.terms_id)  # type: ignore[arg-type]
-            .where(Statement.id == statement_id)
+            .join(Provider, col(Provider.id) == Statement.provider_id)
+            .join(ContractTerms, col(ContractTerms.id) == Statement.terms_id)
+            .where(col(Statement.id) == statement_id)
         )
     ).first()
     if row is None:
@@ -48,8 +49,8 @@ async def statement_parts(session: AsyncSession, statement_id: int) -> Statement
     lines = (
         await session.execute(
             select(StatementLine)
-            .where(StatementLine.statement_id == statement_id)
-            .order_by(StatementLine.position)
+            .where(col(StatementLine.statement_id) == statement_id)
+            .order_by(col(StatementLine.position))
         )
     ).scalars()
     return StatementParts(row[0], row[1], row[2], list(lines))
@@ -62,13 +63,13 @@ async def get_adjustment(session: AsyncSession, adjustment_id: int) -> Adjustmen
 def _statement_filter(
     municipality_id: int, month_on: date | None, provider_id: int | None, approved: bool
 ) -> list[Any]:
-    where: list[Any] = [Statement.municipality_id == municipality_id]
+    where: list[Any] = [col(Statement.municipality_id) == municipality_id]
     if approved:
-        where.append(Statement.status == StatementStatus.APPROVED)
+        where.append(col(Statement.status) == StatementStatus.APPROVED)
     if month_on is not None:
-        where.append(Statement.month_on == month_on)
+        where.append(col(Statement.month_on) == month_on)
     if provider_id is not None:
-        where.append(Statement.provider_id == provider_id)
+        where.append(col(Statement.provider_id) == provider_id)
     return where
 
 
@@ -87,10 +88,10 @@ async def statements_page(
         await session.execute(select(func.count()).select_from(Statement).where(*where))
     ).scalar_one()
     result = await session.execute(
-        select(Statement, Provider.name)
-        .join(Provider, Provider.id == Statement.provider_id)  # type: ignore[arg-type]
+        select(Statement, col(Provider.name))
+        .join(Provider, col(Provider.id) == Statement.provider_id)
         .where(*where)
-        .order_by(Statement.month_on, Statement.id)
+        .order_by(col(Statement.month_on), col(Statement.id))
         .offset(offset)
         .limit(limit)
     )
@@ -107,17 +108,17 @@ async def lines_with_orders(
         (
             await session.execute(
                 select(StatementLine)
-                .where(StatementLine.statement_id.in_(list(statement_ids)))  # type: ignore[attr-defined]
-                .order_by(StatementLine.statement_id, StatementLine.position)
+                .where(col(StatementLine.statement_id).in_(list(statement_ids)))
+                .order_by(col(StatementLine.statement_id), col(StatementLine.position))
             )
         ).scalars()
     )
     orders: dict[int, list[int]] = {}
     result = await session.execute(
-        select(StatementLineOrder.line_id, StatementLineOrder.order_id)
-        .join(StatementLine, StatementLine.id == StatementLineOrder.line_id)
-        .where(StatementLine.statement_id.in_(list(statement_ids)))  # type: ignore[attr-defined]
-        .order_by(StatementLineOrder.line_id, StatementLineOrder.order_id)
+        select(col(StatementLineOrder.line_id), col(StatementLineOrder.order_id))
+        .join(StatementLine, col(StatementLine.id) == StatementLineOrder.line_id)
+        .where(col(StatementLine.statement_id).in_(list(statement_ids)))
+        .order_by(col(StatementLineOrder.line_id), col(StatementLineOrder.order_id))
     )
     for line_id, order_id in result.all():
         orders.setdefault(line_id, []).append(order_id)
@@ -136,30 +137,30 @@ async def lowering_adjustments_page(
     """Adjustments that lower an approved statement (each is a credit note),
     filtered by the corrected statement's month."""
     where: list[Any] = [
-        Adjustment.municipality_id == municipality_id,
-        Adjustment.amount_ore < 0,
-        Statement.status == StatementStatus.APPROVED,
+        col(Adjustment.municipality_id) == municipality_id,
+        col(Adjustment.amount_ore) < 0,
+        col(Statement.status) == StatementStatus.APPROVED,
     ]
     if month_on is not None:
-        where.append(Statement.month_on == month_on)
+        where.append(col(Statement.month_on) == month_on)
     if provider_id is not None:
-        where.append(Adjustment.provider_id == provider_id)
-    joined = select(Adjustment, Statement, Provider.name).join(
+        where.append(col(Adjustment.provider_id) == provider_id)
+    joined = select(Adjustment, Statement, col(Provider.name)).join(
         Statement,
-        Statement.id == Adjustment.corrects_statement_id,  # type: ignore[arg-type]
+        col(Statement.id) == Adjustment.corrects_statement_id,
     )
     total = (
         await session.execute(
             select(func.count())
             .select_from(Adjustment)
-            .join(Statement, Statement.id == Adjustment.corrects_statement_id)  # type: ignore[arg-type]
+            .join(Statement, col(Statement.id) == Adjustment.corrects_statement_id)
             .where(*where)
         )
     ).scalar_one()
     result = await session.execute(
-        joined.join(Provider, Provider.id == Adjustment.provider_id)  # type: ignore[arg-type]
+        joined.join(Provider, col(Provider.id) == Adjustment.provider_id)
         .where(*where)
-        .order_by(Statement.month_on, Adjustment.id)
+        .order_by(col(Statement.month_on), col(Adjustment.id))
         .offset(offset)
         .limit(limit)
     )
@@ -177,13 +178,15 @@ async def payment_files_page(
 ) -> tuple[list[PaymentFile], int]:
     """Payment files; by month of the statements they pay, or holding a
     payout to the provider."""
-    where: list[Any] = [PaymentFile.municipality_id == municipality_id]
-    conditions: list[Any] = [Payout.payment_file_id == PaymentFile.id]
+    where: list[Any] = [col(PaymentFile.municipality_id) == municipality_id]
+    conditions: list[Any] = [col(Payout.payment_file_id) == PaymentFile.id]
     if provider_id is not None:
-        conditions.append(Payout.provider_id == provider_id)
+        conditions.append(col(Payout.provider_id) == provider_id)
     if month_on is not None:
         conditions.append(
-            exists().where(Statement.id == Payout.statement_id, Statement.month_on == month_on)
+            exists().where(
+                col(Statement.id) == Payout.statement_id, col(Statement.month_on) == month_on
+            )
         )
     if len(conditions) > 1:
         where.append(exists().where(and_(*conditions)))
@@ -191,7 +194,7 @@ async def payment_files_page(
         await session.execute(select(func.count()).select_from(PaymentFile).where(*where))
     ).scalar_one()
     result = await session.execute(
-        select(PaymentFile).where(*where).order_by(PaymentFile.id).offset(offset).limit(limit)
+        select(PaymentFile).where(*where).order_by(col(PaymentFile.id)).offset(offset).limit(limit)
     )
     return list(result.scalars()), int(total)
 
@@ -203,16 +206,16 @@ async def get_payment_file(session: AsyncSession, file_id: int) -> PaymentFile |
 async def copayment_statements_page(
     session: AsyncSession, *, municipality_id: int, month_on: date | None, offset: int, limit: int
 ) -> tuple[list[CopaymentStatement], int]:
-    where: list[Any] = [CopaymentStatement.municipality_id == municipality_id]
+    where: list[Any] = [col(CopaymentStatement.municipality_id) == municipality_id]
     if month_on is not None:
-        where.append(CopaymentStatement.month_on == month_on)
+        where.append(col(CopaymentStatement.month_on) == month_on)
     total = (
         await session.execute(select(func.count()).select_from(CopaymentStatement).where(*where))
     ).scalar_one()
     result = await session.execute(
         select(CopaymentStatement)
         .where(*where)
-        .order_by(CopaymentStatement.month_on, CopaymentStatement.id)
+        .order_by(col(CopaymentStatement.month_on), col(CopaymentStatement.id))
         .offset(offset)
         .limit(limit)
     )
@@ -224,7 +227,9 @@ def _insert(session: AsyncSession) -> Any:
 
 
 async def issued(session: AsyncSession, number: str) -> IssuedDocument | None:
-    result = await session.execute(select(IssuedDocument).where(IssuedDocument.number == number))
+    result = await session.execute(
+        select(IssuedDocument).where(col(IssuedDocument.number) == number)
+    )
     return result.scalar_one_or_none()
 
 

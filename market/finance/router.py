@@ -99,7 +99,7 @@ async def statements(
 ) -> StatementPage:
     """Statements with their lines and the orders behind each line."""
     found = await service.statements_page(
-        session, actor=actor, month_on=_month(month), provider_id=provider_id, page=page, size=size
+        session, actor=actor, listing=service.Listing(_month(month), provider_id, page, size)
     )
     items = []
     for bundle in found.items:
@@ -158,7 +158,7 @@ async def einvoices(
     adjustments (by the corrected statement's month)."""
     lister = service.invoices_page if kind == "invoice" else service.credit_notes_page
     found = await lister(
-        session, actor=actor, month_on=_month(month), provider_id=provider_id, page=page, size=size
+        session, actor=actor, listing=service.Listing(_month(month), provider_id, page, size)
     )
     return EInvoicePage(
         page=found.page,
@@ -243,7 +243,7 @@ async def payment_files(
     size: Size = 50,
 ) -> PaymentFilePage:
     found = await service.payment_files_page(
-        session, actor=actor, month_on=_month(month), provider_id=provider_id, page=page, size=size
+        session, actor=actor, listing=service.Listing(_month(month), provider_id, page, size)
     )
     items = []
     for f in found.items:
@@ -283,7 +283,7 @@ async def copayment_statements(
 ) -> CopaymentStatementPage:
     """Citizens' co-payment statements (by citizen id; no names or CPR numbers)."""
     found = await service.copayment_statements_page(
-        session, actor=actor, month_on=_month(month), page=page, size=size
+        session, actor=actor, listing=service.Listing(_month(month), None, page, size)
     )
     items = []
     for c in found.items:

@@ -8,6 +8,7 @@ can use all of it."""
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -16,7 +17,7 @@ from typing import Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.audit import service as audit
-from market.auth.permissions import Actor, Permission
+from market.auth.permissions import Actor, Permission, municipality_scope
 from market.clock import COPENHAGEN, last_of_month
 from market.copayments.models import CopaymentStatement
 from market.db import utcnow
@@ -45,12 +46,7 @@ from providers.models import PayoutMethod, Provider
 PAIN_VERSIONS = ("pain.001.001.03", "pain.001.001.09")
 MAX_PAGE_SIZE = 200
 T = TypeVar("T")
-
-
-def _municipality_of(actor: Actor, permission: Permission) -> int:
-    if not actor.can(permission) or actor.municipality_id is None:
-        raise NotMunicipalStaff()
-    return actor.municipality_id
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -61,10 +57,50 @@ class Page(Generic[T]):
     total: int
 
 
+@dataclass(frozen=True)
+class Listing:
+    """Which rows of a paged list: one month, one provider (either may be
+    None: all), and the page of that size."""
+
+    month_on: date | None = None
+    provider_id: int | None = None
+    page: int = 1
+    size: int = 50
+
+
+ALL = Listing()
+
+
 def _window(page: int, size: int) -> tuple[int, int]:
     if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
         raise BadPage()
     return (page - 1) * size, size
+
+
+async def _fetch_page(
+    session: AsyncSession,
+    fetch: Callable[..., Awaitable[tuple[list[R], int]]],
+    *,
+    actor: Actor,
+    permission: Permission = Permission.SETTLEMENT_VIEW,
+    listing: Listing,
+    **filters: object,
+) -> tuple[int, list[R], int]:
+    """One page of a municipality's rows: checks the actor may read them and the
+    page is sane, then asks the repository's pager ``fetch`` (which takes the
+    municipality, the month, ``filters``, offset and limit). Returns the
+    municipality, the rows and the total."""
+    municipality_id = municipality_scope(actor, permission, NotMunicipalStaff)
+    offset, limit = _window(listing.page, listing.size)
+    rows, total = await fetch(
+        session,
+        municipality_id=municipality_id,
+        month_on=listing.month_on,
+        offset=offset,
+        limit=limit,
+        **filters,
+    )
+    return municipality_id, rows, total
 
 
 # --- e-invoices -----------------------------------------------------------------------
@@ -203,7 +239,7 @@ async def _issue(
 
 async def statement_invoice(session: AsyncSession, *, actor: Actor, statement_id: int) -> EDocument:
     """The Peppol invoice of an approved statement, fixed once issued."""
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
+    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
     municipality = await municipalities.get(session, municipality_id=municipality_id)
     parts = await _approved_parts(session, municipality_id, statement_id)
     assert parts.statement.id is not None
@@ -240,7 +276,7 @@ async def adjustment_credit_note(
 ) -> EDocument:
     """The credit note of an adjustment that lowers an approved statement,
     referring to that statement's invoice."""
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
+    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
     municipality = await municipalities.get(session, municipality_id=municipality_id)
     adjustment = await _lowering_adjustment(session, municipality_id, adjustment_id)
     assert adjustment.id is not None
@@ -297,25 +333,19 @@ async def invoices_page(
     session: AsyncSession,
     *,
     actor: Actor,
-    month_on: date | None = None,
-    provider_id: int | None = None,
-    page: int = 1,
-    size: int = 50,
+    listing: Listing = ALL,
 ) -> Page[DocumentRow]:
     """Approved statements' invoices (their net amount without lowering
     adjustments), ordered by month and statement."""
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
-    municipality = await municipalities.get(session, municipality_id=municipality_id)
-    offset, limit = _window(page, size)
-    rows, total = await repository.statements_page(
+    municipality_id, rows, total = await _fetch_page(
         session,
-        municipality_id=municipality_id,
-        month_on=month_on,
-        provider_id=provider_id,
+        repository.statements_page,
+        actor=actor,
+        listing=listing,
+        provider_id=listing.provider_id,
         approved_only=True,
-        offset=offset,
-        limit=limit,
     )
+    municipality = await municipalities.get(session, municipality_id=municipality_id)
     ids = [s.id for s, _ in rows if s.id is not None]
     lines, _ = await repository.lines_with_orders(session, ids)
     items = []
@@ -340,30 +370,24 @@ async def invoices_page(
                 amount_ore=net,
             )
         )
-    return Page(items, page, size, total)
+    return Page(items, listing.page, listing.size, total)
 
 
 async def credit_notes_page(
     session: AsyncSession,
     *,
     actor: Actor,
-    month_on: date | None = None,
-    provider_id: int | None = None,
-    page: int = 1,
-    size: int = 50,
+    listing: Listing = ALL,
 ) -> Page[DocumentRow]:
     """Credit notes (lowering adjustments), by the corrected statement's month."""
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
-    municipality = await municipalities.get(session, municipality_id=municipality_id)
-    offset, limit = _window(page, size)
-    rows, total = await repository.lowering_adjustments_page(
+    municipality_id, rows, total = await _fetch_page(
         session,
-        municipality_id=municipality_id,
-        month_on=month_on,
-        provider_id=provider_id,
-        offset=offset,
-        limit=limit,
+        repository.lowering_adjustments_page,
+        actor=actor,
+        listing=listing,
+        provider_id=listing.provider_id,
     )
+    municipality = await municipalities.get(session, municipality_id=municipality_id)
     items = []
     for adjustment, statement, provider_name in rows:
         assert adjustment.id is not None and statement.id is not None
@@ -380,7 +404,7 @@ async def credit_notes_page(
                 amount_ore=-adjustment.amount_ore,
             )
         )
-    return Page(items, page, size, total)
+    return Page(items, listing.page, listing.size, total)
 
 
 # --- statements, payment files, co-payment statements -----------------------------------
@@ -398,22 +422,16 @@ async def statements_page(
     session: AsyncSession,
     *,
     actor: Actor,
-    month_on: date | None = None,
-    provider_id: int | None = None,
-    page: int = 1,
-    size: int = 50,
+    listing: Listing = ALL,
 ) -> Page[StatementBundle]:
     """Statements (drafts too, marked by status) with their lines and orders."""
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
-    offset, limit = _window(page, size)
-    rows, total = await repository.statements_page(
+    _, rows, total = await _fetch_page(
         session,
-        municipality_id=municipality_id,
-        month_on=month_on,
-        provider_id=provider_id,
+        repository.statements_page,
+        actor=actor,
+        listing=listing,
+        provider_id=listing.provider_id,
         approved_only=False,
-        offset=offset,
-        limit=limit,
     )
     lines, orders = await repository.lines_with_orders(
         session, [s.id for s, _ in rows if s.id is not None]
@@ -427,36 +445,30 @@ async def statements_page(
         )
         for statement, name in rows
     ]
-    return Page(items, page, size, total)
+    return Page(items, listing.page, listing.size, total)
 
 
 async def payment_files_page(
     session: AsyncSession,
     *,
     actor: Actor,
-    month_on: date | None = None,
-    provider_id: int | None = None,
-    page: int = 1,
-    size: int = 50,
+    listing: Listing = ALL,
 ) -> Page[PaymentFile]:
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
-    offset, limit = _window(page, size)
-    files, total = await repository.payment_files_page(
+    _, files, total = await _fetch_page(
         session,
-        municipality_id=municipality_id,
-        month_on=month_on,
-        provider_id=provider_id,
-        offset=offset,
-        limit=limit,
+        repository.payment_files_page,
+        actor=actor,
+        listing=listing,
+        provider_id=listing.provider_id,
     )
-    return Page(files, page, size, total)
+    return Page(files, listing.page, listing.size, total)
 
 
 async def payment_file(session: AsyncSession, *, actor: Actor, file_id: int) -> PaymentFile:
     """A payment file as sent to the bank (reading needs no payout rights)."""
     from market.payouts.exceptions import PaymentFileNotFound
 
-    municipality_id = _municipality_of(actor, Permission.SETTLEMENT_VIEW)
+    municipality_id = municipality_scope(actor, Permission.SETTLEMENT_VIEW, NotMunicipalStaff)
     found = await repository.get_payment_file(session, file_id)
     if found is None or found.municipality_id != municipality_id:
         raise PaymentFileNotFound()
@@ -467,16 +479,16 @@ async def copayment_statements_page(
     session: AsyncSession,
     *,
     actor: Actor,
-    month_on: date | None = None,
-    page: int = 1,
-    size: int = 50,
+    listing: Listing = ALL,
 ) -> Page[CopaymentStatement]:
-    municipality_id = _municipality_of(actor, Permission.COPAYMENT_VIEW)
-    offset, limit = _window(page, size)
-    rows, total = await repository.copayment_statements_page(
-        session, municipality_id=municipality_id, month_on=month_on, offset=offset, limit=limit
+    _, rows, total = await _fetch_page(
+        session,
+        repository.copayment_statements_page,
+        actor=actor,
+        permission=Permission.COPAYMENT_VIEW,
+        listing=listing,
     )
-    return Page(rows, page, size, total)
+    return Page(rows, listing.page, listing.size, total)
 
 
 # --- settings ---------------------------------------------------------------------------
@@ -501,7 +513,7 @@ async def save_settings(
 ) -> Municipality:
     """The municipality's e-invoice endpoint and reference and its bank's
     payment file version; checked, stored and audited together."""
-    municipality_id = _municipality_of(actor, Permission.PAYOUT_MANAGE)
+    municipality_id = municipality_scope(actor, Permission.PAYOUT_MANAGE, NotMunicipalStaff)
     clean = clean_gln(gln)
     reference = " ".join(buyer_reference.split())
     if not 1 <= len(reference) <= 100:

@@ -168,7 +168,8 @@ def kroner_text(ore: int) -> str:
 def price_text(ore: Decimal) -> str:
     """A unit price in kroner, exact, with at least two decimals."""
     value = (ore / 100).normalize()
-    if value.as_tuple().exponent > -2:  # type: ignore[operator]
+    exponent = value.as_tuple().exponent  # an int: the value is finite
+    if isinstance(exponent, int) and exponent > -2:
         value = value.quantize(Decimal("0.01"))
     return format(value, "f")
 
@@ -239,6 +240,21 @@ def render(doc: Document) -> bytes:
     # cannot mix a default namespace with unqualified attributes (currencyID).
     root = ET.Element("Invoice" if invoice else "CreditNote", {"xmlns": root_ns})
     w = _Writer(root)
+    _header(w, root, doc, invoice)
+    _references(w, root, doc)
+    _seller(w, root, doc.seller)
+    _buyer(w, root, doc.buyer)
+    if invoice:
+        # A credit note is netted in a later statement, so it names no account.
+        _payment_means(w, root, doc)
+    _allowances_charges(w, root, doc)
+    _totals(w, root, doc)
+    _lines(w, root, doc, invoice)
+    ET.indent(root, space="  ")
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
+
+
+def _header(w: _Writer, root: ET.Element, doc: Document, invoice: bool) -> None:
     w.cbc(root, "CustomizationID", CUSTOMIZATION_ID)
     w.cbc(root, "ProfileID", PROFILE_ID)
     w.cbc(root, "ID", doc.number)
@@ -255,6 +271,9 @@ def render(doc: Document) -> bytes:
     period = w.cac(root, "InvoicePeriod")
     w.cbc(period, "StartDate", doc.period_start.isoformat())
     w.cbc(period, "EndDate", doc.period_end.isoformat())
+
+
+def _references(w: _Writer, root: ET.Element, doc: Document) -> None:
     if doc.billing_reference:
         reference = w.cac(w.cac(root, "BillingReference"), "InvoiceDocumentReference")
         w.cbc(reference, "ID", doc.billing_reference)
@@ -272,19 +291,21 @@ def render(doc: Document) -> bytes:
             "DocumentDescription",
             "Revisionskædens hoved ved godkendelsen (audit chain head at approval)",
         )
-    _seller(w, root, doc.seller)
-    _buyer(w, root, doc.buyer)
-    if invoice:
-        # A credit note is netted in a later statement, so it names no account.
-        means = w.cac(root, "PaymentMeans")
-        w.cbc(means, "PaymentMeansCode", doc.payment.code)
-        w.cbc(means, "PaymentID", doc.payment.payment_id)
-        if doc.payment.iban and doc.payment.bic:
-            account = w.cac(means, "PayeeFinancialAccount")
-            w.cbc(account, "ID", doc.payment.iban)
-            w.cbc(account, "Name", doc.seller.name)
-            w.cbc(w.cac(account, "FinancialInstitutionBranch"), "ID", doc.payment.bic)
-        w.cbc(w.cac(root, "PaymentTerms"), "Note", f"Netto {(doc.due_on - doc.issue_on).days} dage")
+
+
+def _payment_means(w: _Writer, root: ET.Element, doc: Document) -> None:
+    means = w.cac(root, "PaymentMeans")
+    w.cbc(means, "PaymentMeansCode", doc.payment.code)
+    w.cbc(means, "PaymentID", doc.payment.payment_id)
+    if doc.payment.iban and doc.payment.bic:
+        account = w.cac(means, "PayeeFinancialAccount")
+        w.cbc(account, "ID", doc.payment.iban)
+        w.cbc(account, "Name", doc.seller.name)
+        w.cbc(w.cac(account, "FinancialInstitutionBranch"), "ID", doc.payment.bic)
+    w.cbc(w.cac(root, "PaymentTerms"), "Note", f"Netto {(doc.due_on - doc.issue_on).days} dage")
+
+
+def _allowances_charges(w: _Writer, root: ET.Element, doc: Document) -> None:
     for ac in doc.allowances_charges:
         element = w.cac(root, "AllowanceCharge")
         w.cbc(element, "ChargeIndicator", "true" if ac.charge else "false")
@@ -295,6 +316,9 @@ def render(doc: Document) -> bytes:
         if ac.rate_bp is not None and ac.base_ore is not None:
             w.amount(element, "BaseAmount", ac.base_ore)
         w.tax_category(element, "TaxCategory", doc.tax)
+
+
+def _totals(w: _Writer, root: ET.Element, doc: Document) -> None:
     tax_total = w.cac(root, "TaxTotal")
     w.amount(tax_total, "TaxAmount", doc.tax_ore)
     subtotal = w.cac(tax_total, "TaxSubtotal")
@@ -310,6 +334,9 @@ def render(doc: Document) -> bytes:
     if doc.charge_total_ore:
         w.amount(totals, "ChargeTotalAmount", doc.charge_total_ore)
     w.amount(totals, "PayableAmount", doc.payable_ore)
+
+
+def _lines(w: _Writer, root: ET.Element, doc: Document, invoice: bool) -> None:
     for line in doc.lines:
         element = w.cac(root, "InvoiceLine" if invoice else "CreditNoteLine")
         w.cbc(element, "ID", line.number)
@@ -330,5 +357,3 @@ def render(doc: Document) -> bytes:
             w.cbc(attribute, "Value", _percent_text(line.rate_bp))
         price = w.cac(element, "Price")
         w.cbc(price, "PriceAmount", price_text(line.unit_price_ore), currencyID=CURRENCY)
-    ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"

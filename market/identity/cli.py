@@ -3,7 +3,8 @@ and bindings for staff, and a proxy's CPR number (asked for, never an argument:
 arguments end up in shell history and process lists)."""
 
 import asyncio
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,8 @@ from market.errors import AppError
 from market.identity import repository, service
 from market.identity.models import Audience
 from market.municipalities import repository as municipality_repository
+
+T = TypeVar("T")
 
 identity_app = typer.Typer(
     help="Signing in with the municipality's identity provider and MitID.", no_args_is_help=True
@@ -36,9 +39,9 @@ async def _user(session: AsyncSession, email: str) -> User:
     return user
 
 
-def _run(coro: object) -> object:
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        return asyncio.run(coro)
     except AppError as exc:
         typer.echo(f"Error: {exc.sentence()}", err=True)
         raise typer.Exit(2) from exc
@@ -112,7 +115,7 @@ def list_providers() -> None:
                 for p in await repository.list_providers(session)
             ]
 
-    for line in _run(run()):  # type: ignore[attr-defined]
+    for line in _run(run()):
         typer.echo(line)
 
 
@@ -133,7 +136,7 @@ def binding_link(email: str) -> None:
                 session, settings=settings, actor=None, user_id=user.id
             )
 
-    issued: service.IssuedBindingLink = _run(run())  # type: ignore[assignment]
+    issued = _run(run())
     typer.echo(
         f"Binding link for {email} (valid until {issued.link.expires_at:%Y-%m-%d %H:%M} UTC):"
     )

@@ -41,7 +41,7 @@ def start_provider(citizen_cpr: str) -> str | None:
     ]
     app = oidc_provider_mock.app(require_nonce=True, user_claims=people)
     # The package wraps itself in werkzeug's interactive debugger: never in a demo.
-    app.wsgi_app = app.wsgi_app.app  # type: ignore[attr-defined]
+    app.wsgi_app = app.wsgi_app.app
     app.debug = False
     server = werkzeug.serving.make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, name="demo-oidc", daemon=True).start()

@@ -186,25 +186,17 @@ async def binding_start(
     request: Request, session: Session, token: str, _: Annotated[Actor | None, Depends(public)]
 ) -> Response:
     link, user = await service.open_binding_link(session, token=token)
-    assert user.municipality_id is not None
-    started = await service.begin_login(
-        session,
-        settings=_settings(request),
-        oidc=oidc_client(request),
-        municipality_id=user.municipality_id,
-        audience=Audience.STAFF,
-        redirect_uri=redirect_uri(request),
-        bind_user_id=user.id,
-        binding_link_id=link.id,
-    )
-    return to_provider(request, started)
+    return await start_binding_sign_in(request, session, user=user, binding_link_id=link.id)
 
 
-async def start_binding_sign_in(request: Request, session: Session, *, user: User) -> Response:
-    """For an accepted invitation: sends the person to the municipality's staff
-    login, and the first sign-in binds its subject to ``user`` (see
-    docs/identity.md). Call it only once the invitation's single-use token has
-    been used up: that token is what proves the person is ``user``."""
+async def start_binding_sign_in(
+    request: Request, session: Session, *, user: User, binding_link_id: int | None = None
+) -> Response:
+    """For an accepted invitation (or a binding link, ``binding_link_id``):
+    sends the person to the municipality's staff login, and the first sign-in
+    binds its subject to ``user`` (see docs/identity.md). Call it only once the
+    invitation's single-use token has been used up (or the link is open): that
+    token is what proves the person is ``user``."""
     assert user.municipality_id is not None and user.id is not None
     started = await service.begin_login(
         session,
@@ -214,6 +206,7 @@ async def start_binding_sign_in(request: Request, session: Session, *, user: Use
         audience=Audience.STAFF,
         redirect_uri=redirect_uri(request),
         bind_user_id=user.id,
+        binding_link_id=binding_link_id,
     )
     return to_provider(request, started)
 

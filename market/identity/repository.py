@@ -4,8 +4,10 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.auth.models import User
+from market.db import rows_matched
 from market.identity.models import (
     Audience,
     BindingLink,
@@ -25,8 +27,8 @@ async def provider_for(
 ) -> IdentityProvider | None:
     result = await session.execute(
         select(IdentityProvider).where(
-            IdentityProvider.municipality_id == municipality_id,
-            IdentityProvider.audience == audience,
+            col(IdentityProvider.municipality_id) == municipality_id,
+            col(IdentityProvider.audience) == audience,
         )
     )
     return result.scalar_one_or_none()
@@ -35,7 +37,7 @@ async def provider_for(
 async def list_providers(session: AsyncSession) -> list[IdentityProvider]:
     result = await session.execute(
         select(IdentityProvider).order_by(
-            IdentityProvider.municipality_id, IdentityProvider.audience
+            col(IdentityProvider.municipality_id), col(IdentityProvider.audience)
         )
     )
     return list(result.scalars())
@@ -43,9 +45,9 @@ async def list_providers(session: AsyncSession) -> list[IdentityProvider]:
 
 async def enabled_audiences(session: AsyncSession, municipality_id: int) -> set[Audience]:
     result = await session.execute(
-        select(IdentityProvider.audience).where(
-            IdentityProvider.municipality_id == municipality_id,
-            IdentityProvider.enabled.is_(True),  # type: ignore[attr-defined]
+        select(col(IdentityProvider.audience)).where(
+            col(IdentityProvider.municipality_id) == municipality_id,
+            col(IdentityProvider.enabled).is_(True),
         )
     )
     return set(result.scalars())
@@ -53,10 +55,10 @@ async def enabled_audiences(session: AsyncSession, municipality_id: int) -> set[
 
 async def staff_passwords_allowed(session: AsyncSession, municipality_id: int) -> bool:
     result = await session.execute(
-        select(IdentityProvider.staff_passwords_allowed).where(
-            IdentityProvider.municipality_id == municipality_id,
-            IdentityProvider.audience == Audience.STAFF,
-            IdentityProvider.enabled.is_(True),  # type: ignore[attr-defined]
+        select(col(IdentityProvider.staff_passwords_allowed)).where(
+            col(IdentityProvider.municipality_id) == municipality_id,
+            col(IdentityProvider.audience) == Audience.STAFF,
+            col(IdentityProvider.enabled).is_(True),
         )
     )
     allowed = result.scalar_one_or_none()
@@ -73,8 +75,8 @@ async def binding_for_subject(
 ) -> IdentityBinding | None:
     result = await session.execute(
         select(IdentityBinding).where(
-            IdentityBinding.identity_provider_id == provider_id,
-            IdentityBinding.subject == subject,
+            col(IdentityBinding.identity_provider_id) == provider_id,
+            col(IdentityBinding.subject) == subject,
         )
     )
     return result.scalar_one_or_none()
@@ -85,26 +87,28 @@ async def binding_for_user(
 ) -> IdentityBinding | None:
     result = await session.execute(
         select(IdentityBinding).where(
-            IdentityBinding.identity_provider_id == provider_id,
-            IdentityBinding.user_id == user_id,
+            col(IdentityBinding.identity_provider_id) == provider_id,
+            col(IdentityBinding.user_id) == user_id,
         )
     )
     return result.scalar_one_or_none()
 
 
 async def delete_binding(session: AsyncSession, binding_id: int) -> None:
-    await session.execute(delete(IdentityBinding).where(IdentityBinding.id == binding_id))
+    await session.execute(delete(IdentityBinding).where(col(IdentityBinding.id) == binding_id))
 
 
 async def delete_bindings_of(session: AsyncSession, provider_id: int) -> None:
     await session.execute(
-        delete(IdentityBinding).where(IdentityBinding.identity_provider_id == provider_id)
+        delete(IdentityBinding).where(col(IdentityBinding.identity_provider_id) == provider_id)
     )
 
 
 async def bound_user_ids(session: AsyncSession, provider_id: int) -> set[int]:
     result = await session.execute(
-        select(IdentityBinding.user_id).where(IdentityBinding.identity_provider_id == provider_id)
+        select(col(IdentityBinding.user_id)).where(
+            col(IdentityBinding.identity_provider_id) == provider_id
+        )
     )
     return set(result.scalars())
 
@@ -112,14 +116,16 @@ async def bound_user_ids(session: AsyncSession, provider_id: int) -> set[int]:
 async def staff_of(session: AsyncSession, municipality_id: int, roles: frozenset) -> list[User]:
     result = await session.execute(
         select(User)
-        .where(User.municipality_id == municipality_id, User.role.in_(roles))  # type: ignore[attr-defined]
-        .order_by(User.full_name)
+        .where(col(User.municipality_id) == municipality_id, col(User.role).in_(roles))
+        .order_by(col(User.full_name))
     )
     return list(result.scalars())
 
 
 async def get_binding_link(session: AsyncSession, token_hash: str) -> BindingLink | None:
-    result = await session.execute(select(BindingLink).where(BindingLink.token_hash == token_hash))
+    result = await session.execute(
+        select(BindingLink).where(col(BindingLink.token_hash) == token_hash)
+    )
     return result.scalar_one_or_none()
 
 
@@ -129,13 +135,13 @@ async def use_binding_link(session: AsyncSession, link_id: int, now: datetime) -
     result = await session.execute(
         update(BindingLink)
         .where(
-            BindingLink.id == link_id,
-            BindingLink.used_at.is_(None),  # type: ignore[union-attr]
-            BindingLink.expires_at > now,
+            col(BindingLink.id) == link_id,
+            col(BindingLink.used_at).is_(None),
+            col(BindingLink.expires_at) > now,
         )
         .values(used_at=now)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rows_matched(result) == 1
 
 
 async def consume_state(session: AsyncSession, state_hash: str, now: datetime) -> LoginState | None:
@@ -143,30 +149,32 @@ async def consume_state(session: AsyncSession, state_hash: str, now: datetime) -
     result = await session.execute(
         update(LoginState)
         .where(
-            LoginState.state_hash == state_hash,
-            LoginState.used_at.is_(None),  # type: ignore[union-attr]
-            LoginState.expires_at > now,
+            col(LoginState.state_hash) == state_hash,
+            col(LoginState.used_at).is_(None),
+            col(LoginState.expires_at) > now,
         )
         .values(used_at=now)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rows_matched(result) != 1:
         return None
-    found = await session.execute(select(LoginState).where(LoginState.state_hash == state_hash))
+    found = await session.execute(
+        select(LoginState).where(col(LoginState.state_hash) == state_hash)
+    )
     return found.scalar_one()
 
 
 async def delete_old_states(session: AsyncSession, before: datetime) -> None:
-    await session.execute(delete(LoginState).where(LoginState.expires_at < before))
+    await session.execute(delete(LoginState).where(col(LoginState.expires_at) < before))
 
 
 async def provider_session_for(
     session: AsyncSession, user_session_id: int
 ) -> ProviderSession | None:
     result = await session.execute(
-        select(ProviderSession).where(ProviderSession.user_session_id == user_session_id)
+        select(ProviderSession).where(col(ProviderSession.user_session_id) == user_session_id)
     )
     return result.scalar_one_or_none()
 
 
 async def delete_provider_session(session: AsyncSession, row_id: int) -> None:
-    await session.execute(delete(ProviderSession).where(ProviderSession.id == row_id))
+    await session.execute(delete(ProviderSession).where(col(ProviderSession.id) == row_id))

@@ -1,8 +1,10 @@
-"""Signing in with a municipality's identity provider: its settings, binding a
+"""Signing in with a municipality's identity provider: binding a
 staff member's subject to their account (``bind_subject``, the one place that
 does it, for binding links and invitations alike), the sign-in itself and
-signing out at the provider. Citizens are matched in ``market.identity.citizens``
-(it needs the citizen register); this module uses only the shell."""
+signing out at the provider. The providers' settings are in
+``market.identity.configuration`` (re-exported here). Citizens are matched in
+``market.identity.citizens`` (it needs the citizen register); this module uses
+only the shell."""
 
 import secrets
 from dataclasses import dataclass
@@ -16,16 +18,23 @@ from market.audit import service as audit
 from market.auth import repository as auth_repository
 from market.auth import service as auth
 from market.auth.models import MUNICIPAL_STAFF_ROLES, User
-from market.auth.permissions import Actor, Permission
+from market.auth.permissions import Actor, Permission, municipality_scope
 from market.config import Settings
 from market.db import utcnow
 from market.errors import N_, AppError, NotFound, PermissionDenied
 from market.identity import repository
+from market.identity.configuration import CITIZEN_CPR_CLAIM as CITIZEN_CPR_CLAIM
+from market.identity.configuration import ProviderSettings as ProviderSettings
+from market.identity.configuration import SignInChoice as SignInChoice
+from market.identity.configuration import configure_provider as configure_provider
+from market.identity.configuration import enabled_provider
+from market.identity.configuration import list_providers as list_providers
+from market.identity.configuration import sign_in_choices as sign_in_choices
+from market.identity.configuration import staff_provider_enabled as staff_provider_enabled
 from market.identity.exceptions import (
     BadProviderSettings,
     BindingLinkInvalid,
     NoStaffAccess,
-    ProviderNotConfigured,
     SignInRefused,
     SubjectTaken,
 )
@@ -37,175 +46,14 @@ from market.identity.models import (
     LoginState,
     ProviderSession,
 )
-from market.identity.oidc import EndSessionForm, OidcClient, OidcError, check_outbound_url
+from market.identity.oidc import EndSessionForm, OidcClient, OidcError
 from market.identity.oidc import mfa_asserted as _mfa_asserted
-from market.municipalities import service as municipalities
 
-CITIZEN_CPR_CLAIM = "https://data.gov.dk/model/core/eid/cprNumber"
 BINDING_LINK_PREFIX = "bind_"
 
 
 def _secret(settings: Settings) -> str:
     return settings.secret_key.get_secret_value()
-
-
-# --- settings (platform admin) ---------------------------------------------------
-
-
-@dataclass
-class ProviderSettings:
-    audience: Audience
-    issuer: str
-    client_id: str
-    # Empty when editing: keep the stored secret.
-    client_secret: str = ""
-    scopes: str = "openid"
-    person_claim: str = ""
-    mfa_acr_values: str = ""
-    mfa_amr_values: str = ""
-    staff_passwords_allowed: bool = True
-    enabled: bool = True
-
-
-def _require_platform(actor: Actor | None) -> None:
-    if actor is not None and not actor.can(Permission.IDENTITY_PROVIDER_MANAGE):
-        raise PermissionDenied(N_("Only a platform administrator can set up sign-in."))
-
-
-async def configure_provider(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    actor: Actor | None,
-    municipality_id: int,
-    data: ProviderSettings,
-) -> IdentityProvider:
-    """Creates or changes the municipality's provider for staff or citizens. The
-    client secret is encrypted and never returned; the audit names what changed."""
-    _require_platform(actor)
-    await municipalities.get(session, municipality_id=municipality_id)
-    issuer = data.issuer.strip()
-    try:
-        check_outbound_url(issuer, allow_loopback=settings.oidc_loopback_allowed)
-    except OidcError as exc:
-        raise BadProviderSettings(
-            N_("The issuer must be an https address of the identity provider.")
-        ) from exc
-    client_id = data.client_id.strip()
-    if not client_id or len(client_id) > 255:
-        raise BadProviderSettings(N_("Give the client id the provider issued (1–255 characters)."))
-    scopes = " ".join(data.scopes.split())
-    if "openid" not in scopes.split():
-        raise BadProviderSettings(N_("The scopes must include openid."))
-    claim = data.person_claim.strip() or (
-        "sub" if data.audience == Audience.STAFF else CITIZEN_CPR_CLAIM
-    )
-    if len(claim) > 200:
-        raise BadProviderSettings(N_("The claim name is too long."))
-    if data.audience == Audience.STAFF and claim in {"email", "upn", "preferred_username"}:
-        # An e-mail address can be reassigned to someone else; a subject cannot.
-        raise BadProviderSettings(
-            N_("Staff must be identified by a stable subject claim such as sub or oid.")
-        )
-    existing = await repository.provider_for(session, municipality_id, data.audience)
-    secret = data.client_secret.strip()
-    if existing is None and not secret:
-        raise BadProviderSettings(N_("Give the client secret the provider issued."))
-    row = existing or IdentityProvider(
-        municipality_id=municipality_id,
-        audience=data.audience,
-        issuer=issuer,
-        client_id=client_id,
-        client_secret_encrypted="",
-    )
-    # A subject is unique only at its issuer: bindings made at another issuer
-    # could name someone else here, so a new issuer starts with none.
-    issuer_changed = existing is not None and existing.issuer != issuer
-    if issuer_changed and row.id is not None:
-        await repository.delete_bindings_of(session, row.id)
-    row.issuer = issuer
-    row.client_id = client_id
-    if secret:
-        row.client_secret_encrypted = crypto.encrypt(_secret(settings), secret)
-    row.scopes = scopes
-    row.person_claim = claim
-    row.mfa_acr_values = " ".join(data.mfa_acr_values.split())
-    row.mfa_amr_values = " ".join(data.mfa_amr_values.split())
-    row.staff_passwords_allowed = data.staff_passwords_allowed or data.audience != Audience.STAFF
-    row.enabled = data.enabled
-    row.updated_at = utcnow()
-    await repository.add(session, row)
-    assert row.id is not None
-    await audit.record(
-        session,
-        actor=actor,
-        action="identity_provider.created" if existing is None else "identity_provider.changed",
-        entity_type="identity_provider",
-        entity_id=row.id,
-        municipality_id=municipality_id,
-        data={
-            "audience": row.audience,
-            "issuer": row.issuer,
-            "client_id": row.client_id,
-            "client_secret_changed": bool(secret),
-            "bindings_cleared": issuer_changed,
-            "scopes": row.scopes,
-            "person_claim": row.person_claim,
-            "mfa_acr_values": row.mfa_acr_values,
-            "mfa_amr_values": row.mfa_amr_values,
-            "staff_passwords_allowed": row.staff_passwords_allowed,
-            "enabled": row.enabled,
-        },
-    )
-    return row
-
-
-async def list_providers(session: AsyncSession, *, actor: Actor | None) -> list[IdentityProvider]:
-    _require_platform(actor)
-    return await repository.list_providers(session)
-
-
-@dataclass
-class SignInChoice:
-    code: str
-    name: str
-    audiences: set[Audience]
-
-
-async def sign_in_choices(
-    session: AsyncSession, *, municipality_code: str | None
-) -> tuple[list[SignInChoice], SignInChoice | None]:
-    """The municipalities people can sign in to with a provider, and the chosen
-    one (or the only one)."""
-    by_municipality: dict[int, set[Audience]] = {}
-    for provider in await repository.list_providers(session):
-        if provider.enabled:
-            by_municipality.setdefault(provider.municipality_id, set()).add(provider.audience)
-    choices = [
-        SignInChoice(code=m.code, name=m.name, audiences=by_municipality[m.id])
-        for m in await municipalities.list_all(session)
-        if m.id in by_municipality
-    ]
-    chosen = next((c for c in choices if c.code == municipality_code), None)
-    if chosen is None and len(choices) == 1:
-        chosen = choices[0]
-    return choices, chosen
-
-
-async def _enabled_provider(
-    session: AsyncSession, municipality_id: int, audience: Audience
-) -> IdentityProvider:
-    provider = await repository.provider_for(session, municipality_id, audience)
-    if provider is None or not provider.enabled:
-        raise ProviderNotConfigured()
-    return provider
-
-
-async def staff_provider_enabled(session: AsyncSession, *, municipality_id: int) -> bool:
-    """Whether the municipality's staff sign in through its identity provider (so an
-    invitation offers that way in as well as a password)."""
-    provider = await repository.provider_for(session, municipality_id, Audience.STAFF)
-    return provider is not None and provider.enabled
 
 
 # --- binding a staff member's subject ---------------------------------------------
@@ -296,7 +144,7 @@ async def issue_binding_link(
         raise PermissionDenied(N_("Your role does not allow this."))
     user = await _staff_member(session, actor, user_id)
     assert user.municipality_id is not None and user.id is not None
-    await _enabled_provider(session, user.municipality_id, Audience.STAFF)
+    await enabled_provider(session, user.municipality_id, Audience.STAFF)
     if not user.is_active:
         raise BadProviderSettings(N_("The account is deactivated."))
     token = crypto.new_token(BINDING_LINK_PREFIX)
@@ -337,13 +185,14 @@ class StaffRow:
 
 async def staff_bindings(session: AsyncSession, *, actor: Actor) -> tuple[bool, list[StaffRow]]:
     """The municipality's staff and whether each is bound (False first: no provider)."""
-    if actor.municipality_id is None:
-        raise PermissionDenied(N_("Your role does not allow this."))
-    provider = await repository.provider_for(session, actor.municipality_id, Audience.STAFF)
+    municipality_id = municipality_scope(
+        actor, None, lambda: PermissionDenied(N_("Your role does not allow this."))
+    )
+    provider = await repository.provider_for(session, municipality_id, Audience.STAFF)
     if provider is None or provider.id is None:
         return False, []
     bound = await repository.bound_user_ids(session, provider.id)
-    staff = await repository.staff_of(session, actor.municipality_id, MUNICIPAL_STAFF_ROLES)
+    staff = await repository.staff_of(session, municipality_id, MUNICIPAL_STAFF_ROLES)
     return True, [StaffRow(user=u, bound=u.id in bound) for u in staff]
 
 
@@ -372,7 +221,7 @@ async def begin_login(
     verifier, and returns the provider's authorisation address. The browser gets
     ``browser_token`` as a cookie, so a state works only in the browser that
     started it."""
-    provider = await _enabled_provider(session, municipality_id, audience)
+    provider = await enabled_provider(session, municipality_id, audience)
     assert provider.id is not None
     try:
         meta = await oidc.metadata(provider.issuer)

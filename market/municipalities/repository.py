@@ -2,6 +2,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.municipalities.models import Municipality, MunicipalityPostalCode
 
@@ -13,17 +14,17 @@ async def get(session: AsyncSession, municipality_id: int) -> Municipality | Non
 async def update_settings(session: AsyncSession, municipality_id: int, **values: object) -> None:
     """One conditional UPDATE; the ORM keeps a loaded Municipality in step."""
     await session.execute(
-        update(Municipality).where(Municipality.id == municipality_id).values(**values)
+        update(Municipality).where(col(Municipality.id) == municipality_id).values(**values)
     )
 
 
 async def get_by_code(session: AsyncSession, code: str) -> Municipality | None:
-    result = await session.execute(select(Municipality).where(Municipality.code == code))
+    result = await session.execute(select(Municipality).where(col(Municipality.code) == code))
     return result.scalar_one_or_none()
 
 
 async def list_all(session: AsyncSession) -> Sequence[Municipality]:
-    result = await session.execute(select(Municipality).order_by(Municipality.name))
+    result = await session.execute(select(Municipality).order_by(col(Municipality.name)))
     return result.scalars().all()
 
 
@@ -32,8 +33,8 @@ async def postal_codes(
 ) -> Sequence[MunicipalityPostalCode]:
     result = await session.execute(
         select(MunicipalityPostalCode)
-        .where(MunicipalityPostalCode.municipality_id == municipality_id)
-        .order_by(MunicipalityPostalCode.postal_code)
+        .where(col(MunicipalityPostalCode.municipality_id) == municipality_id)
+        .order_by(col(MunicipalityPostalCode.postal_code))
     )
     return result.scalars().all()
 
@@ -54,7 +55,7 @@ async def replace_postal_codes(
 ) -> None:
     await session.execute(
         delete(MunicipalityPostalCode).where(
-            MunicipalityPostalCode.municipality_id == municipality_id
+            col(MunicipalityPostalCode.municipality_id) == municipality_id
         )
     )
     session.add_all(rows)

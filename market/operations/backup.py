@@ -198,80 +198,99 @@ def restore(settings: Settings, archive: Path) -> dict[str, Any]:
         raise BackupError(f"{archive} is not a backup made by market backup ({exc}).") from exc
     with tar, tempfile.TemporaryDirectory(prefix="market-restore-") as work:
         staging = Path(work)
-        try:
-            manifest_file = tar.extractfile(MANIFEST)
-            if manifest_file is None:
-                raise KeyError(MANIFEST)
-            manifest = json.load(manifest_file)
-        except (KeyError, json.JSONDecodeError) as exc:
-            raise BackupError(f"{archive} has no readable manifest.") from exc
-        if manifest.get("format") != FORMAT:
-            raise BackupError(f"{archive} is in an unknown format {manifest.get('format')!r}.")
-        for entry in manifest["files"]:
-            relative = _safe_member(entry["path"])
-            member = tar.extractfile(str(relative))
-            if member is None:
-                raise BackupError(f"{relative} is listed in the manifest but missing.")
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("wb") as out:
-                shutil.copyfileobj(member, out)
-            if _sha256(target) != entry["sha256"]:
-                raise BackupError(
-                    f"{relative} does not match its checksum: the archive is damaged."
-                )
-
-        kind = (
-            "sqlite"
-            if make_url(settings.database_url).get_backend_name() == "sqlite"
-            else "postgresql"
-        )
-        if manifest["database"] != kind:
-            raise BackupError(
-                f"the backup holds a {manifest['database']} database, "
-                f"MARKET_DATABASE_URL names a {kind} one."
-            )
-        if not _is_empty(settings):
-            raise BackupError("the database is not empty; restore only into a new, empty database.")
+        manifest = _read_manifest(tar, archive)
+        _unpack_checked(tar, manifest, staging)
+        kind = _check_target(settings, manifest)
         uploads = [e for e in manifest["files"] if PurePosixPath(e["path"]).parts[0] == UPLOADS]
+        _check_upload_folder(settings, uploads)
+        _restore_database(settings, kind, staging)
         for entry in uploads:
-            relative = PurePosixPath(*PurePosixPath(entry["path"]).parts[1:])
-            target = settings.upload_dir / relative
-            if target.exists() and _sha256(target) != entry["sha256"]:
-                raise BackupError(
-                    f"{target} exists with other content; use an empty upload folder."
-                )
-
-        url = make_url(settings.database_url)
-        if kind == "sqlite":
-            assert url.database
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-            source = sqlite3.connect(staging / SQLITE_MEMBER)
-            destination = sqlite3.connect(url.database)
-            try:
-                with destination:
-                    source.backup(destination)
-            finally:
-                source.close()
-                destination.close()
-        else:
-            args, env = _libpq(url)
-            _run(
-                [
-                    "pg_restore",
-                    "--no-owner",
-                    "--no-privileges",
-                    "--exit-on-error",
-                    *args,
-                    "--dbname",
-                    url.database or "",
-                    str(staging / PG_MEMBER),
-                ],
-                env,
-            )
-        for entry in uploads:
-            relative = PurePosixPath(*PurePosixPath(entry["path"]).parts[1:])
-            target = settings.upload_dir / relative
+            target = _upload_target(settings, entry)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(staging / entry["path"], target)
         return {"database": kind, "files": len(uploads), "created_at": manifest["created_at"]}
+
+
+def _read_manifest(tar: tarfile.TarFile, archive: Path) -> dict[str, Any]:
+    try:
+        manifest_file = tar.extractfile(MANIFEST)
+        if manifest_file is None:
+            raise KeyError(MANIFEST)
+        manifest: dict[str, Any] = json.load(manifest_file)
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise BackupError(f"{archive} has no readable manifest.") from exc
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{archive} is in an unknown format {manifest.get('format')!r}.")
+    return manifest
+
+
+def _unpack_checked(tar: tarfile.TarFile, manifest: dict[str, Any], staging: Path) -> None:
+    """Every file the manifest lists, into ``staging``, each checked against its checksum."""
+    for entry in manifest["files"]:
+        relative = _safe_member(entry["path"])
+        member = tar.extractfile(str(relative))
+        if member is None:
+            raise BackupError(f"{relative} is listed in the manifest but missing.")
+        target = staging / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as out:
+            shutil.copyfileobj(member, out)
+        if _sha256(target) != entry["sha256"]:
+            raise BackupError(f"{relative} does not match its checksum: the archive is damaged.")
+
+
+def _check_target(settings: Settings, manifest: dict[str, Any]) -> str:
+    """The kind of database ("sqlite" or "postgresql"), when it matches the
+    backup's and is empty."""
+    kind = (
+        "sqlite" if make_url(settings.database_url).get_backend_name() == "sqlite" else "postgresql"
+    )
+    if manifest["database"] != kind:
+        raise BackupError(
+            f"the backup holds a {manifest['database']} database, "
+            f"MARKET_DATABASE_URL names a {kind} one."
+        )
+    if not _is_empty(settings):
+        raise BackupError("the database is not empty; restore only into a new, empty database.")
+    return kind
+
+
+def _upload_target(settings: Settings, entry: dict[str, Any]) -> Path:
+    return settings.upload_dir / PurePosixPath(*PurePosixPath(entry["path"]).parts[1:])
+
+
+def _check_upload_folder(settings: Settings, uploads: list[dict[str, Any]]) -> None:
+    for entry in uploads:
+        target = _upload_target(settings, entry)
+        if target.exists() and _sha256(target) != entry["sha256"]:
+            raise BackupError(f"{target} exists with other content; use an empty upload folder.")
+
+
+def _restore_database(settings: Settings, kind: str, staging: Path) -> None:
+    url = make_url(settings.database_url)
+    if kind == "sqlite":
+        assert url.database
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        source = sqlite3.connect(staging / SQLITE_MEMBER)
+        destination = sqlite3.connect(url.database)
+        try:
+            with destination:
+                source.backup(destination)
+        finally:
+            source.close()
+            destination.close()
+        return
+    args, env = _libpq(url)
+    _run(
+        [
+            "pg_restore",
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            *args,
+            "--dbname",
+            url.database or "",
+            str(staging / PG_MEMBER),
+        ],
+        env,
+    )

@@ -25,7 +25,7 @@ async def _probe() -> None:
     return None
 
 
-probe = mark_rule(_probe, "probe")  # type: ignore[arg-type]
+probe = mark_rule(_probe, "probe")
 Probe = Annotated[None, Depends(probe)]
 
 

@@ -3,8 +3,10 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.auth.models import User
+from market.db import rows_matched
 from market.operations.models import PeriodicRun
 from market.orders.models import Order, WelfareAlert
 from market.outbox.models import OutboxMessage, OutboxStatus
@@ -36,20 +38,22 @@ async def get_run(session: AsyncSession, job: str) -> PeriodicRun | None:
 
 async def outbox_counts(session: AsyncSession) -> dict[OutboxStatus, int]:
     result = await session.execute(
-        select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        select(col(OutboxMessage.status), func.count()).group_by(col(OutboxMessage.status))
     )
     return {OutboxStatus(status): count for status, count in result.all()}
 
 
 async def orders_by_status(session: AsyncSession) -> dict[str, int]:
-    result = await session.execute(select(Order.status, func.count()).group_by(Order.status))
+    result = await session.execute(
+        select(col(Order.status), func.count()).group_by(col(Order.status))
+    )
     return {str(status): count for status, count in result.all()}
 
 
 async def open_alerts(session: AsyncSession) -> tuple[int, datetime | None]:
     result = await session.execute(
-        select(func.count(), func.min(WelfareAlert.raised_at)).where(
-            WelfareAlert.acknowledged_at.is_(None)
+        select(func.count(), func.min(col(WelfareAlert.raised_at))).where(
+            col(WelfareAlert.acknowledged_at).is_(None)
         )
     )
     count, oldest = result.one()
@@ -59,10 +63,10 @@ async def open_alerts(session: AsyncSession) -> tuple[int, datetime | None]:
 async def dead_letters(
     session: AsyncSession, *, municipality_id: int | None, limit: int = 200
 ) -> Sequence[OutboxMessage]:
-    query = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.GAVE_UP)
+    query = select(OutboxMessage).where(col(OutboxMessage.status) == OutboxStatus.GAVE_UP)
     if municipality_id is not None:
-        query = query.where(OutboxMessage.municipality_id == municipality_id)
-    result = await session.execute(query.order_by(OutboxMessage.id.desc()).limit(limit))
+        query = query.where(col(OutboxMessage.municipality_id) == municipality_id)
+    result = await session.execute(query.order_by(col(OutboxMessage.id).desc()).limit(limit))
     return result.scalars().all()
 
 
@@ -70,10 +74,12 @@ async def requeue(session: AsyncSession, *, message_id: int, now: datetime) -> b
     """Conditional on the message still being given up: two clicks requeue it once."""
     result = await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.GAVE_UP)
+        .where(
+            col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == OutboxStatus.GAVE_UP
+        )
         .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=now)
     )
-    return result.rowcount == 1
+    return rows_matched(result) == 1
 
 
 async def get_message(session: AsyncSession, message_id: int) -> OutboxMessage | None:
@@ -81,15 +87,15 @@ async def get_message(session: AsyncSession, message_id: int) -> OutboxMessage |
 
 
 async def all_citizens(session: AsyncSession) -> Sequence[Citizen]:
-    return (await session.execute(select(Citizen).order_by(Citizen.id))).scalars().all()
+    return (await session.execute(select(Citizen).order_by(col(Citizen.id)))).scalars().all()
 
 
 async def all_letter_codes(session: AsyncSession) -> Sequence[LetterCode]:
-    return (await session.execute(select(LetterCode).order_by(LetterCode.id))).scalars().all()
+    return (await session.execute(select(LetterCode).order_by(col(LetterCode.id)))).scalars().all()
 
 
 async def users_with_second_factor(session: AsyncSession) -> Sequence[User]:
     result = await session.execute(
-        select(User).where(User.totp_secret_encrypted.is_not(None)).order_by(User.id)
+        select(User).where(col(User.totp_secret_encrypted).is_not(None)).order_by(col(User.id))
     )
     return result.scalars().all()

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.audit import service as audit
 from market.auth.models import Role
-from market.auth.permissions import Actor
+from market.auth.permissions import Actor, municipality_scope
 from market.config import Settings
 from market.db import utcnow
 from market.errors import N_, NotFound
@@ -116,9 +116,7 @@ def _scope(actor: Actor) -> int | None:
     """A platform admin sees every dead letter; a municipal admin its municipality's."""
     if actor.role == Role.PLATFORM_ADMIN:
         return None
-    if actor.municipality_id is None:
-        raise DeadLetterNotFound()
-    return actor.municipality_id
+    return municipality_scope(actor, None, DeadLetterNotFound)
 
 
 async def dead_letters(session: AsyncSession, *, actor: Actor) -> list[OutboxMessage]:

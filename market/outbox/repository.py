@@ -5,7 +5,9 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from market.db import rows_matched
 from market.outbox.models import OutboxKind, OutboxMessage, OutboxStatus
 
 
@@ -37,8 +39,11 @@ async def add_once(
 async def due(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[OutboxMessage]:
     result = await session.execute(
         select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .where(
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+            col(OutboxMessage.next_attempt_at) <= now,
+        )
+        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
         .limit(limit)
     )
     return result.scalars().all()
@@ -52,19 +57,19 @@ async def claim(
     result = await session.execute(
         update(OutboxMessage)
         .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.attempts == seen_attempts,
-            OutboxMessage.status == OutboxStatus.PENDING,
+            col(OutboxMessage.id) == message_id,
+            col(OutboxMessage.attempts) == seen_attempts,
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
         )
         .values(attempts=seen_attempts + 1, next_attempt_at=lease_until)
     )
-    return result.rowcount == 1
+    return rows_matched(result) == 1
 
 
 async def mark_delivered(session: AsyncSession, *, message_id: int, when: datetime) -> None:
     await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
+        .where(col(OutboxMessage.id) == message_id)
         .values(status=OutboxStatus.DELIVERED, delivered_at=when, last_error=None)
     )
 
@@ -78,7 +83,7 @@ async def mark_failed(
     else:
         values["next_attempt_at"] = retry_at
     await session.execute(
-        update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+        update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values)
     )
 
 
@@ -88,6 +93,6 @@ async def get(session: AsyncSession, message_id: int) -> OutboxMessage | None:
 
 async def by_key(session: AsyncSession, idempotency_key: str) -> OutboxMessage | None:
     result = await session.execute(
-        select(OutboxMessage).where(OutboxMessage.idempotency_key == idempotency_key)
+        select(OutboxMessage).where(col(OutboxMessage.idempotency_key) == idempotency_key)
     )
     return result.scalar_one_or_none()

@@ -2,8 +2,10 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.auth.models import ApiToken, Role, User, UserSession
+from market.db import rows_matched
 from market.people.models import TokenPurpose, UserToken
 
 
@@ -16,9 +18,11 @@ async def add_token(session: AsyncSession, token: UserToken) -> UserToken:
 async def delete_open_tokens(
     session: AsyncSession, user_id: int, purpose: TokenPurpose | None = None
 ) -> None:
-    query = delete(UserToken).where(UserToken.user_id == user_id, UserToken.used_at.is_(None))
+    query = delete(UserToken).where(
+        col(UserToken.user_id) == user_id, col(UserToken.used_at).is_(None)
+    )
     if purpose is not None:
-        query = query.where(UserToken.purpose == purpose)
+        query = query.where(col(UserToken.purpose) == purpose)
     await session.execute(query)
 
 
@@ -27,8 +31,8 @@ async def get_token(
 ) -> tuple[UserToken, User] | None:
     result = await session.execute(
         select(UserToken, User)
-        .join(User, User.id == UserToken.user_id)
-        .where(UserToken.token_hash == token_hash, UserToken.purpose == purpose)
+        .join(User, col(User.id) == UserToken.user_id)
+        .where(col(UserToken.token_hash) == token_hash, col(UserToken.purpose) == purpose)
     )
     row = result.one_or_none()
     return None if row is None else (row[0], row[1])
@@ -38,20 +42,20 @@ async def use_token(session: AsyncSession, token_id: int, when: datetime) -> boo
     """One conditional UPDATE: of two requests racing with one link, one wins."""
     result = await session.execute(
         update(UserToken)
-        .where(UserToken.id == token_id, UserToken.used_at.is_(None))
+        .where(col(UserToken.id) == token_id, col(UserToken.used_at).is_(None))
         .values(used_at=when)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return rows_matched(result) == 1
 
 
 async def open_invitation_user_ids(session: AsyncSession, user_ids: list[int]) -> set[int]:
     if not user_ids:
         return set()
     result = await session.execute(
-        select(UserToken.user_id).where(
-            UserToken.user_id.in_(user_ids),
-            UserToken.purpose == TokenPurpose.INVITATION,
-            UserToken.used_at.is_(None),
+        select(col(UserToken.user_id)).where(
+            col(UserToken.user_id).in_(user_ids),
+            col(UserToken.purpose) == TokenPurpose.INVITATION,
+            col(UserToken.used_at).is_(None),
         )
     )
     return set(result.scalars().all())
@@ -64,22 +68,26 @@ async def list_people(
     municipality_id: int | None = None,
     provider_id: int | None = None,
 ) -> list[User]:
-    query = select(User).where(User.role.in_(list(roles))).order_by(User.full_name, User.email)
+    query = (
+        select(User)
+        .where(col(User.role).in_(list(roles)))
+        .order_by(col(User.full_name), col(User.email))
+    )
     if municipality_id is not None:
-        query = query.where(User.municipality_id == municipality_id)
+        query = query.where(col(User.municipality_id) == municipality_id)
     if provider_id is not None:
-        query = query.where(User.provider_id == provider_id)
+        query = query.where(col(User.provider_id) == provider_id)
     return list((await session.execute(query)).scalars().all())
 
 
 async def set_user(session: AsyncSession, user_id: int, **values: object) -> None:
-    await session.execute(update(User).where(User.id == user_id).values(**values))
+    await session.execute(update(User).where(col(User.id) == user_id).values(**values))
 
 
 async def revoke_api_tokens_of(session: AsyncSession, user_id: int, when: datetime) -> None:
     await session.execute(
         update(ApiToken)
-        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .where(col(ApiToken.user_id) == user_id, col(ApiToken.revoked_at).is_(None))
         .values(revoked_at=when)
     )
 
@@ -93,14 +101,14 @@ async def ask_second_factor_of_staff_without_one(
 ) -> None:
     """Open sessions of the municipality's staff who have no second factor go back
     to 'second factor pending': their next page is the set-up."""
-    without = select(User.id).where(
-        User.municipality_id == municipality_id,
-        User.role.in_(list(roles)),
-        User.totp_enabled.is_(False),
+    without = select(col(User.id)).where(
+        col(User.municipality_id) == municipality_id,
+        col(User.role).in_(list(roles)),
+        col(User.totp_enabled).is_(False),
     )
     await session.execute(
         update(UserSession)
-        .where(UserSession.user_id.in_(without))
+        .where(col(UserSession.user_id).in_(without))
         .values(second_factor_pending=True)
     )
 
@@ -109,13 +117,13 @@ async def latest_open_token_at(
     session: AsyncSession, user_id: int, purpose: TokenPurpose
 ) -> datetime | None:
     result = await session.execute(
-        select(UserToken.created_at)
+        select(col(UserToken.created_at))
         .where(
-            UserToken.user_id == user_id,
-            UserToken.purpose == purpose,
-            UserToken.used_at.is_(None),
+            col(UserToken.user_id) == user_id,
+            col(UserToken.purpose) == purpose,
+            col(UserToken.used_at).is_(None),
         )
-        .order_by(UserToken.created_at.desc())
+        .order_by(col(UserToken.created_at).desc())
         .limit(1)
     )
     return result.scalar_one_or_none()
