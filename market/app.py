@@ -13,6 +13,8 @@ from market.audit import pages as audit_pages
 from market.audit import router as audit_router
 from market.auth import pages as auth_pages
 from market.auth.middleware import CsrfCookieMiddleware
+from market.community import pages as community_pages
+from market.community import router as community_router
 from market.config import Settings, get_settings
 from market.copayments import pages as copayment_pages
 from market.copayments import router as copayment_router
@@ -146,7 +148,11 @@ def create_app(
         finance_pages.router,
         finance_router.router,
         operations_pages.router,
+        community_pages.router,
+        community_router.router,
     ):
         app.include_router(router)
+    # "My orders" shows planned visits and booked seats (orders import no community).
+    order_pages.MY_ORDERS_SECTIONS["community"] = community_pages.my_orders_section
     openapi.install(app)
     return app
