@@ -80,11 +80,11 @@ def _text(form: Any, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _int(text: str, what: str) -> int:
+def _int(text: str, refusal: str) -> int:
     try:
         return int(text)
     except ValueError as exc:
-        raise InvalidInput(N_("Please choose {what}."), what=what) from exc
+        raise InvalidInput(refusal) from exc
 
 
 # --- an association registers -------------------------------------------------------
@@ -131,7 +131,9 @@ async def register_submit(request: Request, session: Session, _: Anyone) -> Resp
         result = await service.register_partner(
             session,
             registration=service.PartnerRegistration(
-                municipality_id=_int(values["municipality_id"], "a municipality"),
+                municipality_id=_int(
+                    values["municipality_id"], N_("Please choose a municipality.")
+                ),
                 name=values["name"],
                 contact_email=values["contact_email"],
                 contact_phone=values["contact_phone"],
@@ -247,9 +249,11 @@ async def new_activity(request: Request, session: Session, actor: Coordinator) -
                 held_on=_optional_date(_text(form, "held_on")),
                 starts_at=_optional_time(_text(form, "starts_at")),
                 weekdays=[
-                    _int(d, "weekdays") for d in form.getlist("weekdays") if isinstance(d, str)
+                    _int(d, N_("Choose weekdays from Monday to Sunday."))
+                    for d in form.getlist("weekdays")
+                    if isinstance(d, str)
                 ],
-                seats=_int(seats, "the number of seats") if seats else 0,
+                seats=_int(seats, N_("Give between 1 and 500 seats.")) if seats else 0,
                 transport=form.get("transport") == "yes",
             ),
         )

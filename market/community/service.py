@@ -234,8 +234,12 @@ async def decide_partner(
     wanted = _MOVES.get(move)
     if wanted is None:
         raise InvalidInput(N_("Choose approve, reject, suspend or reinstate."))
-    if move == "reinstate" and partner.status != PartnerStatus.SUSPENDED:
-        raise PartnerTransitionRefused(partner.status.value, "reinstated")
+    # Approving and rejecting decide an application; reinstating ends a suspension.
+    needs = PartnerStatus.SUSPENDED if move == "reinstate" else None
+    if move in ("approve", "reject"):
+        needs = PartnerStatus.APPLIED
+    if needs is not None and partner.status != needs:
+        raise PartnerTransitionRefused(partner.status.value, wanted.value)
     check_transition(PARTNER_TRANSITIONS, partner.status, wanted, _partner_refusal)
     before = partner.status
     if not await repository.move_partner(
