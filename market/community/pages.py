@@ -402,14 +402,22 @@ async def answer(
     request_id: int,
     answer: Annotated[str, Form()] = "",
     consent: Annotated[str, Form()] = "",
+    citizen_id: Annotated[int | None, Form()] = None,
 ) -> Response:
-    found = await service.answer_proposal(
-        session,
-        actor=actor,
-        request_id=request_id,
-        accept=answer == "accept",
-        observations_consented=consent == "yes",
-    )
+    try:
+        found = await service.answer_proposal(
+            session,
+            actor=actor,
+            request_id=request_id,
+            accept=answer == "accept",
+            observations_consented=consent == "yes",
+        )
+    except AppError as exc:
+        if exc.status_code in (403, 404) or citizen_id is None:
+            raise
+        return await _citizen_page(
+            request, session, actor, citizen_id, error=exc.sentence(), status_code=exc.status_code
+        )
     return _back(actor, found.citizen_id, "accepted" if answer == "accept" else "declined")
 
 
