@@ -1127,7 +1127,8 @@ async def record_visit(
     note_id = None
     if seen or text:
         words = [_NOTE_WORDS[o] for o in seen if o in _NOTE_WORDS]
-        body = "Besøgsven (frivillig): " + "; ".join(words + ([f"«{text}»"] if text else []))
+        parts = words + ([f"«{text}»"] if text else [])
+        body = "Besøgsven (frivillig)" + (": " + "; ".join(parts) if parts else "")
         note_id = await repository.insert_welfare_note(
             session,
             {
@@ -1253,6 +1254,12 @@ CSV_HEADER = (
 )
 
 
+def _cell(text: str) -> str:
+    """An association names itself: a name a spreadsheet would run as a formula
+    is written as text."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def csv_lines(rows: list[FigureRow]) -> Iterator[str]:
     """The export, one CSV line at a time (stdlib csv), for a streaming response."""
     buffer = io.StringIO()
@@ -1268,7 +1275,7 @@ def csv_lines(rows: list[FigureRow]) -> Iterator[str]:
     for r in rows:
         yield line(
             (
-                r.partner_name,
+                _cell(r.partner_name),
                 r.postal_code,
                 r.visits_planned,
                 r.visits_held,

@@ -414,3 +414,20 @@ async def test_figures_count_per_partner_and_area_and_the_export_names_nobody(
     assert refused.value.status_code == 404
     rows_ = await session.execute(select(WelfareNote))
     assert rows_.scalars().all() == []
+
+
+def test_the_export_writes_a_formula_like_name_as_text():
+    row = service.FigureRow(
+        partner_id=1,
+        partner_name="=HYPERLINK(1)",
+        postal_code="8000",
+        visits_planned=1,
+        visits_held=0,
+        seats_booked=0,
+        seats_used=0,
+        waiting=0,
+        matched=0,
+        average_days_to_match=None,
+    )
+    [_, line] = list(service.csv_lines([row]))
+    assert line.startswith("'=HYPERLINK(1),8000,1,0,0,0,0,0,")
