@@ -37,6 +37,7 @@ from market.operations import pages as operations_pages
 from market.operations.logs import RequestContextMiddleware
 from market.orders import pages as order_pages
 from market.orders import router as order_router
+from market.orders.citizen import pages as order_citizen_pages
 from market.payments import pages as payment_pages
 from market.payments import router as payment_router
 from market.payouts import pages as payout_pages
@@ -153,6 +154,6 @@ def create_app(
     ):
         app.include_router(router)
     # "My orders" shows planned visits and booked seats (orders import no community).
-    order_pages.MY_ORDERS_SECTIONS["community"] = community_pages.my_orders_section
+    order_citizen_pages.MY_ORDERS_SECTIONS["community"] = community_pages.my_orders_section
     openapi.install(app)
     return app

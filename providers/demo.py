@@ -4,19 +4,24 @@ providers in every state. Everything goes through the services, so the audit
 chain reads like real use."""
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import pypdf
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market import clock
 from market.auth import service as auth_service
 from market.auth.models import Role, User
 from market.auth.permissions import Actor
 from market.config import Settings
 from market.municipalities.models import Municipality
-from providers import service
+from providers.applications import service as applications_service
+from providers.applications.documents import DocumentIn
+from providers.approvals import service as approvals_service
+from providers.common import CVR_WEIGHTS
 from providers.models import Requirement, RequirementKind
+from providers.registry import service as registry_service
 from providers.schemas import (
     ApprovalIn,
     DecisionIn,
@@ -25,7 +30,7 @@ from providers.schemas import (
     RequirementIn,
     StandardCreate,
 )
-from providers.service import CVR_WEIGHTS, DocumentIn
+from providers.standards import service as standards_service
 
 
 def _demo_pdf() -> bytes:
@@ -196,8 +201,8 @@ async def _standard(
     title: str,
     extra: list[RequirementIn],
     reapply_by: date | None,
-) -> service.StandardView:
-    draft = await service.create_standard(
+) -> standards_service.StandardView:
+    draft = await standards_service.create_standard(
         session, actor=admin, data=StandardCreate(service="madservice", title=title)
     )
     standard_id = draft.standard.id
@@ -205,10 +210,10 @@ async def _standard(
     have = {r.key for r in draft.requirements}
     for requirement in [*BASE_REQUIREMENTS, *extra]:
         if requirement.key not in have:
-            await service.add_requirement(
+            await standards_service.add_requirement(
                 session, actor=admin, standard_id=standard_id, data=requirement
             )
-    return await service.publish_standard(
+    return await standards_service.publish_standard(
         session, actor=admin, standard_id=standard_id, reapply_by=reapply_by
     )
 
@@ -268,68 +273,99 @@ async def seed(
     assert aarhus.id is not None and odense.id is not None
     aarhus_admin = auth_service.actor_for(users["admin@aarhus.example"])
     odense_admin = auth_service.actor_for(users["admin@odense.example"])
-    today = service.today()
-
     aarhus_v1 = await _standard(
         session, aarhus_admin, "Kvalitetsstandard for madservice 2025", [], None
     )
     odense_v1 = await _standard(
         session, odense_admin, "Kvalitetsstandard for madservice", [DIET_FORMS], None
     )
+    seeder = _Seeder(session, settings)
+    logins = await seeder.register_providers(password)
+    await _approvals_in_every_state(
+        seeder, (aarhus_v1, aarhus, aarhus_admin), (odense_v1, odense, odense_admin)
+    )
+    # The new version demands the texture-modified diet forms: approved providers re-apply.
+    aarhus_v2 = await _standard(
+        session,
+        aarhus_admin,
+        "Kvalitetsstandard for madservice 2026",
+        [DIET_FORMS],
+        clock.today() + timedelta(days=90),
+    )
+    await seeder.apply("submitted", aarhus_v2, aarhus)
+    await seeder.apply("draft", aarhus_v2, aarhus, submit=False, cold="7")
+    await _rejected_application(seeder, odense_v1, odense, odense_admin)
+    assert aarhus_v2.standard.id is not None
+    return logins
 
-    logins: list[tuple[str, str]] = []
-    actors: dict[str, Actor] = {}
-    for state, p in PROVIDERS.items():
-        email = f"admin@{p.domain}"
-        registration = await service.register_provider(
-            session,
-            actor=None,
-            registration=ProviderRegistration(
-                name=p.name,
-                cvr=cvr_number(p.cvr_base),
-                address=p.address,
-                postal_code=p.postal_code,
-                city=p.city,
-                contact_name=p.contact,
-                contact_email=f"kontakt@{p.domain}",
-                contact_phone="+45 70 20 30 40",
-                admin_email=email,
-                admin_full_name=p.contact,
-                admin_password=password,
-            ),
-        )
-        actors[state] = auth_service.actor_for(registration.admin)
-        logins.append((WHO[state], email))
-        if state == "active":
-            staff = await auth_service.create_user(
-                session,
-                actor=actors[state],
-                email=f"kok@{p.domain}",
-                full_name="Mads Kok",
-                password=password,
-                role=Role.PROVIDER_STAFF,
-                provider_id=registration.provider.id,
+
+# A municipality's published standard, the municipality and its admin.
+Venue = tuple[standards_service.StandardView, Municipality, Actor]
+
+
+@dataclass
+class _Seeder:
+    """Registers the demo providers and takes them through applying and approval."""
+
+    session: AsyncSession
+    settings: Settings
+    actors: dict[str, Actor] = field(default_factory=dict)
+
+    async def register_providers(self, password: str) -> list[tuple[str, str]]:
+        logins: list[tuple[str, str]] = []
+        for state, p in PROVIDERS.items():
+            email = f"admin@{p.domain}"
+            registration = await registry_service.register_provider(
+                self.session,
+                actor=None,
+                registration=ProviderRegistration(
+                    name=p.name,
+                    cvr=cvr_number(p.cvr_base),
+                    address=p.address,
+                    postal_code=p.postal_code,
+                    city=p.city,
+                    contact_name=p.contact,
+                    contact_email=f"kontakt@{p.domain}",
+                    contact_phone="+45 70 20 30 40",
+                    admin_email=email,
+                    admin_full_name=p.contact,
+                    admin_password=password,
+                ),
             )
-            logins.append(("provider staff, approved provider", staff.email))
+            self.actors[state] = auth_service.actor_for(registration.admin)
+            logins.append((WHO[state], email))
+            if state == "active":
+                staff = await auth_service.create_user(
+                    self.session,
+                    actor=self.actors[state],
+                    email=f"kok@{p.domain}",
+                    full_name="Mads Kok",
+                    password=password,
+                    role=Role.PROVIDER_STAFF,
+                    provider_id=registration.provider.id,
+                )
+                logins.append(("provider staff, approved provider", staff.email))
+        return logins
 
     async def apply(
+        self,
         state: str,
-        standard: service.StandardView,
+        standard: standards_service.StandardView,
         municipality: Municipality,
         *,
         submit: bool = True,
         cold: str = "4",
     ) -> int:
         assert municipality.id is not None
-        started = await service.start_application(
-            session, actor=actors[state], municipality_id=municipality.id
+        started = await applications_service.start_application(
+            self.session, actor=self.actors[state], municipality_id=municipality.id
         )
         application_id = started.application.id
         assert application_id is not None
-        await service.save_application(
-            session,
-            actor=actors[state],
-            settings=settings,
+        await applications_service.save_application(
+            self.session,
+            actor=self.actors[state],
+            settings=self.settings,
             application_id=application_id,
             evidence=_evidence(standard.requirements, cold=cold),
             documents=_documents(standard.requirements),
@@ -338,10 +374,9 @@ async def seed(
         return application_id
 
     async def approve(
+        self,
         state: str,
-        standard: service.StandardView,
-        municipality: Municipality,
-        admin: Actor,
+        venue: Venue,
         *,
         valid_from: date,
         valid_to: date,
@@ -349,9 +384,10 @@ async def seed(
         capacity: int,
         price: str,
     ) -> int:
-        application_id = await apply(state, standard, municipality)
-        await service.record_decisions(
-            session,
+        standard, municipality, admin = venue
+        application_id = await self.apply(state, standard, municipality)
+        await applications_service.record_decisions(
+            self.session,
             actor=admin,
             application_id=application_id,
             decisions=[
@@ -359,8 +395,8 @@ async def seed(
                 for r in standard.requirements
             ],
         )
-        view = await service.approve_application(
-            session,
+        view = await approvals_service.approve_application(
+            self.session,
             actor=admin,
             application_id=application_id,
             terms=ApprovalIn(
@@ -374,64 +410,39 @@ async def seed(
         assert view.approval.id is not None
         return view.approval.id
 
+
+async def _approvals_in_every_state(seeder: _Seeder, aarhus: Venue, odense: Venue) -> None:
+    """Active in both municipalities, then suspended, revoked and expired in Aarhus."""
+    today = clock.today()
     current = {"valid_from": today - timedelta(days=150), "valid_to": today + timedelta(days=580)}
-    await approve(
-        "active",
-        aarhus_v1,
-        aarhus,
-        aarhus_admin,
-        **current,
-        area="8000 8200 8210 8220 8230",
-        capacity=250,
-        price="85,00",
+    aarhus_admin = aarhus[2]
+    await seeder.approve(
+        "active", aarhus, **current, area="8000 8200 8210 8220 8230", capacity=250, price="85,00"
     )
-    await approve(
-        "active",
-        odense_v1,
-        odense,
-        odense_admin,
-        **current,
-        area="5000 5200 5210",
-        capacity=120,
-        price="87,50",
+    await seeder.approve(
+        "active", odense, **current, area="5000 5200 5210", capacity=120, price="87,50"
     )
-    suspended = await approve(
-        "suspended",
-        aarhus_v1,
-        aarhus,
-        aarhus_admin,
-        **current,
-        area="8260 8270",
-        capacity=90,
-        price="82,50",
+    suspended = await seeder.approve(
+        "suspended", aarhus, **current, area="8260 8270", capacity=90, price="82,50"
     )
-    await service.suspend_approval(
-        session,
+    await approvals_service.suspend_approval(
+        seeder.session,
         actor=aarhus_admin,
         approval_id=suspended,
         reason="Kontrolrapport med påbud om kølekæden; suspenderet indtil genbesøg.",
     )
-    revoked = await approve(
-        "revoked",
-        aarhus_v1,
-        aarhus,
-        aarhus_admin,
-        **current,
-        area="8200 8240",
-        capacity=150,
-        price="88,00",
+    revoked = await seeder.approve(
+        "revoked", aarhus, **current, area="8200 8240", capacity=150, price="88,00"
     )
-    await service.revoke_approval(
-        session,
+    await approvals_service.revoke_approval(
+        seeder.session,
         actor=aarhus_admin,
         approval_id=revoked,
         reason="Gentagne udeblevne leveringer trods skærpet tilsyn.",
     )
-    await approve(
+    await seeder.approve(
         "expired",
-        aarhus_v1,
         aarhus,
-        aarhus_admin,
         valid_from=today - timedelta(days=500),
         valid_to=today - timedelta(days=20),
         area="8230 8210",
@@ -439,21 +450,18 @@ async def seed(
         price="79,00",
     )
 
-    # The new version demands the texture-modified diet forms: approved providers re-apply.
-    aarhus_v2 = await _standard(
-        session,
-        aarhus_admin,
-        "Kvalitetsstandard for madservice 2026",
-        [DIET_FORMS],
-        today + timedelta(days=90),
-    )
-    await apply("submitted", aarhus_v2, aarhus)
-    await apply("draft", aarhus_v2, aarhus, submit=False, cold="7")
-    rejected = await apply("rejected", odense_v1, odense)
-    cold_chain = next(r for r in odense_v1.requirements if r.key == "koelekaede")
-    await service.record_decisions(
-        session,
-        actor=odense_admin,
+
+async def _rejected_application(
+    seeder: _Seeder,
+    standard: standards_service.StandardView,
+    municipality: Municipality,
+    admin: Actor,
+) -> None:
+    rejected = await seeder.apply("rejected", standard, municipality)
+    cold_chain = next(r for r in standard.requirements if r.key == "koelekaede")
+    await applications_service.record_decisions(
+        seeder.session,
+        actor=admin,
         application_id=rejected,
         decisions=[
             DecisionIn(
@@ -463,11 +471,9 @@ async def seed(
             )
         ],
     )
-    await service.reject_application(
-        session,
-        actor=odense_admin,
+    await applications_service.reject_application(
+        seeder.session,
+        actor=admin,
         application_id=rejected,
         reason="Kølekæden er ikke dokumenteret. I er velkomne til at søge igen.",
     )
-    assert aarhus_v2.standard.id is not None
-    return logins

@@ -120,6 +120,7 @@ __all__ = [
     "IllegalTransition",
     "InvalidCvr",
     "InvalidInput",
+    "InvalidTerms",
     "NoPublishedStandard",
     "NotAMunicipalUser",
     "NotAProviderUser",
@@ -136,3 +137,8 @@ __all__ = [
 class OfferNotFound(NotFound):
     def __init__(self) -> None:
         super().__init__(N_("That meal is not on the menu."))
+
+
+class InvalidTerms(InvalidInput, ValueError):
+    """Contract terms that break a rule: a 422 with the sentence for the admin,
+    and a ValueError for code that computes with the terms (settlement)."""

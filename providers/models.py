@@ -10,6 +10,8 @@ from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstra
 from sqlmodel import Field, SQLModel
 
 from market.db import ExactDecimal, UTCDateTime, enum_type, utcnow
+from providers.approvals import terms as value
+from providers.approvals.terms import BP_FIELDS
 
 
 class PayoutMethod(StrEnum):
@@ -227,23 +229,13 @@ class ApprovalPostalCode(SQLModel, table=True):
     postal_code: str = Field(max_length=4, primary_key=True, index=True)
 
 
-_BP_TERMS = (
-    "shortfall_rate_bp",
-    "rebate_bp",
-    "on_time_target_bp",
-    "malus_bp_per_point",
-    "malus_cap_bp",
-    "bonus_bp",
-    "citizen_absent_share_bp",
-    "late_cancel_share_bp",
-)
-
-
-class ContractTerms(SQLModel, table=True):
-    """Versioned contract terms of an approval: the unit price and the
-    risk-sharing terms of DESIGN.md's settlement rules. A version is in force
-    from its ``valid_from`` until the next version's; later versions start on
-    the first of a month, so one version governs each settlement month."""
+class ContractTermsVersion(SQLModel, table=True):
+    """One version of an approval's contract terms (the ``ContractTerms`` value
+    object of ``providers.approvals.terms``, stored with its start, VAT and
+    note). A version is in force from its ``valid_from`` until the next
+    version's; later versions start on the first of a month, so one version
+    governs each settlement month. The CHECK constraints are the value
+    object's invariants."""
 
     __tablename__ = "contract_terms"
     __table_args__ = (
@@ -256,7 +248,7 @@ class ContractTerms(SQLModel, table=True):
         ),
         *(
             CheckConstraint(f"{name} BETWEEN 0 AND 10000", name=f"ck_contract_terms_{name}")
-            for name in _BP_TERMS
+            for name in BP_FIELDS
         ),
         CheckConstraint(
             "bonus_threshold_bp IS NULL OR bonus_threshold_bp BETWEEN 0 AND 10000",
@@ -292,6 +284,28 @@ class ContractTerms(SQLModel, table=True):
     note: str = Field(default="", sa_type=Text)
     created_by_user_id: int = Field(foreign_key="app_user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    def terms(self) -> value.ContractTerms:
+        """The terms this version sets, as the value object settlement computes with."""
+        return value.ContractTerms(
+            unit_price_ore=self.unit_price_ore,
+            min_units_per_month=self.min_units_per_month,
+            shortfall_rate_bp=self.shortfall_rate_bp,
+            rebate_threshold_units=self.rebate_threshold_units,
+            rebate_bp=self.rebate_bp,
+            on_time_target_bp=self.on_time_target_bp,
+            malus_bp_per_point=self.malus_bp_per_point,
+            malus_cap_bp=self.malus_cap_bp,
+            bonus_threshold_bp=self.bonus_threshold_bp,
+            bonus_bp=self.bonus_bp,
+            citizen_absent_share_bp=self.citizen_absent_share_bp,
+            late_cancel_share_bp=self.late_cancel_share_bp,
+        )
+
+
+# The row class's name before the value object took it; other packages and
+# tests still import the row under it.
+ContractTerms = ContractTermsVersion
 
 
 class Offer(SQLModel, table=True):

@@ -6,13 +6,19 @@ from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.auth import one_time_codes
 from market.auth import service as auth_service
 from market.auth.models import User
 from market.auth.permissions import Actor
+from market.clock import today as today_in_copenhagen
 from market.config import Settings
 from market.dietary import Allergen, DietForm
 from market.municipalities.models import Municipality
-from vouchers import repository, service
+from vouchers.citizens import proxies, repository
+from vouchers.citizens import service as citizens_service
+from vouchers.grants import service as grants_service
+from vouchers.ledger import service as ledger_service
+from vouchers.letters import service as letters_service
 from vouchers.models import Citizen
 from vouchers.schemas import CitizenDetails, GrantTerms
 
@@ -36,7 +42,7 @@ class _Person:
 async def _citizen(
     session: AsyncSession, actor: Actor, settings: Settings, person: _Person, phone: str
 ) -> Citizen:
-    return await service.create_citizen(
+    return await citizens_service.create_citizen(
         session,
         actor=actor,
         secret_key=settings.secret_key.get_secret_value(),
@@ -66,7 +72,7 @@ async def _grant(
     diet: DietForm = DietForm.NORMAL,
 ) -> int:
     assert citizen.id is not None
-    grant = await service.grant_voucher(
+    grant = await grants_service.grant_voucher(
         session,
         actor=actor,
         citizen_id=citizen.id,
@@ -87,7 +93,22 @@ async def _grant(
 async def _give_password(session: AsyncSession, user_id: int, password: str) -> None:
     user = await repository.get_user(session, user_id)
     assert user is not None
-    await service.set_own_password(session, actor=auth_service.actor_for(user), password=password)
+    await one_time_codes.set_own_password(
+        session, actor=auth_service.actor_for(user), password=password
+    )
+
+
+@dataclasses.dataclass
+class _Seeding:
+    """What every step of seeding one municipality needs."""
+
+    session: AsyncSession
+    actor: Actor
+    settings: Settings
+    password: str
+    town: str
+    today: date
+    monday: date
 
 
 async def _seed_municipality(
@@ -100,118 +121,139 @@ async def _seed_municipality(
     settings: Settings,
 ) -> list[tuple[str, str]]:
     assert municipality.id is not None
-    town = municipality.name.replace(" Kommune", "")
     actor = auth_service.actor_for(worker)
-    logins: list[tuple[str, str]] = []
     for year, cap in CAPS_ORE.items():
-        await service.set_copayment_cap(
+        await grants_service.set_copayment_cap(
             session, actor=actor, municipality_id=municipality.id, year=year, cap_ore=cap
         )
-    today = service.today_in_copenhagen()
-    monday = today - timedelta(days=today.weekday())
+    today = today_in_copenhagen()
+    seeding = _Seeding(
+        session=session,
+        actor=actor,
+        settings=settings,
+        password=password,
+        town=municipality.name.replace(" Kommune", ""),
+        today=today,
+        monday=today - timedelta(days=today.weekday()),
+    )
     citizens = [
         await _citizen(session, actor, settings, p, f"+45 86 00 00 {i:02d}")
         for i, p in enumerate(people)
     ]
     active, reserved, superseded, revoked, expired, with_proxy, letter = citizens[:7]
+    logins = [
+        await _seed_used_this_week(seeding, active),
+        await _seed_reserved_next_week(seeding, reserved),
+    ]
+    await _seed_ended(seeding, superseded, revoked, expired)
+    logins.append(await _seed_with_proxy(seeding, with_proxy))
+    logins.append(await _seed_with_letter(seeding, letter))
+    # The weeks that have ended are closed by market.demo once the order
+    # history of last month has been placed (the weekly job).
+    return logins
 
-    # 1. An active voucher with meals used this week (today's meal delivered).
-    # It began ten weeks ago, so last month has meals to settle (market.orders.demo).
-    grant_id = await _grant(session, actor, active, monday - timedelta(days=70), weeks=30)
-    await service.reserve(
-        session,
+
+async def _seed_used_this_week(s: _Seeding, citizen: Citizen) -> tuple[str, str]:
+    """1. An active voucher with meals used this week (today's meal delivered).
+    It began ten weeks ago, so last month has meals to settle (market.orders.demo)."""
+    grant_id = await _grant(s.session, s.actor, citizen, s.monday - timedelta(days=70), weeks=30)
+    await ledger_service.reserve(
+        s.session,
         grant_id=grant_id,
-        delivery_on=today,
+        delivery_on=s.today,
         units=1,
         idempotency_key=f"demo:{grant_id}:today",
-        actor=actor,
+        actor=s.actor,
         order_ref=f"demo-{grant_id}-1",
     )
-    await service.redeem(
-        session,
+    await ledger_service.redeem(
+        s.session,
         grant_id=grant_id,
-        delivery_on=today,
+        delivery_on=s.today,
         units=1,
         idempotency_key=f"demo:{grant_id}:today:delivered",
-        actor=actor,
+        actor=s.actor,
         order_ref=f"demo-{grant_id}-1",
     )
-    await _give_password(session, active.user_id, password)
-    logins.append((f"citizen, {town} ({active.full_name})", await _email(session, active)))
+    await _give_password(s.session, citizen.user_id, s.password)
+    return (f"citizen, {s.town} ({citizen.full_name})", await _email(s.session, citizen))
 
-    # 2. A voucher with meals reserved next week.
-    grant_id = await _grant(session, actor, reserved, monday, weeks=12, units=5, copayment_ore=4500)
+
+async def _seed_reserved_next_week(s: _Seeding, citizen: Citizen) -> tuple[str, str]:
+    """2. A voucher with meals reserved next week."""
+    grant_id = await _grant(
+        s.session, s.actor, citizen, s.monday, weeks=12, units=5, copayment_ore=4500
+    )
     for offset in (7, 8, 9):
-        await service.reserve(
-            session,
+        await ledger_service.reserve(
+            s.session,
             grant_id=grant_id,
-            delivery_on=monday + timedelta(days=offset),
+            delivery_on=s.monday + timedelta(days=offset),
             units=1,
             idempotency_key=f"demo:{grant_id}:{offset}",
-            actor=actor,
+            actor=s.actor,
             order_ref=f"demo-{grant_id}-{offset}",
         )
-    await _give_password(session, reserved.user_id, password)
-    logins.append((f"citizen with reservations, {town}", await _email(session, reserved)))
+    await _give_password(s.session, citizen.user_id, s.password)
+    return (f"citizen with reservations, {s.town}", await _email(s.session, citizen))
 
-    # 3. A voucher changed two weeks ago: the old one superseded by a new one.
-    old_id = await _grant(session, actor, superseded, monday - timedelta(days=56), weeks=20)
-    await service.supersede_grant(
-        session,
-        actor=actor,
+
+async def _seed_ended(s: _Seeding, superseded: Citizen, revoked: Citizen, expired: Citizen) -> None:
+    """3. A voucher changed two weeks ago (the old one superseded by a new one);
+    4. a revoked voucher; 5. an expired voucher."""
+    old_id = await _grant(s.session, s.actor, superseded, s.monday - timedelta(days=56), weeks=20)
+    await grants_service.supersede_grant(
+        s.session,
+        actor=s.actor,
         grant_id=old_id,
         terms=GrantTerms(
             units_per_week=10,
-            valid_from=monday - timedelta(days=14),
-            valid_to=monday + timedelta(days=7 * 30),
+            valid_from=s.monday - timedelta(days=14),
+            valid_to=s.monday + timedelta(days=7 * 30),
             copayment_ore=5000,
             diet_form=DietForm.SOFT,
         ),
     )
-
-    # 4. A revoked voucher.
-    grant_id = await _grant(session, actor, revoked, monday - timedelta(days=21), weeks=20)
-    await service.revoke_grant(
-        session,
-        actor=actor,
+    grant_id = await _grant(s.session, s.actor, revoked, s.monday - timedelta(days=21), weeks=20)
+    await grants_service.revoke_grant(
+        s.session,
+        actor=s.actor,
         grant_id=grant_id,
         reason="Flyttet på plejehjem.",
-        ends_on=today,
+        ends_on=s.today,
     )
+    await _grant(s.session, s.actor, expired, s.monday - timedelta(days=70), weeks=6)
 
-    # 5. An expired voucher.
-    await _grant(session, actor, expired, monday - timedelta(days=70), weeks=6)
 
-    # 6. A citizen with a proxy: a relative with their own login.
+async def _seed_with_proxy(s: _Seeding, citizen: Citizen) -> tuple[str, str]:
+    """6. A citizen with a proxy: a relative with their own login."""
     await _grant(
-        session, actor, with_proxy, monday - timedelta(days=70), weeks=30, copayment_ore=6100
+        s.session, s.actor, citizen, s.monday - timedelta(days=70), weeks=30, copayment_ore=6100
     )
-    assert with_proxy.id is not None
-    surname = with_proxy.full_name.split()[-1]
-    linked = await service.link_proxy(
-        session,
-        actor=actor,
-        settings=settings,
-        citizen_id=with_proxy.id,
+    assert citizen.id is not None
+    surname = citizen.full_name.split()[-1]
+    linked = await proxies.link_proxy(
+        s.session,
+        actor=s.actor,
+        settings=s.settings,
+        citizen_id=citizen.id,
         full_name=f"Henrik {surname}",
-        email=f"henrik.{_ascii(surname)}@paaroerende-{_ascii(town)}.example",
+        email=f"henrik.{_ascii(surname)}@paaroerende-{_ascii(s.town)}.example",
         relation="Søn",
     )
     assert linked.user.id is not None
-    await _give_password(session, linked.user.id, password)
-    logins.append((f"proxy (son of {with_proxy.full_name}), {town}", linked.user.email))
+    await _give_password(s.session, linked.user.id, s.password)
+    return (f"proxy (son of {citizen.full_name}), {s.town}", linked.user.email)
 
-    # 7. A citizen without a password, with a welcome letter and a one-time code.
-    await _grant(session, actor, letter, monday, weeks=26, units=7, copayment_ore=6100)
-    assert letter.id is not None
-    code, _ = await service.issue_letter_code(
-        session, actor=actor, settings=settings, citizen_id=letter.id
+
+async def _seed_with_letter(s: _Seeding, citizen: Citizen) -> tuple[str, str]:
+    """7. A citizen without a password, with a welcome letter and a one-time code."""
+    await _grant(s.session, s.actor, citizen, s.monday, weeks=26, units=7, copayment_ore=6100)
+    assert citizen.id is not None
+    code, _ = await letters_service.issue_letter_code(
+        s.session, actor=s.actor, settings=s.settings, citizen_id=citizen.id
     )
-    logins.append((f"citizen letter code, {town} ({letter.full_name}; /letter-code)", code))
-
-    # The weeks that have ended are closed by market.demo once the order
-    # history of last month has been placed (the weekly job).
-    return logins
+    return (f"citizen letter code, {s.town} ({citizen.full_name}; /letter-code)", code)
 
 
 async def _email(session: AsyncSession, citizen: Citizen) -> str:

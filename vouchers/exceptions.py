@@ -1,14 +1,17 @@
 from datetime import date
 
+from market.auth.exceptions import (  # noqa: F401  (re-exported: signing in is auth's)
+    LetterCodeBackedOff,
+    LetterCodeExpired,
+    LetterCodeInvalid,
+)
 from market.errors import (
     N_,
     AppError,
     Conflict,
     IllegalTransition,
     InvalidInput,
-    NotAuthenticated,
     NotFound,
-    TooManyRequests,
 )
 
 
@@ -100,38 +103,6 @@ class GrantTransitionRefused(IllegalTransition):
             N_("A voucher that is {current} cannot become {wanted}."),
             current=current,
             wanted=wanted,
-        )
-
-
-class LetterCodeInvalid(NotAuthenticated):
-    keeps_changes = True  # the failed use is an audit event and must be stored
-
-    def __init__(self) -> None:
-        super().__init__(
-            N_(
-                "This code is not valid. It may be mistyped, used already, or replaced "
-                "by a newer letter. Please call the municipality for a new letter."
-            )
-        )
-
-
-class LetterCodeBackedOff(TooManyRequests):
-    def __init__(self, seconds: int) -> None:
-        super().__init__(
-            N_(
-                "Too many codes were tried. Please wait {seconds} seconds and try again, "
-                "or call the municipality for help."
-            ),
-            seconds=seconds,
-        )
-
-
-class LetterCodeExpired(NotAuthenticated):
-    keeps_changes = True
-
-    def __init__(self) -> None:
-        super().__init__(
-            N_("This code has expired. Please call the municipality for a new letter.")
         )
 
 

@@ -7,7 +7,10 @@ from fastapi import APIRouter, Depends, Request, status
 from market.auth.dependencies import Session, require
 from market.auth.permissions import Actor, Permission
 from market.config import Settings
-from vouchers import service
+from vouchers.citizens import cpr, proxies
+from vouchers.citizens import service as citizens_service
+from vouchers.grants import service as grants_service
+from vouchers.letters import service as letters_service
 from vouchers.models import Citizen, VoucherGrant
 from vouchers.schemas import (
     CapIn,
@@ -46,7 +49,7 @@ def _citizen_out(citizen: Citizen) -> CitizenOut:
     return CitizenOut(
         id=citizen.id,
         full_name=citizen.full_name,
-        cpr_masked=service.mask_cpr(citizen.birth_date),
+        cpr_masked=cpr.mask_cpr(citizen.birth_date),
         birth_date=citizen.birth_date,
         address=citizen.address,
         postal_code=citizen.postal_code,
@@ -84,7 +87,7 @@ def _grant_out(grant: VoucherGrant) -> GrantOut:
 async def list_citizens(
     request: Request, session: Session, actor: StaffView, q: str = ""
 ) -> list[CitizenOut]:
-    found = await service.search_citizens(
+    found = await citizens_service.search_citizens(
         session, actor=actor, secret_key=_settings(request).secret_key.get_secret_value(), query=q
     )
     return [_citizen_out(c) for c in found]
@@ -95,7 +98,7 @@ async def search_citizens(
     request: Request, session: Session, actor: StaffView, body: SearchIn
 ) -> list[CitizenOut]:
     """Search in the body, so a CPR number is never part of a URL."""
-    found = await service.search_citizens(
+    found = await citizens_service.search_citizens(
         session,
         actor=actor,
         secret_key=_settings(request).secret_key.get_secret_value(),
@@ -108,7 +111,7 @@ async def search_citizens(
 async def create_citizen(
     request: Request, session: Session, actor: StaffEdit, body: CitizenIn
 ) -> CitizenOut:
-    citizen = await service.create_citizen(
+    citizen = await citizens_service.create_citizen(
         session,
         actor=actor,
         secret_key=_settings(request).secret_key.get_secret_value(),
@@ -119,7 +122,7 @@ async def create_citizen(
 
 @router.get("/citizens/{citizen_id}", response_model=CitizenRecordOut)
 async def citizen_record(session: Session, actor: StaffView, citizen_id: int) -> CitizenRecordOut:
-    record = await service.open_citizen_record(session, actor=actor, citizen_id=citizen_id)
+    record = await citizens_service.open_citizen_record(session, actor=actor, citizen_id=citizen_id)
     return CitizenRecordOut(
         citizen=_citizen_out(record.citizen),
         login=record.user.email,
@@ -146,7 +149,7 @@ async def citizen_record(session: Session, actor: StaffView, citizen_id: int) ->
 async def grant_voucher(
     session: Session, actor: GrantManager, citizen_id: int, body: GrantIn
 ) -> GrantOut:
-    grant = await service.grant_voucher(
+    grant = await grants_service.grant_voucher(
         session, actor=actor, citizen_id=citizen_id, terms=body.terms()
     )
     return _grant_out(grant)
@@ -158,7 +161,7 @@ async def grant_voucher(
 async def supersede_grant(
     session: Session, actor: GrantManager, grant_id: int, body: SupersedeIn
 ) -> GrantOut:
-    grant = await service.supersede_grant(
+    grant = await grants_service.supersede_grant(
         session, actor=actor, grant_id=grant_id, terms=body.terms()
     )
     return _grant_out(grant)
@@ -168,7 +171,7 @@ async def supersede_grant(
 async def revoke_grant(
     session: Session, actor: GrantManager, grant_id: int, body: RevokeIn
 ) -> GrantOut:
-    grant = await service.revoke_grant(
+    grant = await grants_service.revoke_grant(
         session, actor=actor, grant_id=grant_id, reason=body.reason, ends_on=body.ends_on
     )
     return _grant_out(grant)
@@ -180,7 +183,7 @@ async def revoke_grant(
 async def link_proxy(
     request: Request, session: Session, actor: ProxyManager, citizen_id: int, body: ProxyIn
 ) -> ProxyOut:
-    linked = await service.link_proxy(
+    linked = await proxies.link_proxy(
         session,
         actor=actor,
         settings=_settings(request),
@@ -204,7 +207,7 @@ async def link_proxy(
 async def unlink_proxy(
     session: Session, actor: ProxyManager, citizen_id: int, link_id: int
 ) -> ProxyOut:
-    link = await service.unlink_proxy(session, actor=actor, citizen_id=citizen_id, link_id=link_id)
+    link = await proxies.unlink_proxy(session, actor=actor, citizen_id=citizen_id, link_id=link_id)
     return ProxyOut(
         link_id=link.id or 0,
         user_id=link.proxy_user_id,
@@ -223,7 +226,7 @@ async def unlink_proxy(
 async def issue_letter_code(
     request: Request, session: Session, actor: StaffEdit, citizen_id: int
 ) -> LetterCodeOut:
-    code, expires_at = await service.issue_letter_code(
+    code, expires_at = await letters_service.issue_letter_code(
         session, actor=actor, settings=_settings(request), citizen_id=citizen_id
     )
     url = str(request.base_url).rstrip("/") + "/letter-code?code=" + code
@@ -236,7 +239,7 @@ async def my_voucher(
     actor: Annotated[Actor, Depends(require(Permission.VOUCHER_VIEW_OWN))],
     citizen: int | None = None,
 ) -> VoucherOut:
-    view = await service.my_voucher(session, actor=actor, citizen_id=citizen)
+    view = await grants_service.my_voucher(session, actor=actor, citizen_id=citizen)
     return VoucherOut(
         citizen_id=view.citizen.id if view.citizen else None,
         full_name=view.citizen.full_name if view.citizen else None,
@@ -251,11 +254,13 @@ async def my_voucher(
 
 @router.get("/copayment-caps", response_model=list[CapOut])
 async def list_caps(session: Session, actor: CapManager) -> list[CapOut]:
-    caps = await service.copayment_caps(session, actor=actor)
+    caps = await grants_service.copayment_caps(session, actor=actor)
     return [CapOut(year=c.year, cap_ore=c.cap_ore) for c in caps]
 
 
 @router.put("/copayment-caps/{year}", response_model=CapOut)
 async def set_cap(session: Session, actor: CapManager, year: int, body: CapIn) -> CapOut:
-    cap = await service.set_own_copayment_cap(session, actor=actor, year=year, cap_ore=body.cap_ore)
+    cap = await grants_service.set_own_copayment_cap(
+        session, actor=actor, year=year, cap_ore=body.cap_ore
+    )
     return CapOut(year=cap.year, cap_ore=cap.cap_ore)

@@ -74,3 +74,35 @@ class InvalidRoleScope(InvalidInput):
         super().__init__(
             N_("A municipal role needs a municipality and a provider role needs a provider.")
         )
+
+
+class LetterCodeInvalid(NotAuthenticated):
+    keeps_changes = True  # the failed use is an audit event and must be stored
+
+    def __init__(self) -> None:
+        super().__init__(
+            N_(
+                "This code is not valid. It may be mistyped, used already, or replaced "
+                "by a newer letter. Please call the municipality for a new letter."
+            )
+        )
+
+
+class LetterCodeBackedOff(TooManyRequests):
+    def __init__(self, seconds: int) -> None:
+        super().__init__(
+            N_(
+                "Too many codes were tried. Please wait {seconds} seconds and try again, "
+                "or call the municipality for help."
+            ),
+            seconds=seconds,
+        )
+
+
+class LetterCodeExpired(NotAuthenticated):
+    keeps_changes = True
+
+    def __init__(self) -> None:
+        super().__init__(
+            N_("This code has expired. Please call the municipality for a new letter.")
+        )

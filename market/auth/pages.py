@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth import service
+from market.auth import one_time_codes, service
 from market.auth.dependencies import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -320,3 +320,33 @@ async def revoke_api_token(
 
 
 __all__ = ["router", "csrf_token"]
+
+
+# --- a password after signing in with a one-time (letter) code ------------------
+
+
+@router.get("/letter-code/password", response_class=HTMLResponse)
+async def password_form(
+    request: Request,
+    session: Session,
+    actor: Annotated[Actor, Depends(require(Permission.ACCOUNT_SELF))],
+) -> Response:
+    user = await one_time_codes.own_login(session, actor=actor)
+    return render(request, "auth/set_password.html", {"login": user.email})
+
+
+@router.post("/letter-code/password", response_class=HTMLResponse)
+async def set_password(
+    request: Request,
+    session: Session,
+    actor: Annotated[Actor, Depends(require(Permission.ACCOUNT_SELF))],
+    password: Annotated[str, Form()] = "",
+    login: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        await one_time_codes.set_own_password(session, actor=actor, password=password)
+    except AppError as exc:
+        context = {"login": login, "error": exc.sentence()}
+        return render(request, "auth/set_password.html", context, status_code=exc.status_code)
+    target = "/my-voucher" if actor.can(Permission.VOUCHER_VIEW_OWN) else "/"
+    return RedirectResponse(target, status_code=303)

@@ -15,7 +15,7 @@ from market.municipalities.models import Municipality
 from market.orders.models import FailureReason, Order, OrderStatus
 from market.payments.models import CardPayment, CardPaymentStatus
 from providers.models import Offer
-from vouchers.models import Citizen, ProxyLink
+from vouchers.models import Citizen
 
 OC = Order.__table__.c  # type: ignore[attr-defined]
 S = CopaymentStatement.__table__.c  # type: ignore[attr-defined]
@@ -275,24 +275,5 @@ async def lines_of(session: AsyncSession, statement_ids: Sequence[int]) -> dict[
     return lines
 
 
-async def citizen_by_user(session: AsyncSession, user_id: int) -> Citizen | None:
-    result = await session.execute(select(Citizen).where(Citizen.user_id == user_id))
-    return result.scalar_one_or_none()
-
-
 async def get_citizen(session: AsyncSession, citizen_id: int) -> Citizen | None:
     return await session.get(Citizen, citizen_id)
-
-
-async def citizens_of_proxy(session: AsyncSession, proxy_user_id: int) -> Sequence[Citizen]:
-    """The citizens a proxy is linked to now, by name."""
-    result = await session.execute(
-        select(Citizen)
-        .join(ProxyLink, ProxyLink.citizen_id == Citizen.id)  # type: ignore[arg-type]
-        .where(
-            ProxyLink.proxy_user_id == proxy_user_id,
-            ProxyLink.revoked_at.is_(None),  # type: ignore[union-attr]
-        )
-        .order_by(Citizen.full_name)
-    )
-    return result.scalars().all()

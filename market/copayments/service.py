@@ -254,18 +254,10 @@ async def own_statements(
     session: AsyncSession, *, actor: Actor, citizen_id: int | None = None
 ) -> CitizenStatements:
     """The citizen's own statements, or those of a citizen a proxy is linked to."""
-    if actor.role == Role.CITIZEN:
-        citizen = await repository.citizen_by_user(session, actor.user_id)
-        if citizen is None or (citizen_id is not None and citizen.id != citizen_id):
-            raise NotFound(N_("You are not linked to that citizen."))
-        return await _statements_view(session, citizen)
-    if actor.role == Role.PROXY:
-        linked = list(await repository.citizens_of_proxy(session, actor.user_id))
-        if citizen_id is None and len(linked) != 1:
+    if actor.role in (Role.CITIZEN, Role.PROXY):
+        citizen, linked = await vouchers.own_citizen(session, actor=actor, citizen_id=citizen_id)
+        if citizen is None:
             return CitizenStatements(None, [], linked)
-        for citizen in linked:
-            if citizen_id is None or citizen.id == citizen_id:
-                view = await _statements_view(session, citizen)
-                return CitizenStatements(view.citizen, view.statements, linked)
-        raise NotFound(N_("You are not linked to that citizen."))
+        view = await _statements_view(session, citizen)
+        return CitizenStatements(view.citizen, view.statements, linked)
     raise InvalidInput(N_("Choose the citizen whose co-payments you want to see."))

@@ -4,17 +4,17 @@ from the tables of orders, settlement, co-payments and payments."""
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
+from sqlmodel import col
 
 from market.copayments.models import CopaymentStatement
-from market.orders.models import AlertStatus, FailureReason, Order, OrderStatus, WelfareAlert
+from market.orders import outcome
+from market.orders.models import AlertStatus, Order, WelfareAlert
 from market.payments.models import CardPayment, CardPaymentStatus
 from market.settlement.models import Statement, StatementStatus
 from providers.models import Provider
-
-PROVIDER_FAULTS = (FailureReason.NOT_DELIVERED, FailureReason.TOO_LATE, FailureReason.WRONG_MEAL)
 
 
 def _month_key(session: AsyncSession, day: ColumnElement[date]) -> ColumnElement[str]:
@@ -29,14 +29,14 @@ async def approved_spend_by_month(
 ) -> dict[str, int]:
     """What approved settlement statements pay, per month ('YYYY-MM' → øre)."""
     result = await session.execute(
-        select(Statement.month_on, func.sum(Statement.total_ore))
+        select(col(Statement.month_on), func.sum(col(Statement.total_ore)))
         .where(
-            Statement.municipality_id == municipality_id,
-            Statement.status == StatementStatus.APPROVED,
-            Statement.month_on >= first,
-            Statement.month_on < end,
+            col(Statement.municipality_id) == municipality_id,
+            col(Statement.status) == StatementStatus.APPROVED,
+            col(Statement.month_on) >= first,
+            col(Statement.month_on) < end,
         )
-        .group_by(Statement.month_on)
+        .group_by(col(Statement.month_on))
     )
     return {month.strftime("%Y-%m"): int(total or 0) for month, total in result.all()}
 
@@ -45,13 +45,13 @@ async def statement_copayments_by_month(
     session: AsyncSession, municipality_id: int, first: date, end: date
 ) -> dict[str, int]:
     result = await session.execute(
-        select(CopaymentStatement.month_on, func.sum(CopaymentStatement.total_ore))
+        select(col(CopaymentStatement.month_on), func.sum(col(CopaymentStatement.total_ore)))
         .where(
-            CopaymentStatement.municipality_id == municipality_id,
-            CopaymentStatement.month_on >= first,
-            CopaymentStatement.month_on < end,
+            col(CopaymentStatement.municipality_id) == municipality_id,
+            col(CopaymentStatement.month_on) >= first,
+            col(CopaymentStatement.month_on) < end,
         )
-        .group_by(CopaymentStatement.month_on)
+        .group_by(col(CopaymentStatement.month_on))
     )
     return {month.strftime("%Y-%m"): int(total or 0) for month, total in result.all()}
 
@@ -60,15 +60,15 @@ async def card_copayments_by_month(
     session: AsyncSession, municipality_id: int, first: date, end: date
 ) -> dict[str, int]:
     """Captured card payments, by the month of the meal they paid for."""
-    month = _month_key(session, Order.delivery_on)  # type: ignore[arg-type]
+    month = _month_key(session, col(Order.delivery_on))  # type: ignore[arg-type]
     result = await session.execute(
-        select(month, func.sum(CardPayment.amount_ore))
-        .join(Order, Order.id == CardPayment.order_id)  # type: ignore[arg-type]
+        select(month, func.sum(col(CardPayment.amount_ore)))
+        .join(Order, col(Order.id) == col(CardPayment.order_id))
         .where(
-            CardPayment.municipality_id == municipality_id,
-            CardPayment.status == CardPaymentStatus.CAPTURED,
-            Order.delivery_on >= first,
-            Order.delivery_on < end,
+            col(CardPayment.municipality_id) == municipality_id,
+            col(CardPayment.status) == CardPaymentStatus.CAPTURED,
+            col(Order.delivery_on) >= first,
+            col(Order.delivery_on) < end,
         )
         .group_by(month)
     )
@@ -90,29 +90,24 @@ async def deliveries_by_provider(
 ) -> list[ProviderMonth]:
     """Per provider, the month's deliveries, those by the end of the window,
     and the failures that were the provider's fault (DESIGN.md's outcome table)."""
-    delivered = Order.status == OrderStatus.DELIVERED
-    on_time = and_(delivered, Order.delivered_at <= Order.window_end_at)  # type: ignore[operator]
-    fault = and_(
-        Order.status == OrderStatus.FAILED,
-        Order.failure_reason.in_(PROVIDER_FAULTS),  # type: ignore[union-attr]
-    )
+    delivered, on_time, fault = outcome.IS_DELIVERED, outcome.IS_ON_TIME, outcome.IS_PROVIDER_FAULT
     result = await session.execute(
         select(
-            Provider.id,
-            Provider.name,
-            func.sum(case((delivered, Order.units), else_=0)),
+            col(Provider.id),
+            col(Provider.name),
+            func.sum(case((delivered, col(Order.units)), else_=0)),
             func.sum(case((delivered, 1), else_=0)),
             func.sum(case((on_time, 1), else_=0)),
             func.sum(case((fault, 1), else_=0)),
         )
-        .join(Provider, Provider.id == Order.provider_id)  # type: ignore[arg-type]
+        .join(Provider, col(Provider.id) == col(Order.provider_id))
         .where(
-            Order.municipality_id == municipality_id,
-            Order.delivery_on >= first,
-            Order.delivery_on < end,
+            col(Order.municipality_id) == municipality_id,
+            col(Order.delivery_on) >= first,
+            col(Order.delivery_on) < end,
         )
-        .group_by(Provider.id, Provider.name)
-        .order_by(Provider.name)
+        .group_by(col(Provider.id), col(Provider.name))
+        .order_by(col(Provider.name))
     )
     rows = [
         ProviderMonth(pid, name, int(units or 0), int(d or 0), int(t or 0), int(f or 0))
@@ -130,9 +125,9 @@ class OpenAlerts:
 async def open_alerts(session: AsyncSession, municipality_id: int) -> OpenAlerts:
     row = (
         await session.execute(
-            select(func.count(WelfareAlert.id), func.min(WelfareAlert.raised_at)).where(
-                WelfareAlert.municipality_id == municipality_id,
-                WelfareAlert.status == AlertStatus.OPEN,
+            select(func.count(col(WelfareAlert.id)), func.min(col(WelfareAlert.raised_at))).where(
+                col(WelfareAlert.municipality_id) == municipality_id,
+                col(WelfareAlert.status) == AlertStatus.OPEN,
             )
         )
     ).one()

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth.permissions import Actor, Permission
+from market.auth.permissions import Actor, Permission, municipality_scope
 from market.clock import add_months, first_of_month, today
 from market.dashboard import repository
 from market.dashboard.repository import ProviderMonth
@@ -84,14 +84,16 @@ def _figures(row: ProviderMonth) -> ProviderFigures:
     )
 
 
+def _not_for_you() -> PermissionDenied:
+    return PermissionDenied(N_("The dashboard is for the municipality's admins and auditors."))
+
+
 async def dashboard(
     session: AsyncSession, *, actor: Actor, month_on: date | None = None
 ) -> Dashboard:
     """The twelve ended months before this one, and one chosen month (the last
     ended month by default) for the providers' deliveries."""
-    if not actor.can(Permission.DASHBOARD_VIEW) or actor.municipality_id is None:
-        raise PermissionDenied(N_("The dashboard is for the municipality's admins and auditors."))
-    municipality_id = actor.municipality_id
+    municipality_id = municipality_scope(actor, Permission.DASHBOARD_VIEW, _not_for_you)
     now = today()
     end = first_of_month(now)
     first = add_months(end, -MONTHS_SHOWN)

@@ -1,11 +1,12 @@
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import CursorResult, Result, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.orders.models import (
     AlertStatus,
@@ -20,6 +21,18 @@ from market.orders.models import (
     WelfareAlert,
     WelfareNote,
 )
+
+
+def _rows_changed(result: Result[Any]) -> int:
+    """An UPDATE's result is a CursorResult: it counts the rows it changed."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def _new_id(result: Result[Any]) -> int:
+    """The id an INSERT ... RETURNING id gave the new row."""
+    new_id = result.scalar_one()
+    assert new_id is not None
+    return int(new_id)
 
 
 def _upsert_insert(session: AsyncSession) -> Any:
@@ -39,12 +52,12 @@ async def take_capacity(
     result = await session.execute(
         update(CapacityUse)
         .where(
-            CapacityUse.scope == scope,
-            CapacityUse.delivery_on == day,
-            CapacityUse.used + units <= CapacityUse.capacity,
+            col(CapacityUse.scope) == scope,
+            col(CapacityUse.delivery_on) == day,
+            col(CapacityUse.used) + units <= col(CapacityUse.capacity),
         )
-        .values(used=CapacityUse.used + units)
-        .returning(CapacityUse.used)
+        .values(used=col(CapacityUse.used) + units)
+        .returning(col(CapacityUse.used))
     )
     return result.scalar_one_or_none() is not None
 
@@ -53,31 +66,35 @@ async def give_back_capacity(session: AsyncSession, *, scope: str, day: date, un
     await session.execute(
         update(CapacityUse)
         .where(
-            CapacityUse.scope == scope, CapacityUse.delivery_on == day, CapacityUse.used >= units
+            col(CapacityUse.scope) == scope,
+            col(CapacityUse.delivery_on) == day,
+            col(CapacityUse.used) >= units,
         )
-        .values(used=CapacityUse.used - units)
+        .values(used=col(CapacityUse.used) - units)
     )
 
 
 async def capacity_used(session: AsyncSession, *, scope: str, day: date) -> int:
     result = await session.execute(
-        select(CapacityUse.used).where(CapacityUse.scope == scope, CapacityUse.delivery_on == day)
+        select(col(CapacityUse.used)).where(
+            col(CapacityUse.scope) == scope, col(CapacityUse.delivery_on) == day
+        )
     )
     return result.scalar_one_or_none() or 0
 
 
 async def insert_order(session: AsyncSession, values: dict[str, Any]) -> int:
-    result = await session.execute(insert(Order).values(**values).returning(Order.id))
-    return result.scalar_one()
+    result = await session.execute(insert(Order).values(**values).returning(col(Order.id)))
+    return _new_id(result)
 
 
 async def get_order(session: AsyncSession, order_id: int) -> Order | None:
-    result = await session.execute(select(Order).where(Order.id == order_id))
+    result = await session.execute(select(Order).where(col(Order.id) == order_id))
     return result.scalar_one_or_none()
 
 
 async def get_order_by_key(session: AsyncSession, key: str) -> Order | None:
-    result = await session.execute(select(Order).where(Order.idempotency_key == key))
+    result = await session.execute(select(Order).where(col(Order.idempotency_key) == key))
     return result.scalar_one_or_none()
 
 
@@ -86,9 +103,11 @@ async def move_order(
 ) -> bool:
     """Conditional on the status read, so two people acting at once cannot both win."""
     result = await session.execute(
-        update(Order).where(Order.id == order_id, Order.status == current).values(**values)
+        update(Order)
+        .where(col(Order.id) == order_id, col(Order.status) == current)
+        .values(**values)
     )
-    return result.rowcount == 1
+    return _rows_changed(result) == 1
 
 
 async def add_event(session: AsyncSession, values: dict[str, Any]) -> None:
@@ -98,11 +117,11 @@ async def add_event(session: AsyncSession, values: dict[str, Any]) -> None:
 async def orders_of_citizen(
     session: AsyncSession, citizen_id: int, *, from_day: date | None = None, limit: int = 100
 ) -> Sequence[Order]:
-    query = select(Order).where(Order.citizen_id == citizen_id)
+    query = select(Order).where(col(Order.citizen_id) == citizen_id)
     if from_day is not None:
-        query = query.where(Order.delivery_on >= from_day)
+        query = query.where(col(Order.delivery_on) >= from_day)
     result = await session.execute(
-        query.order_by(Order.delivery_on.desc(), Order.id.desc()).limit(limit)
+        query.order_by(col(Order.delivery_on).desc(), col(Order.id).desc()).limit(limit)
     )
     return result.scalars().all()
 
@@ -115,25 +134,29 @@ async def orders_of_provider(
     statuses: frozenset[OrderStatus] | None = None,
     limit: int = 500,
 ) -> Sequence[Order]:
-    query = select(Order).where(Order.provider_id == provider_id)
+    query = select(Order).where(col(Order.provider_id) == provider_id)
     if day is not None:
-        query = query.where(Order.delivery_on == day)
+        query = query.where(col(Order.delivery_on) == day)
     if statuses is not None:
-        query = query.where(Order.status.in_(statuses))
-    result = await session.execute(query.order_by(Order.delivery_on, Order.id).limit(limit))
+        query = query.where(col(Order.status).in_(statuses))
+    result = await session.execute(
+        query.order_by(col(Order.delivery_on), col(Order.id)).limit(limit)
+    )
     return result.scalars().all()
 
 
 async def placed_past_deadline(session: AsyncSession, now: datetime) -> Sequence[Order]:
     result = await session.execute(
-        select(Order).where(Order.status == OrderStatus.PLACED, Order.accept_by_at <= now)
+        select(Order).where(col(Order.status) == OrderStatus.PLACED, col(Order.accept_by_at) <= now)
     )
     return result.scalars().all()
 
 
 async def insert_alert(session: AsyncSession, values: dict[str, Any]) -> int:
-    result = await session.execute(insert(WelfareAlert).values(**values).returning(WelfareAlert.id))
-    return result.scalar_one()
+    result = await session.execute(
+        insert(WelfareAlert).values(**values).returning(col(WelfareAlert.id))
+    )
+    return _new_id(result)
 
 
 async def get_alert(session: AsyncSession, alert_id: int) -> WelfareAlert | None:
@@ -145,19 +168,19 @@ async def acknowledge_alert(
 ) -> bool:
     result = await session.execute(
         update(WelfareAlert)
-        .where(WelfareAlert.id == alert_id, WelfareAlert.status == AlertStatus.OPEN)
+        .where(col(WelfareAlert.id) == alert_id, col(WelfareAlert.status) == AlertStatus.OPEN)
         .values(status=AlertStatus.ACKNOWLEDGED, **values)
     )
-    return result.rowcount == 1
+    return _rows_changed(result) == 1
 
 
 async def alerts(
     session: AsyncSession, municipality_id: int, *, open_only: bool
 ) -> Sequence[WelfareAlert]:
-    query = select(WelfareAlert).where(WelfareAlert.municipality_id == municipality_id)
+    query = select(WelfareAlert).where(col(WelfareAlert.municipality_id) == municipality_id)
     if open_only:
-        query = query.where(WelfareAlert.status == AlertStatus.OPEN)
-    result = await session.execute(query.order_by(WelfareAlert.raised_at))
+        query = query.where(col(WelfareAlert.status) == AlertStatus.OPEN)
+    result = await session.execute(query.order_by(col(WelfareAlert.raised_at)))
     return result.scalars().all()
 
 
@@ -168,7 +191,7 @@ async def add_rating(session: AsyncSession, rating: Rating) -> Rating:
 
 
 async def rating_of(session: AsyncSession, order_id: int) -> Rating | None:
-    result = await session.execute(select(Rating).where(Rating.order_id == order_id))
+    result = await session.execute(select(Rating).where(col(Rating.order_id) == order_id))
     return result.scalar_one_or_none()
 
 
@@ -179,7 +202,7 @@ async def add_standing_order(session: AsyncSession, standing: StandingOrder) -> 
 
 
 async def active_standing_orders(session: AsyncSession) -> Sequence[StandingOrder]:
-    result = await session.execute(select(StandingOrder).where(StandingOrder.active.is_(True)))
+    result = await session.execute(select(StandingOrder).where(col(StandingOrder.active).is_(True)))
     return result.scalars().all()
 
 
@@ -187,7 +210,7 @@ async def count_orders(session: AsyncSession, *, provider_id: int, status: Order
     result = await session.execute(
         select(func.count())
         .select_from(Order)
-        .where(Order.provider_id == provider_id, Order.status == status)
+        .where(col(Order.provider_id) == provider_id, col(Order.status) == status)
     )
     return result.scalar_one()
 
@@ -198,7 +221,7 @@ async def count_orders(session: AsyncSession, *, provider_id: int, status: Order
 async def orders_by_ids(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, Order]:
     if not order_ids:
         return {}
-    result = await session.execute(select(Order).where(Order.id.in_(set(order_ids))))
+    result = await session.execute(select(Order).where(col(Order.id).in_(set(order_ids))))
     return {o.id: o for o in result.scalars().all() if o.id is not None}
 
 
@@ -207,8 +230,8 @@ async def count_open_alerts(session: AsyncSession, municipality_id: int) -> int:
         select(func.count())
         .select_from(WelfareAlert)
         .where(
-            WelfareAlert.municipality_id == municipality_id,
-            WelfareAlert.status == AlertStatus.OPEN,
+            col(WelfareAlert.municipality_id) == municipality_id,
+            col(WelfareAlert.status) == AlertStatus.OPEN,
         )
     )
     return result.scalar_one()
@@ -220,10 +243,10 @@ async def acknowledged_alerts(
     result = await session.execute(
         select(WelfareAlert)
         .where(
-            WelfareAlert.municipality_id == municipality_id,
-            WelfareAlert.status == AlertStatus.ACKNOWLEDGED,
+            col(WelfareAlert.municipality_id) == municipality_id,
+            col(WelfareAlert.status) == AlertStatus.ACKNOWLEDGED,
         )
-        .order_by(WelfareAlert.acknowledged_at.desc(), WelfareAlert.id.desc())
+        .order_by(col(WelfareAlert.acknowledged_at).desc(), col(WelfareAlert.id).desc())
         .limit(limit)
     )
     return result.scalars().all()
@@ -233,7 +256,9 @@ async def acknowledged_alerts(
 
 
 async def get_standing_order(session: AsyncSession, standing_id: int) -> StandingOrder | None:
-    result = await session.execute(select(StandingOrder).where(StandingOrder.id == standing_id))
+    result = await session.execute(
+        select(StandingOrder).where(col(StandingOrder.id) == standing_id)
+    )
     return result.scalar_one_or_none()
 
 
@@ -242,8 +267,8 @@ async def standing_orders_of_citizen(
 ) -> Sequence[StandingOrder]:
     result = await session.execute(
         select(StandingOrder)
-        .where(StandingOrder.citizen_id == citizen_id)
-        .order_by(StandingOrder.active.desc(), StandingOrder.id)
+        .where(col(StandingOrder.citizen_id) == citizen_id)
+        .order_by(col(StandingOrder.active).desc(), col(StandingOrder.id))
     )
     return result.scalars().all()
 
@@ -252,14 +277,14 @@ async def update_standing_order(
     session: AsyncSession, *, standing_id: int, values: dict[str, Any]
 ) -> None:
     await session.execute(
-        update(StandingOrder).where(StandingOrder.id == standing_id).values(**values)
+        update(StandingOrder).where(col(StandingOrder.id) == standing_id).values(**values)
     )
 
 
 async def ratings_of(session: AsyncSession, order_ids: list[int]) -> dict[int, Rating]:
     if not order_ids:
         return {}
-    result = await session.execute(select(Rating).where(Rating.order_id.in_(order_ids)))
+    result = await session.execute(select(Rating).where(col(Rating.order_id).in_(order_ids)))
     return {r.order_id: r for r in result.scalars().all()}
 
 
@@ -275,8 +300,10 @@ async def lock_idempotency_key(session: AsyncSession, key: str) -> None:
 
 
 async def add_pause(session: AsyncSession, values: dict[str, Any]) -> int:
-    result = await session.execute(insert(CitizenPause).values(**values).returning(CitizenPause.id))
-    return int(result.scalar_one())
+    result = await session.execute(
+        insert(CitizenPause).values(**values).returning(col(CitizenPause.id))
+    )
+    return _new_id(result)
 
 
 async def get_pause(session: AsyncSession, pause_id: int) -> CitizenPause | None:
@@ -285,7 +312,7 @@ async def get_pause(session: AsyncSession, pause_id: int) -> CitizenPause | None
 
 async def set_pause_end(session: AsyncSession, *, pause_id: int, resumes_on: date | None) -> None:
     await session.execute(
-        update(CitizenPause).where(CitizenPause.id == pause_id).values(resumes_on=resumes_on)
+        update(CitizenPause).where(col(CitizenPause.id) == pause_id).values(resumes_on=resumes_on)
     )
 
 
@@ -296,10 +323,11 @@ async def pauses_of_citizen(
     result = await session.execute(
         select(CitizenPause)
         .where(
-            CitizenPause.citizen_id == citizen_id,
-            (CitizenPause.resumes_on.is_(None)) | (CitizenPause.resumes_on > not_ended_before),
+            col(CitizenPause.citizen_id) == citizen_id,
+            (col(CitizenPause.resumes_on).is_(None))
+            | (col(CitizenPause.resumes_on) > not_ended_before),
         )
-        .order_by(CitizenPause.starts_on, CitizenPause.id)
+        .order_by(col(CitizenPause.starts_on), col(CitizenPause.id))
     )
     return result.scalars().all()
 
@@ -313,11 +341,13 @@ async def orders_to_pause(
     statuses: frozenset[OrderStatus],
 ) -> Sequence[Order]:
     query = select(Order).where(
-        Order.citizen_id == citizen_id, Order.delivery_on >= first, Order.status.in_(statuses)
+        col(Order.citizen_id) == citizen_id,
+        col(Order.delivery_on) >= first,
+        col(Order.status).in_(statuses),
     )
     if before is not None:
-        query = query.where(Order.delivery_on < before)
-    result = await session.execute(query.order_by(Order.delivery_on, Order.id))
+        query = query.where(col(Order.delivery_on) < before)
+    result = await session.execute(query.order_by(col(Order.delivery_on), col(Order.id)))
     return result.scalars().all()
 
 
@@ -326,18 +356,18 @@ async def paused_customers(
 ) -> Sequence[CitizenPause]:
     """Pauses covering a day, of citizens who ordered from this provider since a day."""
     customers = (
-        select(Order.citizen_id)
-        .where(Order.provider_id == provider_id, Order.delivery_on >= since)
+        select(col(Order.citizen_id))
+        .where(col(Order.provider_id) == provider_id, col(Order.delivery_on) >= since)
         .distinct()
     )
     result = await session.execute(
         select(CitizenPause)
         .where(
-            CitizenPause.citizen_id.in_(customers),
-            CitizenPause.starts_on <= day,
-            (CitizenPause.resumes_on.is_(None)) | (CitizenPause.resumes_on > day),
+            col(CitizenPause.citizen_id).in_(customers),
+            col(CitizenPause.starts_on) <= day,
+            (col(CitizenPause.resumes_on).is_(None)) | (col(CitizenPause.resumes_on) > day),
         )
-        .order_by(CitizenPause.citizen_id)
+        .order_by(col(CitizenPause.citizen_id))
     )
     return result.scalars().all()
 
@@ -346,7 +376,7 @@ async def paused_customers(
 
 
 async def get_tap(session: AsyncSession, key: str) -> DriverTap | None:
-    result = await session.execute(select(DriverTap).where(DriverTap.idempotency_key == key))
+    result = await session.execute(select(DriverTap).where(col(DriverTap.idempotency_key) == key))
     return result.scalar_one_or_none()
 
 
@@ -355,8 +385,10 @@ async def add_tap(session: AsyncSession, values: dict[str, Any]) -> None:
 
 
 async def insert_note(session: AsyncSession, values: dict[str, Any]) -> int:
-    result = await session.execute(insert(WelfareNote).values(**values).returning(WelfareNote.id))
-    return int(result.scalar_one())
+    result = await session.execute(
+        insert(WelfareNote).values(**values).returning(col(WelfareNote.id))
+    )
+    return _new_id(result)
 
 
 async def get_note(session: AsyncSession, note_id: int) -> WelfareNote | None:
@@ -364,25 +396,27 @@ async def get_note(session: AsyncSession, note_id: int) -> WelfareNote | None:
 
 
 async def get_note_by_key(session: AsyncSession, key: str) -> WelfareNote | None:
-    result = await session.execute(select(WelfareNote).where(WelfareNote.idempotency_key == key))
+    result = await session.execute(
+        select(WelfareNote).where(col(WelfareNote.idempotency_key) == key)
+    )
     return result.scalar_one_or_none()
 
 
 async def notes(
     session: AsyncSession, municipality_id: int, *, open_only: bool, limit: int = 200
 ) -> Sequence[WelfareNote]:
-    query = select(WelfareNote).where(WelfareNote.municipality_id == municipality_id)
+    query = select(WelfareNote).where(col(WelfareNote.municipality_id) == municipality_id)
     if open_only:
-        query = query.where(WelfareNote.status == AlertStatus.OPEN)
-    result = await session.execute(query.order_by(WelfareNote.raised_at.desc()).limit(limit))
+        query = query.where(col(WelfareNote.status) == AlertStatus.OPEN)
+    result = await session.execute(query.order_by(col(WelfareNote.raised_at).desc()).limit(limit))
     return result.scalars().all()
 
 
 async def acknowledge_note(session: AsyncSession, *, note_id: int, values: dict[str, Any]) -> bool:
     result = await session.execute(
         update(WelfareNote)
-        .where(WelfareNote.id == note_id, WelfareNote.status == AlertStatus.OPEN)
+        .where(col(WelfareNote.id) == note_id, col(WelfareNote.status) == AlertStatus.OPEN)
         .values(status=AlertStatus.ACKNOWLEDGED, **values)
-        .returning(WelfareNote.id)
+        .returning(col(WelfareNote.id))
     )
     return result.scalar_one_or_none() is not None

@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint, Text
 from sqlmodel import Field, SQLModel
 
 from market.db import UTCDateTime, enum_type, utcnow
+from market.lifecycle import terminal_statuses
 
 
 class CopaymentMethod(StrEnum):
@@ -65,9 +66,7 @@ CARD_PAYMENT_TRANSITIONS: dict[CardPaymentStatus, frozenset[CardPaymentStatus]] 
 }
 
 # Where no move leads on: captured, released, declined.
-FINAL_CARD_PAYMENT_STATUSES = frozenset(
-    status for status, moves in CARD_PAYMENT_TRANSITIONS.items() if not moves
-)
+FINAL_CARD_PAYMENT_STATUSES = terminal_statuses(CARD_PAYMENT_TRANSITIONS)
 
 
 class CardPayment(SQLModel, table=True):

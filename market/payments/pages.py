@@ -18,7 +18,7 @@ async def _signed_by_stripe(request: Request) -> None:
     return None
 
 
-signed_by_stripe = mark_rule(_signed_by_stripe, "public:signed-webhook")  # type: ignore[arg-type]
+signed_by_stripe = mark_rule(_signed_by_stripe, "public:signed-webhook")
 
 
 @router.post("/webhooks/stripe", dependencies=[Depends(signed_by_stripe)])

@@ -3,12 +3,13 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.payments.models import (
     FINAL_CARD_PAYMENT_STATUSES,
@@ -24,6 +25,11 @@ def _insert(session: AsyncSession) -> Any:
 
 
 # --- how a citizen pays --------------------------------------------------------
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE changed (its result is a CursorResult)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 async def get_method(session: AsyncSession, citizen_id: int) -> CitizenPaymentMethod | None:
@@ -51,7 +57,7 @@ async def insert_card_payment(session: AsyncSession, values: dict[str, Any]) -> 
         insert_(CardPayment)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["order_id"])
-        .returning(CardPayment.id)
+        .returning(col(CardPayment.id))
     )
     return result.scalar_one_or_none()
 
@@ -63,7 +69,7 @@ async def get_card_payment(session: AsyncSession, payment_id: int) -> CardPaymen
 async def card_payment_of_order(session: AsyncSession, order_id: int) -> CardPayment | None:
     result = await session.execute(
         select(CardPayment)
-        .where(CardPayment.order_id == order_id)
+        .where(col(CardPayment.order_id) == order_id)
         .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
@@ -74,14 +80,14 @@ async def card_payment_by_reference_or_key(
 ) -> CardPayment | None:
     result = await session.execute(
         select(CardPayment)
-        .where(CardPayment.gateway_reference == reference)
+        .where(col(CardPayment.gateway_reference) == reference)
         .execution_options(populate_existing=True)
     )
     found = result.scalars().first()
     if found is None and key:
         result = await session.execute(
             select(CardPayment)
-            .where(CardPayment.idempotency_key == key)
+            .where(col(CardPayment.idempotency_key) == key)
             .execution_options(populate_existing=True)
         )
         found = result.scalar_one_or_none()
@@ -93,11 +99,11 @@ async def card_payments_of_citizen(
 ) -> Sequence[CardPayment]:
     result = await session.execute(
         select(CardPayment)
-        .where(CardPayment.citizen_id == citizen_id)
-        .order_by(CardPayment.id.desc())
+        .where(col(CardPayment.citizen_id) == citizen_id)
+        .order_by(col(CardPayment.id).desc())
         .limit(limit)
     )
-    return result.scalars().all()
+    return [i for i in result.scalars() if i is not None]
 
 
 async def want(
@@ -107,26 +113,26 @@ async def want(
     result = await session.execute(
         update(CardPayment)
         .where(
-            CardPayment.order_id == order_id,
-            CardPayment.status.not_in(FINAL_CARD_PAYMENT_STATUSES),
+            col(CardPayment.order_id) == order_id,
+            col(CardPayment.status).not_in(FINAL_CARD_PAYMENT_STATUSES),
         )
         .values(wanted=wanted, next_attempt_at=now, updated_at=now)
     )
-    return result.rowcount == 1
+    return _rowcount(result) == 1
 
 
 async def due_card_payments(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[int]:
     result = await session.execute(
-        select(CardPayment.id)
+        select(col(CardPayment.id))
         .where(
-            CardPayment.status.not_in(FINAL_CARD_PAYMENT_STATUSES),
-            CardPayment.status != CardPayment.wanted,
-            CardPayment.next_attempt_at <= now,
+            col(CardPayment.status).not_in(FINAL_CARD_PAYMENT_STATUSES),
+            col(CardPayment.status) != col(CardPayment.wanted),
+            col(CardPayment.next_attempt_at) <= now,
         )
-        .order_by(CardPayment.next_attempt_at, CardPayment.id)
+        .order_by(col(CardPayment.next_attempt_at), col(CardPayment.id))
         .limit(limit)
     )
-    return result.scalars().all()
+    return [i for i in result.scalars() if i is not None]
 
 
 async def claim(
@@ -143,14 +149,14 @@ async def claim(
     result = await session.execute(
         update(CardPayment)
         .where(
-            CardPayment.id == payment_id,
-            CardPayment.status == status,
-            CardPayment.attempts == attempts,
-            CardPayment.next_attempt_at <= now,
+            col(CardPayment.id) == payment_id,
+            col(CardPayment.status) == status,
+            col(CardPayment.attempts) == attempts,
+            col(CardPayment.next_attempt_at) <= now,
         )
         .values(attempts=attempts + 1, next_attempt_at=lease_until, updated_at=now)
     )
-    return result.rowcount == 1
+    return _rowcount(result) == 1
 
 
 async def move_card_payment(
@@ -162,18 +168,20 @@ async def move_card_payment(
     never_attempted: bool = False,
 ) -> bool:
     statement = update(CardPayment).where(
-        CardPayment.id == payment_id, CardPayment.status == current
+        col(CardPayment.id) == payment_id, col(CardPayment.status) == current
     )
     if never_attempted:
-        statement = statement.where(CardPayment.attempts == 0)
+        statement = statement.where(col(CardPayment.attempts) == 0)
     result = await session.execute(statement.values(**values))
-    return result.rowcount == 1
+    return _rowcount(result) == 1
 
 
 async def update_card_payment(
     session: AsyncSession, *, payment_id: int, values: dict[str, Any]
 ) -> None:
-    await session.execute(update(CardPayment).where(CardPayment.id == payment_id).values(**values))
+    await session.execute(
+        update(CardPayment).where(col(CardPayment.id) == payment_id).values(**values)
+    )
 
 
 # --- gateway events ------------------------------------------------------------
@@ -186,7 +194,7 @@ async def insert_event(session: AsyncSession, values: dict[str, Any]) -> bool:
         insert_(GatewayEvent)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["id"])
-        .returning(GatewayEvent.id)
+        .returning(col(GatewayEvent.id))
     )
     return result.scalar_one_or_none() is not None
 
@@ -196,7 +204,7 @@ async def finish_event(
 ) -> None:
     await session.execute(
         update(GatewayEvent)
-        .where(GatewayEvent.id == event_id)
+        .where(col(GatewayEvent.id) == event_id)
         .values(outcome=outcome, processed_at=processed_at)
     )
 

@@ -4,9 +4,8 @@ Stripe keeps keys for 24 hours, so transfers also carry the key as their
 ``transfer_group`` and in their metadata, and ``find_transfer`` finds an
 earlier transfer by listing that group, however long ago it was made."""
 
-from typing import Any
-
 import stripe
+from stripe.params import CustomerCreateParams, PaymentIntentCreateParams
 
 from market.config import Settings
 from market.payments.gateway import (
@@ -67,7 +66,7 @@ class StripeGateway:
     ) -> Authorization:
         if not payment_method_id:
             raise PaymentRefused("No card is registered for this citizen.")
-        params: dict[str, Any] = {
+        params: PaymentIntentCreateParams = {
             "amount": amount_ore,
             "currency": self.currency,
             "payment_method": payment_method_id,
@@ -191,7 +190,7 @@ class StripeGateway:
         terminal) to the citizen's Customer, creating the Customer if needed."""
         try:
             if customer_id is None:
-                params: dict[str, Any] = {"name": name}
+                params: CustomerCreateParams = {"name": name}
                 if email:
                     params["email"] = email
                 customer = await self.client.v1.customers.create_async(params)

@@ -4,6 +4,7 @@ the approved month paid in a pain.001 file the bank has confirmed."""
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.auth import repository as auth_repository
 from market.auth import service as auth_service
@@ -34,13 +35,13 @@ async def seed(session: AsyncSession, *, users: dict[str, User]) -> list[tuple[s
     admin = auth_service.actor_for(users["admin@aarhus.example"])
     await service.set_municipality_account(session, actor=admin, iban=AARHUS_IBAN, bic=AARHUS_BIC)
     approved = await session.execute(
-        select(Statement.id).where(
-            Statement.municipality_id == admin.municipality_id,
-            Statement.status == StatementStatus.APPROVED,
-            Statement.total_ore > 0,
+        select(col(Statement.id)).where(
+            col(Statement.municipality_id) == admin.municipality_id,
+            col(Statement.status) == StatementStatus.APPROVED,
+            col(Statement.total_ore) > 0,
         )
     )
-    statement_ids = list(approved.scalars())
+    statement_ids = [i for i in approved.scalars() if i is not None]
     if not statement_ids:
         return []
     await service.create_payouts(session, actor=admin, statement_ids=statement_ids)

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.payouts.models import PaymentFile, Payout, PayoutStatus
 from market.settlement.models import Statement, StatementStatus
@@ -46,17 +47,17 @@ async def approved_statements(
 ) -> list[StatementRow]:
     query = (
         select(Statement, Provider)
-        .join(Provider, Provider.id == Statement.provider_id)  # type: ignore[arg-type]
+        .join(Provider, col(Provider.id) == col(Statement.provider_id))
         .where(
-            Statement.municipality_id == municipality_id,
-            Statement.status == StatementStatus.APPROVED,
+            col(Statement.municipality_id) == municipality_id,
+            col(Statement.status) == StatementStatus.APPROVED,
         )
-        .order_by(Statement.month_on, Provider.name, Statement.id)
+        .order_by(col(Statement.month_on), col(Provider.name), col(Statement.id))
     )
     if statement_ids is not None:
-        query = query.where(Statement.id.in_(list(statement_ids)))  # type: ignore[union-attr]
+        query = query.where(col(Statement.id).in_(list(statement_ids)))
     if month_on is not None:
-        query = query.where(Statement.month_on == month_on)
+        query = query.where(col(Statement.month_on) == month_on)
     result = await session.execute(query)
     return [StatementRow(statement=s, provider=p) for s, p in result.all()]
 
@@ -66,8 +67,8 @@ async def statements_by_id(
 ) -> list[Statement]:
     result = await session.execute(
         select(Statement).where(
-            Statement.municipality_id == municipality_id,
-            Statement.id.in_(list(statement_ids)),  # type: ignore[union-attr]
+            col(Statement.municipality_id) == municipality_id,
+            col(Statement.id).in_(list(statement_ids)),
         )
     )
     return list(result.scalars().all())
@@ -77,14 +78,14 @@ async def unpaid_statements(session: AsyncSession, *, municipality_id: int) -> l
     """Approved statements with no payout yet (the page's "to pay" list)."""
     result = await session.execute(
         select(Statement, Provider)
-        .join(Provider, Provider.id == Statement.provider_id)  # type: ignore[arg-type]
-        .outerjoin(Payout, Payout.statement_id == Statement.id)  # type: ignore[arg-type]
+        .join(Provider, col(Provider.id) == col(Statement.provider_id))
+        .outerjoin(Payout, col(Payout.statement_id) == col(Statement.id))
         .where(
-            Statement.municipality_id == municipality_id,
-            Statement.status == StatementStatus.APPROVED,
-            Payout.id.is_(None),  # type: ignore[union-attr]
+            col(Statement.municipality_id) == municipality_id,
+            col(Statement.status) == StatementStatus.APPROVED,
+            col(Payout.id).is_(None),
         )
-        .order_by(Statement.month_on, Provider.name, Statement.id)
+        .order_by(col(Statement.month_on), col(Provider.name), col(Statement.id))
     )
     return [StatementRow(statement=s, provider=p) for s, p in result.all()]
 
@@ -95,7 +96,7 @@ async def add_payout_once(session: AsyncSession, values: dict[str, Any]) -> bool
         _insert(session)(Payout)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["statement_id"])
-        .returning(Payout.id)  # type: ignore[arg-type]
+        .returning(col(Payout.id))
     )
     return result.scalar_one_or_none() is not None
 
@@ -103,7 +104,7 @@ async def add_payout_once(session: AsyncSession, values: dict[str, Any]) -> bool
 async def payout_for_statement(session: AsyncSession, statement_id: int) -> Payout | None:
     result = await session.execute(
         select(Payout)
-        .where(Payout.statement_id == statement_id)
+        .where(col(Payout.statement_id) == statement_id)
         .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
@@ -111,7 +112,7 @@ async def payout_for_statement(session: AsyncSession, statement_id: int) -> Payo
 
 async def get_payout(session: AsyncSession, payout_id: int) -> Payout | None:
     result = await session.execute(
-        select(Payout).where(Payout.id == payout_id).execution_options(populate_existing=True)
+        select(Payout).where(col(Payout.id) == payout_id).execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
 
@@ -124,17 +125,17 @@ async def payouts(
     payment_file_id: int | None = None,
 ) -> list[PayoutRow]:
     query = (
-        select(Payout, Provider.name, Statement.month_on)
-        .join(Provider, Provider.id == Payout.provider_id)  # type: ignore[arg-type]
-        .join(Statement, Statement.id == Payout.statement_id)  # type: ignore[arg-type]
-        .where(Payout.municipality_id == municipality_id)
-        .order_by(Payout.created_at.desc(), Payout.id.desc())  # type: ignore[attr-defined,union-attr]
+        select(Payout, col(Provider.name), col(Statement.month_on))
+        .join(Provider, col(Provider.id) == col(Payout.provider_id))
+        .join(Statement, col(Statement.id) == col(Payout.statement_id))
+        .where(col(Payout.municipality_id) == municipality_id)
+        .order_by(col(Payout.created_at).desc(), col(Payout.id).desc())
         .execution_options(populate_existing=True)
     )
     if status is not None:
-        query = query.where(Payout.status == status)
+        query = query.where(col(Payout.status) == status)
     if payment_file_id is not None:
-        query = query.where(Payout.payment_file_id == payment_file_id)
+        query = query.where(col(Payout.payment_file_id) == payment_file_id)
     result = await session.execute(query)
     return [PayoutRow(payout=p, provider_name=n, month_on=m) for p, n, m in result.all()]
 
@@ -143,7 +144,7 @@ async def payouts(
 
 
 def _due(now: datetime) -> Any:
-    return or_(Payout.next_attempt_at.is_(None), Payout.next_attempt_at <= now)  # type: ignore[union-attr,operator]
+    return or_(col(Payout.next_attempt_at).is_(None), col(Payout.next_attempt_at) <= now)
 
 
 async def due_transfers(
@@ -151,19 +152,19 @@ async def due_transfers(
 ) -> list[tuple[int, int]]:
     """(id, attempts) of pending Stripe payouts whose turn it is."""
     query = (
-        select(Payout.id, Payout.attempts)
+        select(col(Payout.id), col(Payout.attempts))
         .where(
-            Payout.method == PayoutMethod.STRIPE_TRANSFER,
-            Payout.status == PayoutStatus.PENDING,
+            col(Payout.method) == PayoutMethod.STRIPE_TRANSFER,
+            col(Payout.status) == PayoutStatus.PENDING,
             _due(now),
         )
-        .order_by(Payout.id)
+        .order_by(col(Payout.id))
         .limit(limit)
     )
     if municipality_id is not None:
-        query = query.where(Payout.municipality_id == municipality_id)
+        query = query.where(col(Payout.municipality_id) == municipality_id)
     result = await session.execute(query)
-    return [(row[0], row[1]) for row in result.all()]
+    return [(row[0], row[1]) for row in result.all() if row[0] is not None]
 
 
 async def claim_transfer(
@@ -178,12 +179,12 @@ async def claim_transfer(
     result = await session.execute(
         update(Payout)
         .where(
-            Payout.id == payout_id,
-            Payout.status == PayoutStatus.PENDING,
-            Payout.attempts == seen_attempts,
+            col(Payout.id) == payout_id,
+            col(Payout.status) == PayoutStatus.PENDING,
+            col(Payout.attempts) == seen_attempts,
             _due(now),
         )
-        .values(attempts=Payout.attempts + 1, next_attempt_at=lease_until)
+        .values(attempts=col(Payout.attempts) + 1, next_attempt_at=lease_until)
         .returning(Payout)
         .execution_options(populate_existing=True)
     )
@@ -195,7 +196,7 @@ async def mark_transfer_paid(
 ) -> bool:
     result = await session.execute(
         update(Payout)
-        .where(Payout.id == payout_id, Payout.status == PayoutStatus.PENDING)
+        .where(col(Payout.id) == payout_id, col(Payout.status) == PayoutStatus.PENDING)
         .values(
             status=PayoutStatus.PAID,
             gateway_reference=reference,
@@ -204,7 +205,7 @@ async def mark_transfer_paid(
             last_error=None,
             next_attempt_at=None,
         )
-        .returning(Payout.id)  # type: ignore[arg-type]
+        .returning(col(Payout.id))
     )
     return result.scalar_one_or_none() is not None
 
@@ -214,7 +215,7 @@ async def mark_transfer_retry(
 ) -> None:
     await session.execute(
         update(Payout)
-        .where(Payout.id == payout_id, Payout.status == PayoutStatus.PENDING)
+        .where(col(Payout.id) == payout_id, col(Payout.status) == PayoutStatus.PENDING)
         .values(last_error=error, next_attempt_at=retry_at)
     )
 
@@ -222,9 +223,9 @@ async def mark_transfer_retry(
 async def mark_failed(session: AsyncSession, *, payout_id: int, error: str) -> bool:
     result = await session.execute(
         update(Payout)
-        .where(Payout.id == payout_id, Payout.status == PayoutStatus.PENDING)
+        .where(col(Payout.id) == payout_id, col(Payout.status) == PayoutStatus.PENDING)
         .values(status=PayoutStatus.FAILED, last_error=error, next_attempt_at=None)
-        .returning(Payout.id)  # type: ignore[arg-type]
+        .returning(col(Payout.id))
     )
     return result.scalar_one_or_none() is not None
 
@@ -237,18 +238,18 @@ async def refused_by_bank(
     result = await session.execute(
         update(Payout)
         .where(
-            Payout.id == payout_id,
-            Payout.status == PayoutStatus.SUBMITTED,
-            Payout.method == PayoutMethod.BANK_FILE,
+            col(Payout.id) == payout_id,
+            col(Payout.status) == PayoutStatus.SUBMITTED,
+            col(Payout.method) == PayoutMethod.BANK_FILE,
         )
         .values(
             status=PayoutStatus.FAILED,
             last_error=reason,
             payment_file_id=None,
-            attempts=Payout.attempts + 1,
+            attempts=col(Payout.attempts) + 1,
             next_attempt_at=None,
         )
-        .returning(Payout.id)  # type: ignore[arg-type]
+        .returning(col(Payout.id))
     )
     return result.scalar_one_or_none() is not None
 
@@ -263,7 +264,7 @@ async def requeue(
 ) -> bool:
     result = await session.execute(
         update(Payout)
-        .where(Payout.id == payout_id, Payout.status == PayoutStatus.FAILED)
+        .where(col(Payout.id) == payout_id, col(Payout.status) == PayoutStatus.FAILED)
         .values(
             status=PayoutStatus.PENDING,
             method=method,
@@ -271,7 +272,7 @@ async def requeue(
             destination_bic=destination_bic,
             next_attempt_at=None,
         )
-        .returning(Payout.id)  # type: ignore[arg-type]
+        .returning(col(Payout.id))
     )
     return result.scalar_one_or_none() is not None
 
@@ -293,13 +294,13 @@ async def submit_in_file(
     result = await session.execute(
         update(Payout)
         .where(
-            Payout.id.in_(list(payout_ids)),  # type: ignore[union-attr]
-            Payout.status == PayoutStatus.PENDING,
-            Payout.method == PayoutMethod.BANK_FILE,
-            Payout.payment_file_id.is_(None),  # type: ignore[union-attr]
+            col(Payout.id).in_(list(payout_ids)),
+            col(Payout.status) == PayoutStatus.PENDING,
+            col(Payout.method) == PayoutMethod.BANK_FILE,
+            col(Payout.payment_file_id).is_(None),
         )
         .values(status=PayoutStatus.SUBMITTED, payment_file_id=payment_file_id, submitted_at=when)
-        .returning(Payout.id)  # type: ignore[arg-type]
+        .returning(col(Payout.id))
     )
     return len(result.all())
 
@@ -307,8 +308,8 @@ async def submit_in_file(
 async def payment_files(session: AsyncSession, *, municipality_id: int) -> Sequence[PaymentFile]:
     result = await session.execute(
         select(PaymentFile)
-        .where(PaymentFile.municipality_id == municipality_id)
-        .order_by(PaymentFile.created_at.desc(), PaymentFile.id.desc())  # type: ignore[attr-defined,union-attr]
+        .where(col(PaymentFile.municipality_id) == municipality_id)
+        .order_by(col(PaymentFile.created_at).desc(), col(PaymentFile.id).desc())
         .execution_options(populate_existing=True)
     )
     return result.scalars().all()
@@ -317,7 +318,7 @@ async def payment_files(session: AsyncSession, *, municipality_id: int) -> Seque
 async def get_payment_file(session: AsyncSession, file_id: int) -> PaymentFile | None:
     result = await session.execute(
         select(PaymentFile)
-        .where(PaymentFile.id == file_id)
+        .where(col(PaymentFile.id) == file_id)
         .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
@@ -330,19 +331,19 @@ async def mark_file_paid(
     when the file was marked paid before."""
     marked = await session.execute(
         update(PaymentFile)
-        .where(PaymentFile.id == file_id, PaymentFile.paid_at.is_(None))  # type: ignore[union-attr]
+        .where(col(PaymentFile.id) == file_id, col(PaymentFile.paid_at).is_(None))
         .values(paid_at=when, paid_by_user_id=user_id)
-        .returning(PaymentFile.id)  # type: ignore[arg-type]
+        .returning(col(PaymentFile.id))
     )
     if marked.scalar_one_or_none() is None:
         return []
     result = await session.execute(
         update(Payout)
-        .where(Payout.payment_file_id == file_id, Payout.status == PayoutStatus.SUBMITTED)
+        .where(col(Payout.payment_file_id) == file_id, col(Payout.status) == PayoutStatus.SUBMITTED)
         .values(status=PayoutStatus.PAID, paid_at=when)
-        .returning(Payout.id)  # type: ignore[arg-type]
+        .returning(col(Payout.id))
     )
-    return [row[0] for row in result.all()]
+    return [row[0] for row in result.all() if row[0] is not None]
 
 
 # --- accounts ------------------------------------------------------------------------
@@ -351,7 +352,7 @@ async def mark_file_paid(
 async def get_provider(session: AsyncSession, provider_id: int) -> Provider | None:
     result = await session.execute(
         select(Provider)
-        .where(Provider.id == provider_id)  # type: ignore[arg-type]
+        .where(col(Provider.id) == provider_id)
         .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from market.auth import service as auth_service
 from market.auth.models import User
@@ -52,8 +53,8 @@ async def seed(
     aarhus = municipalities[0]
     earlier, last = past_months()
     found = await session.execute(
-        select(Order.approval_id)
-        .where(Order.municipality_id == aarhus.id, Order.delivery_on >= earlier)
+        select(col(Order.approval_id))
+        .where(col(Order.municipality_id) == aarhus.id, col(Order.delivery_on) >= earlier)
         .distinct()
     )
     approval_ids = sorted(found.scalars())
@@ -63,7 +64,7 @@ async def seed(
     # version can only start in the future; see the approval's terms page).
     await session.execute(
         update(ContractTerms)
-        .where(ContractTerms.approval_id.in_(approval_ids), ContractTerms.version == 1)
+        .where(col(ContractTerms.approval_id).in_(approval_ids), col(ContractTerms.version) == 1)
         .values(**DEMO_TERMS)
     )
     admin = auth_service.actor_for(users["admin@aarhus.example"])

@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from market.auth.models import User
-from market.orders.models import FailureReason, Order, OrderEvent, OrderStatus
+from market.orders import outcome
+from market.orders.models import Order, OrderEvent
 from market.settlement.models import (
     Adjustment,
     SettlementRun,
@@ -23,32 +25,30 @@ from market.settlement.models import (
 from providers.models import Approval, ApprovalStatus, ContractTerms, Provider
 from vouchers.models import Citizen
 
-PROVIDER_FAULTS = (FailureReason.NOT_DELIVERED, FailureReason.TOO_LATE, FailureReason.WRONG_MEAL)
-UNFINISHED = (OrderStatus.PLACED, OrderStatus.ACCEPTED, OrderStatus.OUT_FOR_DELIVERY)
+# How each order ended: the one classification, in its SQL form.
+IS_DELIVERED = outcome.IS_DELIVERED
+IS_ON_TIME = outcome.IS_ON_TIME
+IS_PROVIDER_FAULT = outcome.IS_PROVIDER_FAULT
+IS_ABSENT = outcome.IS_ABSENT
+IS_LATE_CANCELLED = outcome.IS_LATE_CANCELLED
+IS_UNFINISHED = outcome.IS_UNFINISHED
 
-# --- how each order ended (DESIGN.md's outcome table), as SQL conditions ------------
 
-IS_DELIVERED = Order.status == OrderStatus.DELIVERED
-IS_ON_TIME = and_(IS_DELIVERED, Order.delivered_at <= Order.window_end_at)
-IS_PROVIDER_FAULT = and_(
-    Order.status == OrderStatus.FAILED, Order.failure_reason.in_(PROVIDER_FAULTS)
-)
-IS_ABSENT = and_(
-    Order.status == OrderStatus.FAILED, Order.failure_reason == FailureReason.CITIZEN_ABSENT
-)
-IS_LATE_CANCELLED = Order.status == OrderStatus.LATE_CANCELLED
-IS_UNFINISHED = Order.status.in_(UNFINISHED)
+def _id(value: int | None) -> int:
+    """A primary key read back from the database, never None."""
+    assert value is not None
+    return value
 
 
 def _units_where(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, Order.units), else_=0)), 0)
+    return func.coalesce(func.sum(case((condition, col(Order.units)), else_=0)), 0)
 
 
 def _in_month(municipality_id: int, first: date, last: date) -> Any:
     return and_(
-        Order.municipality_id == municipality_id,
-        Order.delivery_on >= first,
-        Order.delivery_on <= last,
+        col(Order.municipality_id) == municipality_id,
+        col(Order.delivery_on) >= first,
+        col(Order.delivery_on) <= last,
     )
 
 
@@ -64,8 +64,8 @@ async def month_counts(
     number of unfinished orders. One GROUP BY over service_order."""
     query = (
         select(
-            Order.approval_id.label("approval_id"),
-            func.max(Order.provider_id).label("provider_id"),
+            col(Order.approval_id).label("approval_id"),
+            func.max(col(Order.provider_id)).label("provider_id"),
             _units_where(IS_DELIVERED).label("delivered"),
             _units_where(IS_ON_TIME).label("delivered_on_time"),
             _units_where(IS_PROVIDER_FAULT).label("provider_fault_failures"),
@@ -76,11 +76,11 @@ async def month_counts(
             ),
         )
         .where(_in_month(municipality_id, first, last))
-        .group_by(Order.approval_id)
-        .order_by(Order.approval_id)
+        .group_by(col(Order.approval_id))
+        .order_by(col(Order.approval_id))
     )
     if approval_id is not None:
-        query = query.where(Order.approval_id == approval_id)
+        query = query.where(col(Order.approval_id) == approval_id)
     result = await session.execute(query)
     return [{key: int(value) for key, value in row._mapping.items()} for row in result.all()]
 
@@ -91,16 +91,16 @@ async def guaranteed_approvals(
     """(approval id, provider id) of approvals in force during the month whose
     terms in force carry a volume guarantee: take-or-pay pays even without orders."""
     result = await session.execute(
-        select(Approval.id, Approval.provider_id)
+        select(col(Approval.id), col(Approval.provider_id))
         .where(
-            Approval.municipality_id == municipality_id,
-            Approval.valid_from <= last,
-            Approval.valid_to >= first,
-            Approval.status.in_((ApprovalStatus.ACTIVE, ApprovalStatus.SUSPENDED)),
+            col(Approval.municipality_id) == municipality_id,
+            col(Approval.valid_from) <= last,
+            col(Approval.valid_to) >= first,
+            col(Approval.status).in_((ApprovalStatus.ACTIVE, ApprovalStatus.SUSPENDED)),
         )
-        .order_by(Approval.id)
+        .order_by(col(Approval.id))
     )
-    return [(row[0], row[1]) for row in result.all()]
+    return [(_id(row[0]), row[1]) for row in result.all()]
 
 
 async def terms_in_force(
@@ -112,11 +112,13 @@ async def terms_in_force(
         return {}
     result = await session.execute(
         select(ContractTerms)
-        .where(ContractTerms.approval_id.in_(approval_ids), ContractTerms.valid_from <= last)
+        .where(
+            col(ContractTerms.approval_id).in_(approval_ids), col(ContractTerms.valid_from) <= last
+        )
         .order_by(
-            ContractTerms.approval_id,
-            ContractTerms.valid_from.desc(),
-            ContractTerms.version.desc(),
+            col(ContractTerms.approval_id),
+            col(ContractTerms.valid_from).desc(),
+            col(ContractTerms.version).desc(),
         )
     )
     chosen: dict[int, ContractTerms] = {}
@@ -130,8 +132,10 @@ async def statements_of_month(
 ) -> list[Statement]:
     result = await session.execute(
         select(Statement)
-        .where(Statement.municipality_id == municipality_id, Statement.month_on == month_on)
-        .order_by(Statement.provider_id, Statement.approval_id)
+        .where(
+            col(Statement.municipality_id) == municipality_id, col(Statement.month_on) == month_on
+        )
+        .order_by(col(Statement.provider_id), col(Statement.approval_id))
     )
     return list(result.scalars())
 
@@ -140,19 +144,21 @@ async def statements_with_providers(
     session: AsyncSession, *, municipality_id: int, month_on: date
 ) -> list[tuple[Statement, str]]:
     result = await session.execute(
-        select(Statement, Provider.name)
-        .join(Provider, Provider.id == Statement.provider_id)
-        .where(Statement.municipality_id == municipality_id, Statement.month_on == month_on)
-        .order_by(Provider.name, Statement.approval_id)
+        select(Statement, col(Provider.name))
+        .join(Provider, col(Provider.id) == col(Statement.provider_id))
+        .where(
+            col(Statement.municipality_id) == municipality_id, col(Statement.month_on) == month_on
+        )
+        .order_by(col(Provider.name), col(Statement.approval_id))
     )
     return [(row[0], row[1]) for row in result.all()]
 
 
 async def add_run(session: AsyncSession, values: dict[str, Any]) -> int:
     result = await session.execute(
-        insert(SettlementRun).values(**values).returning(SettlementRun.id)
+        insert(SettlementRun).values(**values).returning(col(SettlementRun.id))
     )
-    return int(result.scalar_one())
+    return _id(result.scalar_one())
 
 
 async def update_run(
@@ -160,7 +166,7 @@ async def update_run(
 ) -> bool:
     result = await session.execute(
         update(SettlementRun)
-        .where(SettlementRun.id == run_id)
+        .where(col(SettlementRun.id) == run_id)
         .values(statements=statements, total_ore=total_ore)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
@@ -185,15 +191,19 @@ async def clear_drafts(session: AsyncSession, statement_ids: Sequence[int]) -> N
     condition on the status, not the caller's list, keeps approved lines."""
     if not statement_ids:
         return
-    drafts = select(Statement.id).where(
-        Statement.id.in_(statement_ids), Statement.status == StatementStatus.DRAFT
+    drafts = select(col(Statement.id)).where(
+        col(Statement.id).in_(statement_ids), col(Statement.status) == StatementStatus.DRAFT
     )
-    lines = select(StatementLine.id).where(StatementLine.statement_id.in_(drafts.scalar_subquery()))
-    await session.execute(
-        delete(StatementLineOrder).where(StatementLineOrder.line_id.in_(lines.scalar_subquery()))
+    lines = select(col(StatementLine.id)).where(
+        col(StatementLine.statement_id).in_(drafts.scalar_subquery())
     )
     await session.execute(
-        delete(StatementLine).where(StatementLine.statement_id.in_(drafts.scalar_subquery()))
+        delete(StatementLineOrder).where(
+            col(StatementLineOrder.line_id).in_(lines.scalar_subquery())
+        )
+    )
+    await session.execute(
+        delete(StatementLine).where(col(StatementLine.statement_id).in_(drafts.scalar_subquery()))
     )
 
 
@@ -201,20 +211,20 @@ async def delete_statements(session: AsyncSession, statement_ids: Sequence[int])
     if statement_ids:
         await session.execute(
             delete(Statement).where(
-                Statement.id.in_(statement_ids), Statement.status == StatementStatus.DRAFT
+                col(Statement.id).in_(statement_ids), col(Statement.status) == StatementStatus.DRAFT
             )
         )
 
 
 async def insert_statement(session: AsyncSession, values: dict[str, Any]) -> int:
-    result = await session.execute(insert(Statement).values(**values).returning(Statement.id))
-    return int(result.scalar_one())
+    result = await session.execute(insert(Statement).values(**values).returning(col(Statement.id)))
+    return _id(result.scalar_one())
 
 
 async def update_draft(session: AsyncSession, statement_id: int, values: dict[str, Any]) -> bool:
     result = await session.execute(
         update(Statement)
-        .where(Statement.id == statement_id, Statement.status == StatementStatus.DRAFT)
+        .where(col(Statement.id) == statement_id, col(Statement.status) == StatementStatus.DRAFT)
         .values(**values)
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
@@ -222,9 +232,9 @@ async def update_draft(session: AsyncSession, statement_id: int, values: dict[st
 
 async def insert_line(session: AsyncSession, values: dict[str, Any]) -> int:
     result = await session.execute(
-        insert(StatementLine).values(**values).returning(StatementLine.id)
+        insert(StatementLine).values(**values).returning(col(StatementLine.id))
     )
-    return int(result.scalar_one())
+    return _id(result.scalar_one())
 
 
 async def link_orders(
@@ -238,8 +248,8 @@ async def link_orders(
     last: date,
 ) -> None:
     """INSERT … SELECT: every order of the approval's month meeting ``condition``."""
-    orders = select(literal(line_id), Order.id).where(
-        _in_month(municipality_id, first, last), Order.approval_id == approval_id, condition
+    orders = select(literal(line_id), col(Order.id)).where(
+        _in_month(municipality_id, first, last), col(Order.approval_id) == approval_id, condition
     )
     await session.execute(insert(StatementLineOrder).from_select(["line_id", "order_id"], orders))
 
@@ -258,15 +268,15 @@ async def link_deliveries_split(
     """Deliveries up to the rebate threshold behind the first line, the rest
     behind the rebated one: in delivery order (day, then id), by running units."""
     running = (
-        func.sum(Order.units)
-        .over(order_by=(Order.delivery_on, Order.delivered_at, Order.id))
+        func.sum(col(Order.units))
+        .over(order_by=(col(Order.delivery_on), col(Order.delivered_at), col(Order.id)))
         .label("running")
     )
     ranked = (
-        select(Order.id.label("order_id"), running)
+        select(col(Order.id).label("order_id"), running)
         .where(
             _in_month(municipality_id, first, last),
-            Order.approval_id == approval_id,
+            col(Order.approval_id) == approval_id,
             IS_DELIVERED,
         )
         .subquery()
@@ -286,14 +296,14 @@ async def open_adjustments(
         return []
     corrected = aliased(Statement)
     result = await session.execute(
-        select(Adjustment, corrected.month_on)
-        .join(corrected, corrected.id == Adjustment.corrects_statement_id)
+        select(Adjustment, col(corrected.month_on))
+        .join(corrected, col(corrected.id) == col(Adjustment.corrects_statement_id))
         .where(
-            Adjustment.approval_id.in_(approval_ids),
-            Adjustment.applied_statement_id.is_(None),
-            corrected.month_on < before,
+            col(Adjustment.approval_id).in_(approval_ids),
+            col(Adjustment.applied_statement_id).is_(None),
+            col(corrected.month_on) < before,
         )
-        .order_by(Adjustment.approval_id, Adjustment.created_at, Adjustment.id)
+        .order_by(col(Adjustment.approval_id), col(Adjustment.created_at), col(Adjustment.id))
     )
     return [(row[0], row[1]) for row in result.all()]
 
@@ -305,22 +315,26 @@ async def apply_adjustments(
         return 0
     result = await session.execute(
         update(Adjustment)
-        .where(Adjustment.id.in_(adjustment_ids), Adjustment.applied_statement_id.is_(None))
+        .where(
+            col(Adjustment.id).in_(adjustment_ids), col(Adjustment.applied_statement_id).is_(None)
+        )
         .values(applied_statement_id=statement_id)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def insert_adjustment(session: AsyncSession, values: dict[str, Any]) -> int:
-    result = await session.execute(insert(Adjustment).values(**values).returning(Adjustment.id))
-    return int(result.scalar_one())
+    result = await session.execute(
+        insert(Adjustment).values(**values).returning(col(Adjustment.id))
+    )
+    return _id(result.scalar_one())
 
 
 async def adjustments_of(session: AsyncSession, statement_id: int) -> list[Adjustment]:
     result = await session.execute(
         select(Adjustment)
-        .where(Adjustment.corrects_statement_id == statement_id)
-        .order_by(Adjustment.id)
+        .where(col(Adjustment.corrects_statement_id) == statement_id)
+        .order_by(col(Adjustment.id))
     )
     return list(result.scalars())
 
@@ -328,7 +342,7 @@ async def adjustments_of(session: AsyncSession, statement_id: int) -> list[Adjus
 async def get_run(session: AsyncSession, run_id: int) -> SettlementRun | None:
     result = await session.execute(
         select(SettlementRun)
-        .where(SettlementRun.id == run_id)
+        .where(col(SettlementRun.id) == run_id)
         .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
@@ -341,7 +355,7 @@ async def get_adjustment(session: AsyncSession, adjustment_id: int) -> Adjustmen
 async def get_statement(session: AsyncSession, statement_id: int) -> Statement | None:
     result = await session.execute(
         select(Statement)
-        .where(Statement.id == statement_id)
+        .where(col(Statement.id) == statement_id)
         .execution_options(populate_existing=True)
     )
     return result.scalar_one_or_none()
@@ -352,8 +366,8 @@ async def lines_of(session: AsyncSession, statement_ids: Sequence[int]) -> list[
         return []
     result = await session.execute(
         select(StatementLine)
-        .where(StatementLine.statement_id.in_(statement_ids))
-        .order_by(StatementLine.statement_id, StatementLine.position)
+        .where(col(StatementLine.statement_id).in_(statement_ids))
+        .order_by(col(StatementLine.statement_id), col(StatementLine.position))
     )
     return list(result.scalars())
 
@@ -364,10 +378,10 @@ async def get_line(session: AsyncSession, line_id: int) -> StatementLine | None:
 
 async def line_order_counts(session: AsyncSession, statement_id: int) -> dict[int, int]:
     result = await session.execute(
-        select(StatementLineOrder.line_id, func.count())
-        .join(StatementLine, StatementLine.id == StatementLineOrder.line_id)
-        .where(StatementLine.statement_id == statement_id)
-        .group_by(StatementLineOrder.line_id)
+        select(col(StatementLineOrder.line_id), func.count())
+        .join(StatementLine, col(StatementLine.id) == col(StatementLineOrder.line_id))
+        .where(col(StatementLine.statement_id) == statement_id)
+        .group_by(col(StatementLineOrder.line_id))
     )
     return {row[0]: int(row[1]) for row in result.all()}
 
@@ -380,15 +394,15 @@ async def line_orders(
         await session.execute(
             select(func.count())
             .select_from(StatementLineOrder)
-            .where(StatementLineOrder.line_id == line_id)
+            .where(col(StatementLineOrder.line_id) == line_id)
         )
     ).scalar_one()
     result = await session.execute(
-        select(Order, Citizen.full_name)
-        .join(StatementLineOrder, StatementLineOrder.order_id == Order.id)
-        .join(Citizen, Citizen.id == Order.citizen_id)
-        .where(StatementLineOrder.line_id == line_id)
-        .order_by(Order.delivery_on, Order.id)
+        select(Order, col(Citizen.full_name))
+        .join(StatementLineOrder, col(StatementLineOrder.order_id) == col(Order.id))
+        .join(Citizen, col(Citizen.id) == col(Order.citizen_id))
+        .where(col(StatementLineOrder.line_id) == line_id)
+        .order_by(col(Order.delivery_on), col(Order.id))
         .offset(offset)
         .limit(limit)
     )
@@ -400,12 +414,12 @@ async def all_line_orders(
 ) -> list[tuple[int, Order, str]]:
     """Every order behind a statement's lines, for exports: (line id, order, citizen)."""
     result = await session.execute(
-        select(StatementLineOrder.line_id, Order, Citizen.full_name)
-        .join(Order, Order.id == StatementLineOrder.order_id)
-        .join(StatementLine, StatementLine.id == StatementLineOrder.line_id)
-        .join(Citizen, Citizen.id == Order.citizen_id)
-        .where(StatementLine.statement_id == statement_id)
-        .order_by(StatementLine.position, Order.delivery_on, Order.id)
+        select(col(StatementLineOrder.line_id), Order, col(Citizen.full_name))
+        .join(Order, col(Order.id) == col(StatementLineOrder.order_id))
+        .join(StatementLine, col(StatementLine.id) == col(StatementLineOrder.line_id))
+        .join(Citizen, col(Citizen.id) == col(Order.citizen_id))
+        .where(col(StatementLine.statement_id) == statement_id)
+        .order_by(col(StatementLine.position), col(Order.delivery_on), col(Order.id))
     )
     return [(row[0], row[1], row[2]) for row in result.all()]
 
@@ -413,17 +427,17 @@ async def all_line_orders(
 async def line_of_order(session: AsyncSession, order_id: int) -> StatementLine | None:
     result = await session.execute(
         select(StatementLine)
-        .join(StatementLineOrder, StatementLineOrder.line_id == StatementLine.id)
-        .where(StatementLineOrder.order_id == order_id)
+        .join(StatementLineOrder, col(StatementLineOrder.line_id) == col(StatementLine.id))
+        .where(col(StatementLineOrder.order_id) == order_id)
     )
     return result.scalar_one_or_none()
 
 
 async def get_order(session: AsyncSession, order_id: int) -> tuple[Order, str] | None:
     result = await session.execute(
-        select(Order, Citizen.full_name)
-        .join(Citizen, Citizen.id == Order.citizen_id)
-        .where(Order.id == order_id)
+        select(Order, col(Citizen.full_name))
+        .join(Citizen, col(Citizen.id) == col(Order.citizen_id))
+        .where(col(Order.id) == order_id)
     )
     row = result.one_or_none()
     return None if row is None else (row[0], row[1])
@@ -432,10 +446,10 @@ async def get_order(session: AsyncSession, order_id: int) -> tuple[Order, str] |
 async def order_events(session: AsyncSession, order_id: int) -> list[tuple[OrderEvent, str | None]]:
     actor = aliased(User)
     result = await session.execute(
-        select(OrderEvent, actor.full_name)
-        .outerjoin(actor, actor.id == OrderEvent.actor_user_id)
-        .where(OrderEvent.order_id == order_id)
-        .order_by(OrderEvent.occurred_at, OrderEvent.id)
+        select(OrderEvent, col(actor.full_name))
+        .outerjoin(actor, col(actor.id) == col(OrderEvent.actor_user_id))
+        .where(col(OrderEvent.order_id) == order_id)
+        .order_by(col(OrderEvent.occurred_at), col(OrderEvent.id))
     )
     return [(row[0], row[1]) for row in result.all()]
 
@@ -453,9 +467,9 @@ async def approve(
     result = await session.execute(
         update(Statement)
         .where(
-            Statement.id == statement_id,
-            Statement.status == StatementStatus.DRAFT,
-            Statement.prepared_by_user_id != approved_by_user_id,
+            col(Statement.id) == statement_id,
+            col(Statement.status) == StatementStatus.DRAFT,
+            col(Statement.prepared_by_user_id) != approved_by_user_id,
         )
         .values(
             status=StatementStatus.APPROVED,
@@ -472,15 +486,15 @@ async def month_summaries(session: AsyncSession, *, municipality_id: int) -> lis
     """Per month with statements: how many, drafts, approved, total."""
     result = await session.execute(
         select(
-            Statement.month_on,
+            col(Statement.month_on),
             func.count(),
-            func.sum(case((Statement.status == StatementStatus.DRAFT, 1), else_=0)),
-            func.sum(Statement.total_ore),
-            func.sum(Statement.unfinished_orders),
+            func.sum(case((col(Statement.status) == StatementStatus.DRAFT, 1), else_=0)),
+            func.sum(col(Statement.total_ore)),
+            func.sum(col(Statement.unfinished_orders)),
         )
-        .where(Statement.municipality_id == municipality_id)
-        .group_by(Statement.month_on)
-        .order_by(Statement.month_on.desc())
+        .where(col(Statement.municipality_id) == municipality_id)
+        .group_by(col(Statement.month_on))
+        .order_by(col(Statement.month_on).desc())
     )
     return [
         {
@@ -499,8 +513,11 @@ async def last_run(
 ) -> SettlementRun | None:
     result = await session.execute(
         select(SettlementRun)
-        .where(SettlementRun.municipality_id == municipality_id, SettlementRun.month_on == month_on)
-        .order_by(SettlementRun.id.desc())
+        .where(
+            col(SettlementRun.municipality_id) == municipality_id,
+            col(SettlementRun.month_on) == month_on,
+        )
+        .order_by(col(SettlementRun.id).desc())
         .limit(1)
     )
     return result.scalar_one_or_none()
@@ -510,16 +527,20 @@ async def user_names(session: AsyncSession, user_ids: Sequence[int]) -> dict[int
     ids = sorted({i for i in user_ids if i is not None})
     if not ids:
         return {}
-    result = await session.execute(select(User.id, User.full_name).where(User.id.in_(ids)))
-    return {row[0]: row[1] for row in result.all()}
+    result = await session.execute(
+        select(col(User.id), col(User.full_name)).where(col(User.id).in_(ids))
+    )
+    return {_id(row[0]): row[1] for row in result.all()}
 
 
 async def provider_names(session: AsyncSession, provider_ids: Sequence[int]) -> dict[int, str]:
     ids = sorted(set(provider_ids))
     if not ids:
         return {}
-    result = await session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(ids)))
-    return {row[0]: row[1] for row in result.all()}
+    result = await session.execute(
+        select(col(Provider.id), col(Provider.name)).where(col(Provider.id).in_(ids))
+    )
+    return {_id(row[0]): row[1] for row in result.all()}
 
 
 async def get_terms(session: AsyncSession, terms_id: int) -> ContractTerms | None:

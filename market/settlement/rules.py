@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Any
 
 from market.errors import N_
+from providers.approvals.terms import ContractTerms  # the one value object of the terms
 
 BP = 10_000  # basis points in one whole
 ONE_POINT_BP = 100  # one percentage point
@@ -34,40 +35,6 @@ class LineKind(StrEnum):
     SLA_MALUS = "sla_malus"
     SLA_BONUS = "sla_bonus"
     ADJUSTMENT = "adjustment"
-
-
-@dataclass(frozen=True)
-class ContractTerms:
-    unit_price_ore: int
-    min_units_per_month: int = 0
-    shortfall_rate_bp: int = 0
-    rebate_threshold_units: int | None = None
-    rebate_bp: int = 0
-    on_time_target_bp: int = 0
-    malus_bp_per_point: int = 0
-    malus_cap_bp: int = 0
-    bonus_threshold_bp: int | None = None
-    bonus_bp: int = 0
-    citizen_absent_share_bp: int = 0
-    late_cancel_share_bp: int = 0
-
-    def __post_init__(self) -> None:
-        if self.unit_price_ore <= 0:
-            raise ValueError("the unit price must be positive")
-        for name in (
-            "shortfall_rate_bp",
-            "rebate_bp",
-            "on_time_target_bp",
-            "malus_bp_per_point",
-            "malus_cap_bp",
-            "bonus_bp",
-            "citizen_absent_share_bp",
-            "late_cancel_share_bp",
-        ):
-            if not 0 <= getattr(self, name) <= BP:
-                raise ValueError(f"{name} must be between 0 and {BP} basis points")
-        if self.min_units_per_month < 0 or (self.rebate_threshold_units or 0) < 0:
-            raise ValueError("unit counts in the terms cannot be negative")
 
 
 @dataclass(frozen=True)
@@ -107,14 +74,18 @@ class MonthActivity:
 
 
 @dataclass(frozen=True)
-class Adjustment:
+class AdjustmentInput:
+    """A correction carried into the month, as the rules see it."""
+
     amount_ore: int
     message: str
     params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class StatementLine:
+class LineCalculation:
+    """One line of a computed statement (the table row is models.StatementLine)."""
+
     kind: LineKind
     quantity: int
     amount_ore: int
@@ -125,8 +96,10 @@ class StatementLine:
 
 
 @dataclass(frozen=True)
-class Statement:
-    lines: list[StatementLine] = field(default_factory=list)
+class StatementCalculation:
+    """A computed statement (the table row is models.Statement)."""
+
+    lines: list[LineCalculation] = field(default_factory=list)
 
     @property
     def total_ore(self) -> int:
@@ -151,23 +124,31 @@ def exact(value: int | Fraction) -> int | str:
 
 
 def settle(
-    terms: ContractTerms, activity: MonthActivity, adjustments: tuple[Adjustment, ...] = ()
-) -> Statement:
-    lines: list[StatementLine] = []
+    terms: ContractTerms,
+    activity: MonthActivity,
+    adjustments: tuple[AdjustmentInput, ...] = (),
+) -> StatementCalculation:
+    """The month's statement, line by line (DESIGN.md's numbering)."""
+    lines = _delivery_lines(terms, activity)
+    delivery_amount = sum(line.amount_ore for line in lines)
+    lines += _share_lines(terms, activity)
+    lines += _guarantee_lines(terms, activity)
+    lines += _sla_lines(terms, activity, delivery_amount)
+    lines = [line for line in lines if line.quantity != 0]
+    return StatementCalculation(lines=lines + _adjustment_lines(adjustments))
+
+
+def _delivery_lines(terms: ContractTerms, activity: MonthActivity) -> list[LineCalculation]:
+    """1 and 2: deliveries, with the volume rebate above the threshold."""
     price = terms.unit_price_ore
-
-    def add(line: StatementLine) -> None:
-        if line.quantity != 0:
-            lines.append(line)
-
-    # 1 and 2: deliveries, with the volume rebate above the threshold.
     threshold = terms.rebate_threshold_units
     if threshold is None or terms.rebate_bp == 0:
         full, rebated = activity.delivered, 0
     else:
         full, rebated = min(activity.delivered, threshold), max(0, activity.delivered - threshold)
-    add(
-        StatementLine(
+    rebated_price = Fraction(price * (BP - terms.rebate_bp), BP)
+    return [
+        LineCalculation(
             LineKind.DELIVERED,
             full,
             round_half_even(Fraction(full * price)),
@@ -176,11 +157,8 @@ def settle(
             else N_("{count} delivered units at the unit price of {unit_price_ore}"),
             {"count": full, "unit_price_ore": price},
             unit_amount_ore=Fraction(price),
-        )
-    )
-    rebated_price = Fraction(price * (BP - terms.rebate_bp), BP)
-    add(
-        StatementLine(
+        ),
+        LineCalculation(
             LineKind.DELIVERED_ABOVE_REBATE_THRESHOLD,
             rebated,
             round_half_even(rebated * rebated_price),
@@ -201,11 +179,13 @@ def settle(
             },
             unit_amount_ore=rebated_price,
             rate_bp=terms.rebate_bp,
-        )
-    )
-    delivery_amount = sum(line.amount_ore for line in lines)
+        ),
+    ]
 
-    # 3 and 4: the shares paid for work done that did not end in a delivery.
+
+def _share_lines(terms: ContractTerms, activity: MonthActivity) -> list[LineCalculation]:
+    """3 and 4: the shares paid for work done that did not end in a delivery."""
+    lines = []
     for kind, count, share_bp, one, many in (
         (
             LineKind.CITIZEN_ABSENT,
@@ -234,9 +214,9 @@ def settle(
             ),
         ),
     ):
-        unit_amount = Fraction(price * share_bp, BP)
-        add(
-            StatementLine(
+        unit_amount = Fraction(terms.unit_price_ore * share_bp, BP)
+        lines.append(
+            LineCalculation(
                 kind,
                 count,
                 round_half_even(count * unit_amount),
@@ -246,116 +226,128 @@ def settle(
                 rate_bp=share_bp,
             )
         )
+    return lines
 
-    # 5: the volume guarantee (take-or-pay).
+
+def _guarantee_lines(terms: ContractTerms, activity: MonthActivity) -> list[LineCalculation]:
+    """5: the volume guarantee (take-or-pay)."""
+    if not terms.shortfall_rate_bp:
+        return []
     shortfall = max(0, terms.min_units_per_month - activity.billable)
-    unit_amount = Fraction(price * terms.shortfall_rate_bp, BP)
-    if terms.shortfall_rate_bp:
-        add(
-            StatementLine(
-                LineKind.VOLUME_GUARANTEE,
-                shortfall,
-                round_half_even(shortfall * unit_amount),
-                N_(
-                    "Volume guarantee: {billable} billable units against a minimum of "
-                    "{minimum}; {shortfall} units short, paid at {shortfall_rate_bp} of the "
-                    "unit price = {unit_amount_ore}"
-                ),
-                {
-                    "billable": activity.billable,
-                    "minimum": terms.min_units_per_month,
-                    "shortfall": shortfall,
-                    "shortfall_rate_bp": terms.shortfall_rate_bp,
-                    "unit_amount_ore": exact(unit_amount),
-                },
-                unit_amount_ore=unit_amount,
-                rate_bp=terms.shortfall_rate_bp,
-            )
+    unit_amount = Fraction(terms.unit_price_ore * terms.shortfall_rate_bp, BP)
+    return [
+        LineCalculation(
+            LineKind.VOLUME_GUARANTEE,
+            shortfall,
+            round_half_even(shortfall * unit_amount),
+            N_(
+                "Volume guarantee: {billable} billable units against a minimum of "
+                "{minimum}; {shortfall} units short, paid at {shortfall_rate_bp} of the "
+                "unit price = {unit_amount_ore}"
+            ),
+            {
+                "billable": activity.billable,
+                "minimum": terms.min_units_per_month,
+                "shortfall": shortfall,
+                "shortfall_rate_bp": terms.shortfall_rate_bp,
+                "unit_amount_ore": exact(unit_amount),
+            },
+            unit_amount_ore=unit_amount,
+            rate_bp=terms.shortfall_rate_bp,
         )
+    ]
 
-    # 6: SLA malus or bonus on the delivery amount.
+
+def _sla_lines(
+    terms: ContractTerms, activity: MonthActivity, delivery_amount: int
+) -> list[LineCalculation]:
+    """6: SLA malus or bonus on the delivery amount."""
     rate = activity.on_time_rate
-    if rate is not None and delivery_amount:
-        rate_bp = rate * BP
-        attempts = activity.delivered + activity.provider_fault_failures
-        # The rate is shown rounded to two decimals, but kept exact as on-time / attempts.
-        shown = {
-            "on_time": activity.delivered_on_time,
-            "attempts": attempts,
-            "on_time_rate_bp": str(round(Decimal(rate_bp.numerator) / rate_bp.denominator, 4)),
-            "delivery_amount_ore": delivery_amount,
-        }
-        points = 0
-        if rate_bp < terms.on_time_target_bp:
-            points = int((terms.on_time_target_bp - rate_bp) // ONE_POINT_BP)
-        malus_bp = min(points * terms.malus_bp_per_point, terms.malus_cap_bp)
-        if malus_bp:
-            capped = points * terms.malus_bp_per_point > terms.malus_cap_bp
-            add(
-                StatementLine(
-                    LineKind.SLA_MALUS,
-                    points,
-                    -round_half_even(Fraction(malus_bp * delivery_amount, BP)),
-                    N_(
-                        "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, {points} "
-                        "whole points below the target of {target_bp}: malus {malus_bp} "
-                        "(capped) of the delivery amount {delivery_amount_ore}"
-                    )
-                    if capped
-                    else N_(
-                        "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, {points} "
-                        "whole point below the target of {target_bp}: malus {malus_bp} "
-                        "of the delivery amount {delivery_amount_ore}"
-                    )
-                    if points == 1
-                    else N_(
-                        "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, {points} "
-                        "whole points below the target of {target_bp}: malus {malus_bp} "
-                        "of the delivery amount {delivery_amount_ore}"
-                    ),
-                    {
-                        **shown,
-                        "points": points,
-                        "target_bp": terms.on_time_target_bp,
-                        "malus_bp": malus_bp,
-                        "capped": capped,
-                    },
-                    rate_bp=malus_bp,
-                )
-            )
-        elif (
-            terms.bonus_threshold_bp is not None
-            and terms.bonus_bp
-            and rate_bp >= terms.bonus_threshold_bp
-        ):
-            add(
-                StatementLine(
-                    LineKind.SLA_BONUS,
-                    1,
-                    round_half_even(Fraction(terms.bonus_bp * delivery_amount, BP)),
-                    N_(
-                        "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, at or above "
-                        "the bonus threshold of {bonus_threshold_bp}: bonus {bonus_bp} of the "
-                        "delivery amount {delivery_amount_ore}"
-                    ),
-                    {
-                        **shown,
-                        "bonus_threshold_bp": terms.bonus_threshold_bp,
-                        "bonus_bp": terms.bonus_bp,
-                    },
-                    rate_bp=terms.bonus_bp,
-                )
-            )
+    if rate is None or not delivery_amount:
+        return []
+    rate_bp = rate * BP
+    # The rate is shown rounded to two decimals, but kept exact as on-time / attempts.
+    shown = {
+        "on_time": activity.delivered_on_time,
+        "attempts": activity.delivered + activity.provider_fault_failures,
+        "on_time_rate_bp": str(round(Decimal(rate_bp.numerator) / rate_bp.denominator, 4)),
+        "delivery_amount_ore": delivery_amount,
+    }
+    points = 0
+    if rate_bp < terms.on_time_target_bp:
+        points = int((terms.on_time_target_bp - rate_bp) // ONE_POINT_BP)
+    if min(points * terms.malus_bp_per_point, terms.malus_cap_bp):
+        return [_malus_line(terms, points, shown, delivery_amount)]
+    if (
+        terms.bonus_threshold_bp is not None
+        and terms.bonus_bp
+        and rate_bp >= terms.bonus_threshold_bp
+    ):
+        return [_bonus_line(terms, shown, delivery_amount)]
+    return []
 
-    # 7: corrections carried from earlier, approved months.
-    for adjustment in adjustments:
-        lines.append(
-            StatementLine(
-                LineKind.ADJUSTMENT,
-                1,
-                adjustment.amount_ore,
-                adjustment.message,
-                dict(adjustment.params),
-            )
+
+def _malus_line(
+    terms: ContractTerms, points: int, shown: dict[str, Any], delivery_amount: int
+) -> LineCalculation:
+    malus_bp = min(points * terms.malus_bp_per_point, terms.malus_cap_bp)
+    capped = points * terms.malus_bp_per_point > terms.malus_cap_bp
+    return LineCalculation(
+        LineKind.SLA_MALUS,
+        points,
+        -round_half_even(Fraction(malus_bp * delivery_amount, BP)),
+        N_(
+            "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, {points} "
+            "whole points below the target of {target_bp}: malus {malus_bp} "
+            "(capped) of the delivery amount {delivery_amount_ore}"
         )
-    return Statement(lines=lines)
+        if capped
+        else N_(
+            "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, {points} "
+            "whole point below the target of {target_bp}: malus {malus_bp} "
+            "of the delivery amount {delivery_amount_ore}"
+        )
+        if points == 1
+        else N_(
+            "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, {points} "
+            "whole points below the target of {target_bp}: malus {malus_bp} "
+            "of the delivery amount {delivery_amount_ore}"
+        ),
+        {
+            **shown,
+            "points": points,
+            "target_bp": terms.on_time_target_bp,
+            "malus_bp": malus_bp,
+            "capped": capped,
+        },
+        rate_bp=malus_bp,
+    )
+
+
+def _bonus_line(
+    terms: ContractTerms, shown: dict[str, Any], delivery_amount: int
+) -> LineCalculation:
+    return LineCalculation(
+        LineKind.SLA_BONUS,
+        1,
+        round_half_even(Fraction(terms.bonus_bp * delivery_amount, BP)),
+        N_(
+            "On-time rate {on_time} of {attempts} = {on_time_rate_bp}, at or above "
+            "the bonus threshold of {bonus_threshold_bp}: bonus {bonus_bp} of the "
+            "delivery amount {delivery_amount_ore}"
+        ),
+        {
+            **shown,
+            "bonus_threshold_bp": terms.bonus_threshold_bp,
+            "bonus_bp": terms.bonus_bp,
+        },
+        rate_bp=terms.bonus_bp,
+    )
+
+
+def _adjustment_lines(adjustments: tuple[AdjustmentInput, ...]) -> list[LineCalculation]:
+    """7: corrections carried from earlier, approved months (always shown)."""
+    return [
+        LineCalculation(LineKind.ADJUSTMENT, 1, a.amount_ore, a.message, dict(a.params))
+        for a in adjustments
+    ]

@@ -6,10 +6,11 @@ from datetime import date
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import col
 
-from market.orders.models import FailureReason, Order, OrderStatus, Rating
-
-PROVIDER_FAULTS = (FailureReason.NOT_DELIVERED, FailureReason.TOO_LATE, FailureReason.WRONG_MEAL)
+from market.orders import outcome
+from market.orders.models import Order, Rating
 
 
 @dataclass(frozen=True)
@@ -26,29 +27,26 @@ class RatingFigures:
     complaints: int = 0
 
 
-def _count(condition: object) -> object:
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 async def order_figures(
     session: AsyncSession, *, municipality_id: int, first_day: date, last_day: date
 ) -> dict[int, OrderFigures]:
-    delivered = Order.status == OrderStatus.DELIVERED
     result = await session.execute(
         select(
-            Order.provider_id,
-            _count(delivered),
-            _count(and_(delivered, Order.delivered_at > Order.window_end_at)),
-            _count(
-                and_(Order.status == OrderStatus.FAILED, Order.failure_reason.in_(PROVIDER_FAULTS))
-            ),
+            col(Order.provider_id),
+            _count(outcome.IS_DELIVERED),
+            _count(outcome.IS_LATE),
+            _count(outcome.IS_PROVIDER_FAULT),
         )
         .where(
-            Order.municipality_id == municipality_id,
-            Order.delivery_on >= first_day,
-            Order.delivery_on <= last_day,
+            col(Order.municipality_id) == municipality_id,
+            col(Order.delivery_on) >= first_day,
+            col(Order.delivery_on) <= last_day,
         )
-        .group_by(Order.provider_id)
+        .group_by(col(Order.provider_id))
     )
     return {
         row[0]: OrderFigures(delivered=int(row[1]), late=int(row[2]), provider_failures=int(row[3]))
@@ -60,21 +58,21 @@ async def rating_figures(
     session: AsyncSession, *, municipality_id: int, first_day: date, last_day: date
 ) -> dict[int, RatingFigures]:
     """Ratings of meals delivered in the period; a complaint is 1 or 2 stars with a comment."""
-    complaint = and_(Rating.stars <= 2, func.length(func.trim(Rating.comment)) > 0)
+    complaint = and_(col(Rating.stars) <= 2, func.length(func.trim(col(Rating.comment))) > 0)
     result = await session.execute(
         select(
-            Rating.provider_id,
-            func.count(Rating.id),
-            func.coalesce(func.sum(Rating.stars), 0),
+            col(Rating.provider_id),
+            func.count(col(Rating.id)),
+            func.coalesce(func.sum(col(Rating.stars)), 0),
             _count(complaint),
         )
-        .join(Order, Order.id == Rating.order_id)
+        .join(Order, col(Order.id) == col(Rating.order_id))
         .where(
-            Order.municipality_id == municipality_id,
-            Order.delivery_on >= first_day,
-            Order.delivery_on <= last_day,
+            col(Order.municipality_id) == municipality_id,
+            col(Order.delivery_on) >= first_day,
+            col(Order.delivery_on) <= last_day,
         )
-        .group_by(Rating.provider_id)
+        .group_by(col(Rating.provider_id))
     )
     return {
         row[0]: RatingFigures(ratings=int(row[1]), stars=int(row[2]), complaints=int(row[3]))

@@ -29,7 +29,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.auth.permissions import Actor
+from market.auth.permissions import Actor, municipality_scope
 from market.clock import today
 from market.errors import N_, PermissionDenied
 from market.supervision import repository
@@ -143,10 +143,11 @@ async def overview(
     session: AsyncSession, *, actor: Actor, on: date | None = None
 ) -> SupervisionOverview:
     """The providers of the actor's municipality, highest risk first."""
-    if actor.municipality_id is None:
-        raise PermissionDenied(N_("Supervision is for municipal staff."))
+    municipality_id = municipality_scope(
+        actor, None, lambda: PermissionDenied(N_("Supervision is for municipal staff."))
+    )
     on = on or today()
-    scores = await risk_scores(session, municipality_id=actor.municipality_id, on=on)
+    scores = await risk_scores(session, municipality_id=municipality_id, on=on)
     empty = risk_score(OrderFigures(), RatingFigures())
     rows = [
         SupervisionRow(provider=row.provider, risk=scores.get(row.provider.id or 0, empty))

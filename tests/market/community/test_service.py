@@ -23,7 +23,6 @@ from market.community.exceptions import (
 )
 from market.community.models import RequestStatus, SeatStatus, VisitStatus
 from market.errors import Conflict
-from market.orders import driver
 from market.orders import service as orders
 from market.orders.models import OrderStatus, WelfareNote
 from tests.market.community.conftest import PASSWORD, register
@@ -219,7 +218,7 @@ async def test_an_observation_becomes_the_everyday_welfare_note_for_the_case_wor
     assert note.citizen_id == diner.citizen.id
     assert note.observations == "confused"
     assert "virker ensom" in note.text and "søster" in note.text
-    queue = await driver.open_notes(
+    queue = await orders.open_notes(
         session, actor=auth_service.actor_for(world.user("case_worker"))
     )
     assert [entry.note.id for entry in queue] == [note.id]

@@ -7,8 +7,11 @@ import pytest
 from sqlalchemy import func, select
 
 from market.auth import service as auth_service
+from market.db import utcnow
 from market.errors import InvalidInput
-from market.orders import driver, service
+from market.orders import service
+from market.orders.alerts import service as alerts
+from market.orders.fulfilment import driver
 from market.orders.models import (
     AlertStatus,
     DriverTap,
@@ -91,21 +94,21 @@ async def test_a_tap_is_recorded_once_and_an_observation_becomes_a_note(
         await tap(ids[2], "refused", "tap-5", ["hungry"])
 
     case_worker = auth_service.actor_for(world.user("case_worker"))
-    [entry] = await driver.open_notes(session, actor=case_worker)
+    [entry] = await alerts.open_notes(session, actor=case_worker)
     with pytest.raises(InvalidInput):
-        await driver.acknowledge_note(session, actor=case_worker, note_id=note.id, reply=" ")
-    done = await driver.acknowledge_note(
+        await alerts.acknowledge_note(session, actor=case_worker, note_id=note.id, reply=" ")
+    done = await alerts.acknowledge_note(
         session, actor=case_worker, note_id=note.id, reply="Ringede til datteren."
     )
     assert done.status == AlertStatus.ACKNOWLEDGED
     assert done.acknowledged_by_user_id == case_worker.user_id
-    assert await driver.open_notes(session, actor=case_worker) == []
+    assert await alerts.open_notes(session, actor=case_worker) == []
 
 
 async def test_the_page_works_without_javascript_and_answers_the_script_in_json(
     client, session, world, kitchen, diner
 ):
-    today = service._today_of(service.utcnow())
+    today = service.today_of(utcnow())
     ids = await accepted_orders(session, kitchen, diner, days_ahead(1), 1)
     # the route is today's: move the order to today as the kitchen would see it
     from sqlalchemy import update
@@ -157,3 +160,30 @@ async def test_the_page_works_without_javascript_and_answers_the_script_in_json(
     )
     assert wrong.status_code == 422 and wrong.json()["ok"] is False
     assert "delivered, not at home or refused" in wrong.json()["error"]
+
+
+async def test_a_tap_takes_a_key_of_the_full_length_and_refuses_a_longer_one(
+    session, kitchen, diner, settings
+):
+    day = days_ahead(2)
+    [order_id] = await accepted_orders(session, kitchen, diner, day, 1)
+
+    async def tap(key):
+        return await driver.record_stop(
+            session,
+            actor=kitchen.staff,
+            order_id=order_id,
+            outcome="delivered",
+            idempotency_key=key,
+            observations=["confused"],
+            text="",
+            settings=settings,
+            now=on_the_day(day),
+        )
+
+    with pytest.raises(InvalidInput, match="1 to 200 characters"):
+        await tap("t" * 201)
+    first = await tap("t" * 200)  # its note's key is derived from it and must fit too
+    assert first.order.status == OrderStatus.DELIVERED and first.note_id is not None
+    again = await tap("t" * 200)
+    assert again.replayed and again.note_id == first.note_id

@@ -4,7 +4,8 @@ are on the board and both lists; no failure reason is chosen beforehand."""
 import re
 
 from market.auth import service as auth_service
-from market.orders import pauses, service
+from market.orders import service
+from market.orders.fulfilment import pauses
 from market.orders.models import FailureReason
 from tests.factories import login
 from tests.market.orders.conftest import days_ahead, noon_before, on_the_day

@@ -73,7 +73,7 @@ async def test_a_relative_of_someone_else_cannot_end_the_pause(
     client, session, world, settings, kitchen, diner
 ):
     from market.auth import service as auth_service
-    from market.orders import pauses
+    from market.orders.fulfilment import pauses
     from tests.vouchers.conftest import make_citizen
 
     outcome = await pauses.register_pause(

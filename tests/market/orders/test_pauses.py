@@ -10,7 +10,8 @@ from market.audit.models import AuditEvent
 from market.auth import service as auth_service
 from market.clock import local_instant
 from market.errors import Conflict, InvalidInput
-from market.orders import pauses, repository, service
+from market.orders import repository, service
+from market.orders.fulfilment import pauses
 from market.orders.models import Order, OrderEvent, OrderStatus, PauseReason
 from tests.market.orders.conftest import days_ahead, noon_before
 from vouchers import repository as voucher_repository
@@ -190,7 +191,7 @@ async def test_standing_orders_skip_the_pause_and_start_again_when_it_is_shorten
     session, kitchen, diner
 ):
     now = noon_before(days_ahead(2))
-    today = service._today_of(now)
+    today = service.today_of(now)
     standing = await service.create_standing_order(
         session,
         actor=diner.me,
@@ -261,7 +262,7 @@ async def test_standing_orders_skip_the_pause_and_start_again_when_it_is_shorten
 
 async def test_a_pause_refuses_what_makes_no_sense(session, kitchen, diner):
     now = noon_before(days_ahead(2))
-    today = service._today_of(now)
+    today = service.today_of(now)
 
     async def register(starts_on, resumes_on, reason="holiday"):
         return await pauses.register_pause(

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from market.settlement.explain import kroner as kroner_shown
 from market.settlement.explain import render
 from market.settlement.rules import (
-    Adjustment,
+    AdjustmentInput,
     ContractTerms,
     LineKind,
     MonthActivity,
@@ -142,7 +142,7 @@ def test_adjustments_come_last_and_count_in_the_total():
     statement = settle(
         DESIGN_TERMS,
         MonthActivity(delivered=1000, delivered_on_time=960),
-        (Adjustment(-12_345, "Correction: {reason}", {"reason": "3 meals counted twice"}),),
+        (AdjustmentInput(-12_345, "Correction: {reason}", {"reason": "3 meals counted twice"}),),
     )
     assert statement.lines[-1].kind == LineKind.ADJUSTMENT
     assert statement.total_ore == 8_500_000 - 12_345

@@ -1,7 +1,8 @@
 """The driver's page: today's route in stop order, one tap per stop (delivered,
 not at home, refused) and, when something seems wrong, a welfare note for the
-citizen's case worker. A tap carries a key of its own, so a phone that lost its
-connection and sends the same tap again records it once."""
+citizen's case worker (kept in market.orders.alerts). A tap carries a key of
+its own, so a phone that lost its connection and sends the same tap again
+records it once."""
 
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -9,17 +10,18 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.audit import service as audit
+from market import idempotency
 from market.auth.permissions import Actor
 from market.config import Settings
 from market.db import utcnow
 from market.errors import N_, InvalidInput
 from market.orders import repository
-from market.orders import service as orders
-from market.orders.exceptions import AlertNotFound, AlreadyAcknowledged, OrderTransitionRefused
-from market.orders.models import FailureReason, Order, OrderStatus, WelfareNote
-from vouchers import service as vouchers
-from vouchers.models import Citizen
+from market.orders.alerts.service import raise_note
+from market.orders.exceptions import OrderTransitionRefused
+from market.orders.fulfilment.service import mark_delivered, mark_failed, mark_out_for_delivery
+from market.orders.kitchen.service import KitchenLine, kitchen_board, route_groups
+from market.orders.models import FailureReason, Order, OrderStatus
+from market.orders.moves.service import HOLDS_UNITS, order_for_provider
 
 
 class StopOutcome(StrEnum):
@@ -45,11 +47,11 @@ _REACHED = {
 @dataclass(frozen=True)
 class Stop:
     number: int
-    line: orders.KitchenLine
+    line: KitchenLine
 
     @property
     def done(self) -> bool:
-        return self.line.order.status not in orders.HOLDS_UNITS
+        return self.line.order.status not in HOLDS_UNITS
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,8 @@ class Route:
 async def route(session: AsyncSession, *, actor: Actor, day: date) -> Route:
     """The meals to drive that day, in the route list's order (postal code,
     then address): the same orders as the packing list."""
-    board = await orders.kitchen_board(session, actor=actor, day=day)
-    lines = [line for _, group in orders.route_groups(board) for line in group]
+    board = await kitchen_board(session, actor=actor, day=day)
+    lines = [line for _, group in route_groups(board) for line in group]
     return Route(day=day, stops=[Stop(number=i, line=line) for i, line in enumerate(lines, 1)])
 
 
@@ -101,9 +103,7 @@ async def record_stop(
     delivery first (the driver has it in hand). Not at home raises the welfare
     alert as on the kitchen board; an observation becomes a welfare note."""
     now = now or utcnow()
-    key = idempotency_key.strip()
-    if not key or len(key) > 180:
-        raise InvalidInput(N_("An idempotency key of 1 to 200 characters is required."))
+    key = idempotency.client_key(idempotency_key)
     wanted = _outcome(outcome)
     seen = [o for o in observations if o]
     if any(o not in OBSERVATIONS for o in seen):
@@ -112,27 +112,27 @@ async def record_stop(
     await repository.lock_idempotency_key(session, f"tap:{key}")
     earlier = await repository.get_tap(session, key)
     if earlier is not None:
-        order = await orders._order_for_provider(session, actor, earlier.order_id)
-        note = await repository.get_note_by_key(session, f"tap:{key}:note")
+        order = await order_for_provider(session, actor, earlier.order_id)
+        note = await repository.get_note_by_key(session, idempotency.fit(f"tap:{key}:note"))
         return TapResult(
             order=order,
             outcome=StopOutcome(earlier.outcome),
             note_id=note.id if note else None,
             replayed=True,
         )
-    order = await orders._order_for_provider(session, actor, order_id)
+    order = await order_for_provider(session, actor, order_id)
     status, reason = _REACHED[wanted]
     already = order.status == status and order.failure_reason == reason
     if not already:
         if order.status == OrderStatus.ACCEPTED:
-            [order] = await orders.mark_out_for_delivery(
+            [order] = await mark_out_for_delivery(
                 session, actor=actor, order_ids=[order_id], now=now
             )
         if wanted == StopOutcome.DELIVERED:
-            order = await orders.mark_delivered(session, actor=actor, order_id=order_id, now=now)
+            order = await mark_delivered(session, actor=actor, order_id=order_id, now=now)
         else:
             assert reason is not None
-            order = await orders.mark_failed(
+            order = await mark_failed(
                 session,
                 actor=actor,
                 order_id=order_id,
@@ -155,86 +155,5 @@ async def record_stop(
     )
     note_id = None
     if seen or (text and wanted != StopOutcome.NOT_AT_HOME):
-        note_id = await _note(session, actor=actor, order=order, seen=seen, text=text, key=key)
+        note_id = await raise_note(session, actor=actor, order=order, seen=seen, text=text, key=key)
     return TapResult(order=order, outcome=wanted, note_id=note_id, replayed=False)
-
-
-async def _note(
-    session: AsyncSession, *, actor: Actor, order: Order, seen: list[str], text: str, key: str
-) -> int:
-    note_id = await repository.insert_note(
-        session,
-        {
-            "municipality_id": order.municipality_id,
-            "citizen_id": order.citizen_id,
-            "order_id": order.id,
-            "observations": ",".join(seen),
-            "text": text,
-            "raised_at": utcnow(),
-            "raised_by_user_id": actor.user_id,
-            "idempotency_key": f"tap:{key}:note",
-        },
-    )
-    await audit.record(
-        session,
-        actor=actor,
-        action="welfare_note.raised",
-        entity_type="welfare_note",
-        entity_id=note_id,
-        municipality_id=order.municipality_id,
-        data={"order_id": order.id, "citizen_id": order.citizen_id, "observations": seen},
-    )
-    return note_id
-
-
-# --- the case worker's side --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NoteEntry:
-    note: WelfareNote
-    citizen: Citizen
-
-
-async def open_notes(session: AsyncSession, *, actor: Actor) -> list[NoteEntry]:
-    if actor.municipality_id is None:
-        return []
-    found = list(await repository.notes(session, actor.municipality_id, open_only=True))
-    citizens = await vouchers.citizens_by_ids(
-        session, citizen_ids=sorted({n.citizen_id for n in found})
-    )
-    return [NoteEntry(note=n, citizen=citizens[n.citizen_id]) for n in found]
-
-
-async def acknowledge_note(
-    session: AsyncSession, *, actor: Actor, note_id: int, reply: str
-) -> WelfareNote:
-    """As a welfare alert: a person writes what was done."""
-    reply = reply.strip()
-    if not reply:
-        raise InvalidInput(N_("Please write what was done, e.g. who was called."))
-    note = await repository.get_note(session, note_id)
-    if note is None:
-        raise AlertNotFound()
-    orders._staff_of(actor, note.municipality_id)
-    if not await repository.acknowledge_note(
-        session,
-        note_id=note_id,
-        values={
-            "acknowledged_at": utcnow(),
-            "acknowledged_by_user_id": actor.user_id,
-            "acknowledgement_note": reply,
-        },
-    ):
-        raise AlreadyAcknowledged()
-    await session.refresh(note)
-    await audit.record(
-        session,
-        actor=actor,
-        action="welfare_note.acknowledged",
-        entity_type="welfare_note",
-        entity_id=note_id,
-        municipality_id=note.municipality_id,
-        data={"note": reply},
-    )
-    return note

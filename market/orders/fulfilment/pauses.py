@@ -1,8 +1,8 @@
 """Pauses: a hospital stay, a holiday, a stay with family. A pause cancels the
 orders inside it (units and capacity back through the ledger and the capacity
 counters, as any cancellation), standing orders skip it and start again by
-themselves on the day it ends. Kept apart from service.py, which holds the
-order flow these rules lean on."""
+themselves on the day it ends. Cancelling goes through the one per-order step
+in market.orders.moves."""
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -13,20 +13,20 @@ from market.audit import service as audit
 from market.auth.models import Role
 from market.auth.permissions import Actor
 from market.db import utcnow
-from market.errors import N_, InvalidInput, NotFound, PermissionDenied
+from market.errors import N_, InvalidInput
 from market.municipalities import service as municipalities
 from market.orders import repository
-from market.orders import service as orders
 from market.orders.exceptions import PauseEnded, PauseNotFound, PauseOverlaps
+from market.orders.kitchen.service import kitchen_provider
 from market.orders.models import CitizenPause, Order, OrderStatus, PauseReason
-from market.payments.service import CopaymentDue
+from market.orders.moves.service import CANCELLABLE, ORDER_DAYS_AHEAD, acting_for, cancel, today_of
+from market.orders.standing.service import place_ahead
 from vouchers import service as vouchers
 from vouchers.models import Citizen
 
 # How far ahead a pause may start: far enough for a planned operation or a
 # summer holiday, near enough that a typo in the year is caught.
 MAX_DAYS_AHEAD = 366
-CANCELLABLE = frozenset({OrderStatus.PLACED, OrderStatus.ACCEPTED})
 
 
 @dataclass
@@ -81,35 +81,12 @@ async def _cancel_inside(
         if order.status == OrderStatus.OUT_FOR_DELIVERY:
             outcome.on_the_way.append(order)
             continue
-        if now < order.cutoff_at or free_late:
-            orders.check_transition(order.status, OrderStatus.CANCELLED)
-            await orders._release(session, order, acting)
-            await orders._copayment(session, order, CopaymentDue.NOT_OWED)
-            await orders._notify_cancelled(session, order, OrderStatus.CANCELLED)
-            moved = await orders._move(
-                session,
-                order,
-                OrderStatus.CANCELLED,
-                actor=acting,
-                note=note,
-                values={"pause_id": pause.id},
-            )
-            outcome.cancelled_free.append(moved)
-        else:
-            # Past the cut-off the meal is cooked: as any late cancellation.
-            orders.check_transition(order.status, OrderStatus.LATE_CANCELLED)
-            await orders._redeem(session, order, acting)
-            await orders._copayment(session, order, CopaymentDue.OWED)
-            await orders._notify_cancelled(session, order, OrderStatus.LATE_CANCELLED)
-            moved = await orders._move(
-                session,
-                order,
-                OrderStatus.LATE_CANCELLED,
-                actor=acting,
-                note=note,
-                values={"pause_id": pause.id},
-            )
-            outcome.cancelled_charged.append(moved)
+        # Past the cut-off the meal is cooked: as any late cancellation.
+        late = not (now < order.cutoff_at or free_late)
+        moved = await cancel(
+            session, order, acting, late=late, note=note, values={"pause_id": pause.id}
+        )
+        (outcome.cancelled_charged if late else outcome.cancelled_free).append(moved)
     return outcome
 
 
@@ -124,7 +101,7 @@ async def _restart_standing_orders(session: AsyncSession, citizen_id: int, now: 
             session, standing_id=standing.id, values={"placed_through_on": None}
         )
         await session.refresh(standing)
-        await orders._place_ahead(session, standing, now=now, days_ahead=orders.ORDER_DAYS_AHEAD)
+        await place_ahead(session, standing, now=now, days_ahead=ORDER_DAYS_AHEAD)
 
 
 async def _audit(
@@ -166,7 +143,7 @@ async def register_pause(
     """No meals from starts_on until the day before resumes_on (open-ended
     without it). The citizen, a linked relative or the case worker."""
     now = now or utcnow()
-    today = orders._today_of(now)
+    today = today_of(now)
     why = _reason(reason)
     citizen, acting = await vouchers.citizen_for_ordering(
         session, actor=actor, citizen_id=citizen_id
@@ -210,13 +187,7 @@ async def _pause_for_citizen_side(
     pause = await repository.get_pause(session, pause_id)
     if pause is None:
         raise PauseNotFound()
-    try:
-        acting = await vouchers.acting_for_citizen(
-            session, actor=actor, citizen_id=pause.citizen_id
-        )
-    except (PermissionDenied, NotFound) as exc:
-        raise PauseNotFound() from exc
-    return pause, acting
+    return pause, await acting_for(session, actor, pause.citizen_id, PauseNotFound)
 
 
 async def change_pause_end(
@@ -232,7 +203,7 @@ async def change_pause_end(
     cancelled as when it was registered; days a shorter pause no longer covers
     are ordered again by the standing orders."""
     now = now or utcnow()
-    today = orders._today_of(now)
+    today = today_of(now)
     pause, acting = await _pause_for_citizen_side(session, actor, pause_id)
     assert pause.id is not None
     if pause.resumes_on is not None and pause.resumes_on <= today:
@@ -260,7 +231,7 @@ async def pauses_of(
     session: AsyncSession, *, actor: Actor, citizen_id: int | None, now: datetime | None = None
 ) -> PauseView:
     """The citizen's current and coming pauses."""
-    today = orders._today_of(now or utcnow())
+    today = today_of(now or utcnow())
     citizen, _ = await vouchers.citizen_for_ordering(session, actor=actor, citizen_id=citizen_id)
     assert citizen.id is not None
     pauses = await repository.pauses_of_citizen(session, citizen.id, not_ended_before=today)
@@ -275,7 +246,7 @@ async def paused_customers(
     session: AsyncSession, *, actor: Actor, day: date
 ) -> list[tuple[Citizen, CitizenPause]]:
     """For the kitchen: its recent customers who have no meals that day."""
-    provider_id = orders._kitchen_provider(actor)
+    provider_id = kitchen_provider(actor)
     pauses = await repository.paused_customers(
         session, provider_id=provider_id, day=day, since=day - timedelta(days=28)
     )

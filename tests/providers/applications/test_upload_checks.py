@@ -18,8 +18,8 @@ from sqlalchemy import select
 from providers import service
 from providers.models import Offer
 from tests.factories import login, post_form
-from tests.providers.test_offers import MEAL, files_in, jpeg, offer_count
-from tests.providers.test_uploads import draft_url, save_with_files, upload_count  # noqa: F401
+from tests.providers.applications.test_uploads import draft_url, save_with_files, upload_count  # noqa: F401
+from tests.providers.offers.test_offers import MEAL, files_in, jpeg, offer_count
 
 
 def real_pdf() -> bytes:

@@ -1,0 +1,242 @@
+"""Queries of the vouchers ledger."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from vouchers.models import (
+    NO_WEEK,
+    AccountKind,
+    LedgerTransfer,
+    VoucherAccount,
+)
+
+ACCOUNT = VoucherAccount.__table__  # type: ignore[attr-defined]
+TRANSFER = LedgerTransfer.__table__  # type: ignore[attr-defined]
+
+
+# --- ledger ----------------------------------------------------------------
+
+
+async def get_transfer_by_key(session: AsyncSession, key: str) -> LedgerTransfer | None:
+    result = await session.execute(
+        select(LedgerTransfer).where(col(LedgerTransfer.idempotency_key) == key)
+    )
+    return result.scalar_one_or_none()
+
+
+async def ensure_account(
+    session: AsyncSession, grant_id: int, kind: AccountKind, iso_week: str
+) -> int:
+    """The id of the account, creating it (balance 0) if it does not exist yet.
+    INSERT … ON CONFLICT DO NOTHING, so concurrent creators never collide."""
+    found = await account_id(session, grant_id, kind, iso_week)
+    if found is not None:
+        return found
+    dialect = session.get_bind().dialect.name
+    values = {"grant_id": grant_id, "kind": kind.value, "iso_week": iso_week, "balance": 0}
+    if dialect == "postgresql":
+        stmt: Any = pg_insert(ACCOUNT).values(**values).on_conflict_do_nothing()
+    else:
+        stmt = sqlite_insert(ACCOUNT).values(**values).on_conflict_do_nothing()
+    await session.execute(stmt)
+    created = await account_id(session, grant_id, kind, iso_week)
+    assert created is not None
+    return created
+
+
+async def account_id(
+    session: AsyncSession, grant_id: int, kind: AccountKind, iso_week: str
+) -> int | None:
+    result = await session.execute(
+        select(ACCOUNT.c.id).where(
+            ACCOUNT.c.grant_id == grant_id,
+            ACCOUNT.c.kind == kind.value,
+            ACCOUNT.c.iso_week == iso_week,
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def balance(session: AsyncSession, grant_id: int, kind: AccountKind, iso_week: str) -> int:
+    result = await session.execute(
+        select(ACCOUNT.c.balance).where(
+            ACCOUNT.c.grant_id == grant_id,
+            ACCOUNT.c.kind == kind.value,
+            ACCOUNT.c.iso_week == iso_week,
+        )
+    )
+    return result.scalar_one_or_none() or 0
+
+
+async def debit(session: AsyncSession, account: int, units: int) -> int | None:
+    """The one conditional UPDATE that guards every balance: it takes the units
+    only if they are there, atomically. Returns the new balance, or None."""
+    result = await session.execute(
+        update(ACCOUNT)
+        .where(ACCOUNT.c.id == account, ACCOUNT.c.balance >= units)
+        .values(balance=ACCOUNT.c.balance - units)
+        .returning(ACCOUNT.c.balance)
+    )
+    return result.scalar_one_or_none()
+
+
+async def credit(session: AsyncSession, account: int, units: int) -> None:
+    await session.execute(
+        update(ACCOUNT).where(ACCOUNT.c.id == account).values(balance=ACCOUNT.c.balance + units)
+    )
+
+
+async def insert_transfer(session: AsyncSession, values: dict[str, Any]) -> int:
+    result = await session.execute(insert(TRANSFER).values(**values).returning(TRANSFER.c.id))
+    return result.scalar_one()
+
+
+async def list_accounts(session: AsyncSession, grant_id: int) -> Sequence[VoucherAccount]:
+    result = await session.execute(
+        select(VoucherAccount)
+        .where(col(VoucherAccount.grant_id) == grant_id)
+        .order_by(col(VoucherAccount.iso_week), col(VoucherAccount.kind))
+        .execution_options(populate_existing=True)
+    )
+    return result.scalars().all()
+
+
+async def week_balances(
+    session: AsyncSession, grant_ids: Sequence[int], weeks: Sequence[str]
+) -> dict[tuple[int, str, str], int]:
+    """(grant_id, kind, iso_week) → balance for these grants and weeks."""
+    if not grant_ids:
+        return {}
+    result = await session.execute(
+        select(ACCOUNT.c.grant_id, ACCOUNT.c.kind, ACCOUNT.c.iso_week, ACCOUNT.c.balance).where(
+            ACCOUNT.c.grant_id.in_(grant_ids), ACCOUNT.c.iso_week.in_(list(weeks))
+        )
+    )
+    return {(r.grant_id, r.kind, r.iso_week): r.balance for r in result}
+
+
+async def existing_keys(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    if not keys:
+        return set()
+    result = await session.execute(
+        select(TRANSFER.c.idempotency_key).where(TRANSFER.c.idempotency_key.in_(list(keys)))
+    )
+    return set(result.scalars().all())
+
+
+async def net_reserved_after(session: AsyncSession, reserved_account: int, after: date) -> int:
+    """Units still reserved in this account for delivery days after ``after``."""
+    into = await session.execute(
+        select(func.coalesce(func.sum(TRANSFER.c.units), 0)).where(
+            TRANSFER.c.to_account_id == reserved_account, TRANSFER.c.delivery_on > after
+        )
+    )
+    out = await session.execute(
+        select(func.coalesce(func.sum(TRANSFER.c.units), 0)).where(
+            TRANSFER.c.from_account_id == reserved_account, TRANSFER.c.delivery_on > after
+        )
+    )
+    return int(into.scalar_one()) - int(out.scalar_one())
+
+
+@dataclass
+class AccountFlow:
+    account_id: int
+    grant_id: int
+    kind: str
+    iso_week: str
+    balance: int
+    incoming: int
+    outgoing: int
+
+
+async def account_flows(session: AsyncSession) -> list[AccountFlow]:
+    incoming = (
+        select(TRANSFER.c.to_account_id.label("acc"), func.sum(TRANSFER.c.units).label("n"))
+        .group_by(TRANSFER.c.to_account_id)
+        .subquery()
+    )
+    outgoing = (
+        select(TRANSFER.c.from_account_id.label("acc"), func.sum(TRANSFER.c.units).label("n"))
+        .where(TRANSFER.c.from_account_id.is_not(None))
+        .group_by(TRANSFER.c.from_account_id)
+        .subquery()
+    )
+    result = await session.execute(
+        select(
+            ACCOUNT.c.id,
+            ACCOUNT.c.grant_id,
+            ACCOUNT.c.kind,
+            ACCOUNT.c.iso_week,
+            ACCOUNT.c.balance,
+            func.coalesce(incoming.c.n, 0),
+            func.coalesce(outgoing.c.n, 0),
+        )
+        .outerjoin(incoming, incoming.c.acc == ACCOUNT.c.id)
+        .outerjoin(outgoing, outgoing.c.acc == ACCOUNT.c.id)
+        .order_by(ACCOUNT.c.id)
+    )
+    return [AccountFlow(*row) for row in result.all()]
+
+
+async def issued_per_grant(session: AsyncSession) -> dict[int, int]:
+    result = await session.execute(
+        select(TRANSFER.c.grant_id, func.sum(TRANSFER.c.units))
+        .where(TRANSFER.c.from_account_id.is_(None))
+        .group_by(TRANSFER.c.grant_id)
+    )
+    return {grant_id: int(units) for grant_id, units in result.all()}
+
+
+async def misdirected_transfers(session: AsyncSession) -> list[tuple[int, str]]:
+    """Transfers touching an account of another grant, or issuing into a
+    non-granted account: (transfer id, idempotency key)."""
+    source = ACCOUNT.alias("source")
+    target = ACCOUNT.alias("target")
+    result = await session.execute(
+        select(TRANSFER.c.id, TRANSFER.c.idempotency_key)
+        .join(target, target.c.id == TRANSFER.c.to_account_id)
+        .outerjoin(source, source.c.id == TRANSFER.c.from_account_id)
+        .where(
+            or_(
+                target.c.grant_id != TRANSFER.c.grant_id,
+                and_(source.c.id.is_not(None), source.c.grant_id != TRANSFER.c.grant_id),
+                and_(
+                    TRANSFER.c.from_account_id.is_(None),
+                    target.c.kind != AccountKind.GRANTED.value,
+                ),
+            )
+        )
+    )
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def count_transfers(session: AsyncSession) -> int:
+    result = await session.execute(select(func.count()).select_from(TRANSFER))
+    return int(result.scalar_one())
+
+
+async def grant_ids_with_accounts(session: AsyncSession) -> list[int]:
+    result = await session.execute(select(ACCOUNT.c.grant_id).distinct())
+    return list(result.scalars().all())
+
+
+async def granted_balance(session: AsyncSession, grant_id: int) -> int:
+    return await balance(session, grant_id, AccountKind.GRANTED, NO_WEEK)
+
+
+async def transfers_of_grant(session: AsyncSession, grant_id: int) -> Sequence[LedgerTransfer]:
+    result = await session.execute(
+        select(LedgerTransfer)
+        .where(col(LedgerTransfer.grant_id) == grant_id)
+        .order_by(col(LedgerTransfer.id))
+    )
+    return result.scalars().all()
