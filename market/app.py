@@ -13,6 +13,8 @@ from market.audit import pages as audit_pages
 from market.audit import router as audit_router
 from market.auth import pages as auth_pages
 from market.auth.middleware import CsrfCookieMiddleware
+from market.community import pages as community_pages
+from market.community import router as community_router
 from market.config import Settings, get_settings
 from market.copayments import pages as copayment_pages
 from market.copayments import router as copayment_router
@@ -35,6 +37,7 @@ from market.operations import pages as operations_pages
 from market.operations.logs import RequestContextMiddleware
 from market.orders import pages as order_pages
 from market.orders import router as order_router
+from market.orders.citizen import pages as order_citizen_pages
 from market.payments import pages as payment_pages
 from market.payments import router as payment_router
 from market.payouts import pages as payout_pages
@@ -161,5 +164,9 @@ def _include_routes(app: FastAPI) -> None:
         finance_pages.router,
         finance_router.router,
         operations_pages.router,
+        community_pages.router,
+        community_router.router,
     ):
         app.include_router(router)
+    # "My orders" shows planned visits and booked seats (orders import no community).
+    order_citizen_pages.MY_ORDERS_SECTIONS["community"] = community_pages.my_orders_section

@@ -48,7 +48,7 @@ def remove_sqlite_file(database_url: str) -> None:
 
 # The demo's own first login: a database holding it was seeded by the demo.
 DEMO_MARKER_EMAIL = "admin@aarhus.example"
-SEED_STEPS = 8
+SEED_STEPS = 9
 
 
 async def reset_postgresql(settings: Settings) -> None:
@@ -191,6 +191,7 @@ async def seed(
     """Returns (who, e-mail) for every demo login. ``progress`` hears each step's
     name as it starts (SEED_STEPS of them), for the command line's progress bar."""
     step = progress or (lambda _name: None)
+    from market.community import demo as community_demo
     from market.copayments import demo as copayment_demo
     from market.finance import demo as finance_demo
     from market.orders import demo as order_demo
@@ -248,4 +249,12 @@ async def seed(
         step("co-payment statements")
         earlier, _ = settlement_demo.past_months()
         logins += await copayment_demo.seed(session, users=users, month_on=earlier)
+        step("associations and volunteers")
+        logins += await community_demo.seed(
+            session,
+            municipalities=[aarhus, odense],
+            users=users,
+            password=DEMO_PASSWORD,
+            settings=settings,
+        )
     return logins

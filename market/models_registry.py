@@ -5,6 +5,7 @@ Like app.py and cli.py, this module may see every package."""
 def import_all_models() -> None:
     import market.audit.models
     import market.auth.models
+    import market.community.models
     import market.copayments.models
     import market.finance.models
     import market.identity.models

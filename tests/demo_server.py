@@ -40,6 +40,8 @@ DEMO_ACCOUNTS = {
     "provider_staff": "kok@smagfuldt.example",
     "citizen": "karen.jensen@borger.example",
     "proxy": "henrik.soerensen@paaroerende-aarhus.example",
+    "community_coordinator": "koordinator@spisevenner.example",
+    "volunteer": "frivillig@spisevenner.example",
 }
 
 

@@ -15,6 +15,10 @@ class Role(StrEnum):
     PROVIDER_STAFF = "provider_staff"
     PROVIDER_ADMIN = "provider_admin"
     PLATFORM_ADMIN = "platform_admin"
+    # market.community: an association's coordinator and its volunteers (their
+    # partner is their membership there, not a municipality or a provider).
+    COMMUNITY_COORDINATOR = "community_coordinator"
+    VOLUNTEER = "volunteer"
 
 
 MUNICIPAL_ROLES = frozenset(

@@ -56,6 +56,13 @@ class Permission(StrEnum):
     IDENTITY_PROVIDER_MANAGE = "identity_provider.manage"  # the OIDC settings (platform)
     IDENTITY_BINDING_MANAGE = "identity_binding.manage"  # binding links for staff
     OUTBOX_MANAGE = "outbox.manage"  # see and retry e-mails and webhooks given up on
+    # co-production: associations, volunteers and activities (market.community)
+    COMMUNITY_PARTNER_REVIEW = "community.partner.review"  # approve, suspend partners
+    COMMUNITY_FIGURES_VIEW = "community.figures.view"  # participation, no personal data
+    COMMUNITY_TAKE_PART = "community.take_part"  # ask for company, book a seat
+    COMMUNITY_COORDINATE = "community.coordinate"  # a partner's activities and volunteers
+    COMMUNITY_VISIT = "community.visit"  # a volunteer's own matches and visits only
+    COMMUNITY_REPORT = "community.report"  # a partner's activity-grant export (CSV)
 
 
 P = Permission
@@ -63,10 +70,22 @@ _MUNICIPAL_READ = {P.PROVIDER_DIRECTORY_VIEW, P.STANDARD_VIEW, P.EVIDENCE_VIEW}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CITIZEN: frozenset(
-        {P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN, P.ORDER_PLACE, P.PAYMENT_METHOD_MANAGE}
+        {
+            P.ACCOUNT_SELF,
+            P.VOUCHER_VIEW_OWN,
+            P.ORDER_PLACE,
+            P.PAYMENT_METHOD_MANAGE,
+            P.COMMUNITY_TAKE_PART,
+        }
     ),
     Role.PROXY: frozenset(
-        {P.ACCOUNT_SELF, P.VOUCHER_VIEW_OWN, P.ORDER_PLACE, P.PAYMENT_METHOD_MANAGE}
+        {
+            P.ACCOUNT_SELF,
+            P.VOUCHER_VIEW_OWN,
+            P.ORDER_PLACE,
+            P.PAYMENT_METHOD_MANAGE,
+            P.COMMUNITY_TAKE_PART,
+        }
     ),
     Role.CASE_WORKER: frozenset(
         {
@@ -81,6 +100,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALERT_HANDLE,
             P.COPAYMENT_VIEW,
             P.PAYMENT_METHOD_MANAGE,
+            P.COMMUNITY_TAKE_PART,
         }
     ),
     Role.MUNICIPAL_ADMIN: frozenset(
@@ -107,6 +127,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MUNICIPALITY_EDIT,
             P.IDENTITY_BINDING_MANAGE,
             P.OUTBOX_MANAGE,
+            P.COMMUNITY_PARTNER_REVIEW,
+            P.COMMUNITY_FIGURES_VIEW,
+            P.COMMUNITY_REPORT,
             *_MUNICIPAL_READ,
         }
     ),
@@ -120,6 +143,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PAYOUT_VIEW,
             P.COPAYMENT_VIEW,
             P.DASHBOARD_VIEW,
+            P.COMMUNITY_FIGURES_VIEW,
+            P.COMMUNITY_REPORT,
             *_MUNICIPAL_READ,
         }
     ),
@@ -153,6 +178,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.OUTBOX_MANAGE,
         }
     ),
+    # An association's coordinator: its activities, volunteers and matches, and
+    # its own activity-grant export; never a CPR number or a grant.
+    Role.COMMUNITY_COORDINATOR: frozenset(
+        {P.ACCOUNT_SELF, P.COMMUNITY_COORDINATE, P.COMMUNITY_REPORT}
+    ),
+    # A volunteer: only the citizens they are matched with, only what a visit needs.
+    Role.VOLUNTEER: frozenset({P.ACCOUNT_SELF, P.COMMUNITY_VISIT}),
 }
 
 

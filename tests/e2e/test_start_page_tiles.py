@@ -24,6 +24,8 @@ def demo_login(live_server: LiveServer, who_starts_with: str) -> str:
         "auditor, Aarhus",
         "provider admin, approved in Aarhus and Odense",
         "citizen, Aarhus",
+        "association coordinator, Aarhus",
+        "volunteer, matched with Karen",
     ],
 )
 def test_every_start_page_tile_opens_an_accessible_page(

@@ -3,12 +3,14 @@ orders, one order, and how the co-payment is paid; and the helpers the other
 citizen-facing pages of market.orders share."""
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from babel.dates import format_date
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth.dependencies import Session, require
 from market.auth.models import Role
@@ -239,11 +241,20 @@ async def place_order_for(
     )
 
 
+# Sections other packages add to "my orders" (e.g. market.community's visits and
+# seats), registered by market.app so that orders import none of them: each is
+# called with the citizen the page has checked and returns (template, section).
+MY_ORDERS_SECTIONS: dict[
+    str, Callable[[AsyncSession, Actor, int], Awaitable[tuple[str, dict[str, Any]]]]
+] = {}
+
+
 async def _orders(
     request: Request, session: Session, actor: Actor, citizen_id: int | None
 ) -> Response:
     view = await citizen_service.my_orders(session, actor=actor, citizen_id=citizen_id)
     cid = view.citizen.id if view.citizen else None
+    extra = [await add(session, actor, cid) for add in MY_ORDERS_SECTIONS.values()] if cid else []
     earlier = request.query_params.get("earlier") == "1"
     today = datetime.now(COPENHAGEN).date()
     return render(
@@ -256,6 +267,7 @@ async def _orders(
             earlier=earlier,
             week_start=today - timedelta(days=today.weekday()),
             help_line=await _help(session, view.citizen),
+            extra_sections=extra,
         ),
     )
 

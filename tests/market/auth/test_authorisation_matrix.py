@@ -50,10 +50,12 @@ PS = "provider_staff"
 PA = "provider_admin"
 PL = "platform_admin"
 KT = "kitchen_token"  # a provider's integration token with the kitchen.orders scope
-ROLES = (ANON, CIT, PRX, CW, MA, AU, PS, PA, PL, KT)
+CO = "community_coordinator"  # an association's coordinator (market.community)
+VO = "volunteer"  # an association's volunteer, matched with Karen
+ROLES = (ANON, CIT, PRX, CW, MA, AU, PS, PA, PL, KT, CO, VO)
 EVERYONE = frozenset(ROLES)
 # The second-factor pages need a signed-in browser session (a token is not one).
-SIGNED_IN = frozenset(frozenset({CIT, PRX, CW, MA, AU, PS, PA, PL}))
+SIGNED_IN = frozenset(frozenset({CIT, PRX, CW, MA, AU, PS, PA, PL, CO, VO}))
 
 # (method, path) -> the roles that may call it. Objects are scoped on top of this.
 TABLE: dict[tuple[str, str], frozenset[str]] = {
@@ -106,7 +108,7 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/provider/offers/new"): frozenset({PA}),
     ("GET", "/provider/offers/{offer_id}"): frozenset({PA}),
     ("POST", "/provider/offers/{offer_id}"): frozenset({PA}),
-    ("GET", "/offers/{offer_id}/photo"): frozenset({CIT, PRX, CW, MA, AU, PS, PA, PL, KT}),
+    ("GET", "/offers/{offer_id}/photo"): frozenset({CIT, PRX, CW, MA, AU, PS, PA, PL, KT, CO, VO}),
     ("GET", "/provider/ordering"): frozenset({PA}),
     ("POST", "/provider/ordering"): frozenset({PA}),
     ("POST", "/api/v1/providers"): EVERYONE,
@@ -156,8 +158,8 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/my-voucher"): frozenset({CIT, PRX}),
     ("GET", "/letter-code"): EVERYONE,
     ("POST", "/letter-code"): EVERYONE,
-    ("GET", "/letter-code/password"): frozenset({CIT, PRX, CW, MA, AU, PS, PA, PL}),
-    ("POST", "/letter-code/password"): frozenset({CIT, PRX, CW, MA, AU, PS, PA, PL}),
+    ("GET", "/letter-code/password"): frozenset({CIT, PRX, CW, MA, AU, PS, PA, PL, CO, VO}),
+    ("POST", "/letter-code/password"): frozenset({CIT, PRX, CW, MA, AU, PS, PA, PL, CO, VO}),
     ("GET", "/copayment-caps"): frozenset({MA}),
     ("POST", "/copayment-caps"): frozenset({MA}),
     ("GET", "/api/v1/citizens"): frozenset({CW, MA, AU}),
@@ -333,6 +335,29 @@ TABLE: dict[tuple[str, str], frozenset[str]] = {
     # a provider's webhook signing secret
     ("POST", "/api/v1/provider/webhook-secret/rotate"): frozenset({PA}),
     ("POST", "/provider/ordering/webhook-secret"): frozenset({PA}),
+    # co-production: associations, volunteers, meal companions and shared meals
+    ("GET", "/community/register"): EVERYONE,
+    ("POST", "/community/register"): EVERYONE,
+    ("GET", "/community/partners"): frozenset({MA, AU}),
+    ("POST", "/community/partners/{partner_id}/{move}"): frozenset({MA}),
+    ("GET", "/community/partners/{partner_id}/report.csv"): frozenset({MA, AU, CO}),
+    ("GET", "/api/v1/community/participation"): frozenset({MA, AU}),
+    ("GET", "/community/partner"): frozenset({CO}),
+    ("POST", "/community/partner/activities"): frozenset({CO}),
+    ("POST", "/community/partner/volunteers"): frozenset({CO}),
+    ("POST", "/community/partner/volunteers/{member_id}/remove"): frozenset({CO}),
+    ("POST", "/community/partner/requests/{request_id}/propose"): frozenset({CO}),
+    ("POST", "/community/partner/requests/{request_id}/end"): frozenset({CO}),
+    ("POST", "/community/partner/bookings/{booking_id}/attended"): frozenset({CO}),
+    ("GET", "/community"): frozenset({CIT, PRX, CW}),
+    ("GET", "/citizens/{citizen_id}/community"): frozenset({CIT, PRX, CW}),
+    ("POST", "/community/companion"): frozenset({CIT, PRX, CW}),
+    ("POST", "/community/requests/{request_id}/answer"): frozenset({CIT, PRX, CW}),
+    ("POST", "/community/requests/{request_id}/end"): frozenset({CIT, PRX, CW}),
+    ("POST", "/community/shared-meals/{activity_id}/book"): frozenset({CIT, PRX, CW}),
+    ("POST", "/community/bookings/{booking_id}/cancel"): frozenset({CIT, PRX, CW}),
+    ("GET", "/volunteer"): frozenset({VO}),
+    ("POST", "/volunteer/visits/{visit_id}"): frozenset({VO}),
 }
 
 # Whose objects each role calls with as its own, and whose it must not reach.
@@ -347,6 +372,8 @@ PERSPECTIVES: dict[str, tuple[str, tuple[str, ...]]] = {
     PA: ("smagfuldt", ("other_provider",)),
     KT: ("smagfuldt", ("other_provider",)),
     PL: ("aarhus", ()),
+    CO: ("partner", ("other_partner",)),
+    VO: ("volunteer", ("other_volunteer",)),
 }
 # Objects of a kind a citizen (or the provider) has none of: the municipality's.
 FALLBACK = {
@@ -355,6 +382,10 @@ FALLBACK = {
     "aase": "aarhus",
     "grethe": "odense",
     "smagfuldt": "aarhus",
+    "partner": "aarhus",
+    "volunteer": "aarhus",
+    "other_partner": "odense",
+    "other_volunteer": "odense",
 }
 
 # An allowed caller on its own object may meet these on a route, for a reason
@@ -644,6 +675,7 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                 "SELECT id FROM settlement_adjustment WHERE municipality_id = :m ORDER BY id",
                 m=aarhus,
             )
+            community = await _community_world(conn, one, clone, odense, grethe, aase)
             world = {
                 "aarhus": {
                     "citizen_id": karen,
@@ -674,6 +706,7 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                     ),
                     "municipality_id": aarhus,
                     "user_id": await user("admin2@aarhus.example"),
+                    **community["aarhus"],
                     **common,
                 },
                 "odense": {
@@ -704,8 +737,11 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                         "SELECT proxy_user_id FROM proxy_link WHERE citizen_id = :c", c=edith
                     ),
                     "user_id": await user("sagsbehandler@odense.example"),
+                    **community["odense"],
                 },
+                **{name: community[name] for name in COMMUNITY_OWNERS},
                 "karen": {
+                    **community["karen"],
                     "citizen_id": karen,
                     "grant_id": await grant_of(karen),
                     "order_id": karen_order,
@@ -718,6 +754,7 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                     "standing_id": standing["poul"],
                 },
                 "aase": {
+                    **community["aase"],
                     "citizen_id": aase,
                     "grant_id": await grant_of(aase),
                     "link_id": await link_of(aase),
@@ -726,6 +763,7 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
                     "standing_id": standing["aase"],
                 },
                 "grethe": {
+                    **community["odense"],
                     "citizen_id": grethe,
                     "grant_id": await grant_of(grethe),
                     "order_id": grethe_order,
@@ -759,6 +797,76 @@ async def _build_world(database_url: str) -> dict[str, dict[str, Any]]:
     finally:
         await engine.dispose()
     return world
+
+
+COMMUNITY_OWNERS = ("partner", "volunteer", "other_partner", "other_volunteer")
+
+
+async def _community_world(
+    conn: Any, one: Any, clone: Any, odense: int, grethe: int, aase: int
+) -> dict[str, dict[str, Any]]:
+    """The demo's association in Aarhus (Karen matched with its volunteer, her
+    seat booked), and a copy in Odense with Grethe matched with another volunteer."""
+    partner = await one("SELECT id FROM community_partner WHERE status = 'approved' ORDER BY id")
+    member = await one("SELECT id FROM community_member WHERE role = 'volunteer' ORDER BY id")
+    request = await one("SELECT id FROM companion_request ORDER BY id")
+    visit = await one("SELECT id FROM community_visit WHERE request_id = :r ORDER BY id", r=request)
+    booking = await one("SELECT id FROM seat_booking ORDER BY id")
+    activity = await one("SELECT activity_id FROM seat_booking WHERE id = :b", b=booking)
+    companion = await one("SELECT activity_id FROM companion_request WHERE id = :r", r=request)
+    volunteer_user = await one("SELECT user_id FROM community_member WHERE id = :m", m=member)
+    o_partner = await clone("community_partner", partner, municipality_id=odense)
+    o_user = await clone(
+        "app_user", volunteer_user, email="frivillig@odense-forening.example", full_name="Olaf O"
+    )
+    o_member = await clone("community_member", member, partner_id=o_partner, user_id=o_user)
+    o_activity = await clone(
+        "community_activity", activity, partner_id=o_partner, municipality_id=odense
+    )
+    o_companion = await clone(
+        "community_activity", companion, partner_id=o_partner, municipality_id=odense
+    )
+    o_request = await clone(
+        "companion_request",
+        request,
+        municipality_id=odense,
+        partner_id=o_partner,
+        activity_id=o_companion,
+        citizen_id=grethe,
+        volunteer_member_id=o_member,
+    )
+    o_visit = await clone("community_visit", visit, request_id=o_request)
+    o_booking = await clone(
+        "seat_booking", booking, activity_id=o_activity, citizen_id=grethe, municipality_id=odense
+    )
+    aase_request = await clone("companion_request", request, citizen_id=aase, status="asked")
+    aase_booking = await clone("seat_booking", booking, citizen_id=aase)
+    aarhus = {
+        "partner_id": partner,
+        "member_id": member,
+        "request_id": request,
+        "visit_id": visit,
+        "booking_id": booking,
+        "activity_id": activity,
+    }
+    odense_ = {
+        "partner_id": o_partner,
+        "member_id": o_member,
+        "request_id": o_request,
+        "visit_id": o_visit,
+        "booking_id": o_booking,
+        "activity_id": o_activity,
+    }
+    return {
+        "aarhus": aarhus,
+        "odense": odense_,
+        "partner": aarhus,
+        "volunteer": aarhus,
+        "other_partner": odense_,
+        "other_volunteer": odense_,
+        "karen": {"request_id": request, "booking_id": booking},
+        "aase": {"request_id": aase_request, "booking_id": aase_booking},
+    }
 
 
 @dataclass

@@ -1,0 +1,430 @@
+"""Every query of co-production."""
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from market.community.models import (
+    ActivityKind,
+    CommunityActivity,
+    CommunityMember,
+    CommunityPartner,
+    CommunityVisit,
+    CompanionRequest,
+    PartnerStatus,
+    RequestStatus,
+    SeatBooking,
+    SeatStatus,
+    VisitStatus,
+)
+
+# --- partners and members -----------------------------------------------------------
+
+
+async def add(session: AsyncSession, row: SQLModel) -> Any:
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get_partner(session: AsyncSession, partner_id: int) -> CommunityPartner | None:
+    return await session.get(CommunityPartner, partner_id, populate_existing=True)
+
+
+async def partners_of(session: AsyncSession, municipality_id: int) -> Sequence[CommunityPartner]:
+    result = await session.execute(
+        select(CommunityPartner)
+        .where(CommunityPartner.municipality_id == municipality_id)
+        .order_by(CommunityPartner.name)
+    )
+    return result.scalars().all()
+
+
+async def move_partner(
+    session: AsyncSession, *, partner_id: int, current: PartnerStatus, values: dict[str, Any]
+) -> bool:
+    result = await session.execute(
+        update(CommunityPartner)
+        .where(CommunityPartner.id == partner_id, CommunityPartner.status == current)
+        .values(**values)
+        .returning(CommunityPartner.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def member_of_user(session: AsyncSession, user_id: int) -> CommunityMember | None:
+    result = await session.execute(
+        select(CommunityMember).where(
+            CommunityMember.user_id == user_id, CommunityMember.active.is_(True)
+        )
+    )
+    return result.scalars().first()
+
+
+async def get_member(session: AsyncSession, member_id: int) -> CommunityMember | None:
+    return await session.get(CommunityMember, member_id, populate_existing=True)
+
+
+async def members_of(session: AsyncSession, partner_id: int) -> Sequence[CommunityMember]:
+    result = await session.execute(
+        select(CommunityMember)
+        .where(CommunityMember.partner_id == partner_id, CommunityMember.active.is_(True))
+        .order_by(CommunityMember.first_name)
+    )
+    return result.scalars().all()
+
+
+async def remove_member(session: AsyncSession, member_id: int, when: datetime) -> bool:
+    result = await session.execute(
+        update(CommunityMember)
+        .where(CommunityMember.id == member_id, CommunityMember.active.is_(True))
+        .values(active=False, removed_at=when)
+        .returning(CommunityMember.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+# --- activities -----------------------------------------------------------------------
+
+
+async def get_activity(session: AsyncSession, activity_id: int) -> CommunityActivity | None:
+    return await session.get(CommunityActivity, activity_id, populate_existing=True)
+
+
+async def activities_of_partner(
+    session: AsyncSession, partner_id: int
+) -> Sequence[CommunityActivity]:
+    result = await session.execute(
+        select(CommunityActivity)
+        .where(CommunityActivity.partner_id == partner_id, CommunityActivity.active.is_(True))
+        .order_by(CommunityActivity.held_on, CommunityActivity.id)
+    )
+    return result.scalars().all()
+
+
+async def open_activities(
+    session: AsyncSession, municipality_id: int, *, from_day: date
+) -> Sequence[tuple[CommunityActivity, CommunityPartner]]:
+    """Approved partners' active activities: companions, and shared meals to come."""
+    result = await session.execute(
+        select(CommunityActivity, CommunityPartner)
+        .join(CommunityPartner, CommunityPartner.id == CommunityActivity.partner_id)
+        .where(
+            CommunityActivity.municipality_id == municipality_id,
+            CommunityActivity.active.is_(True),
+            CommunityPartner.status == PartnerStatus.APPROVED,
+            (CommunityActivity.kind == ActivityKind.COMPANION)
+            | (CommunityActivity.held_on >= from_day),
+        )
+        .order_by(CommunityActivity.kind, CommunityActivity.held_on, CommunityActivity.id)
+    )
+    return [(a, p) for a, p in result.all()]
+
+
+async def take_seat(session: AsyncSession, activity_id: int) -> bool:
+    """One conditional UPDATE: never more bookings than seats."""
+    result = await session.execute(
+        update(CommunityActivity)
+        .where(
+            CommunityActivity.id == activity_id,
+            CommunityActivity.seats_taken < CommunityActivity.seats,
+        )
+        .values(seats_taken=CommunityActivity.seats_taken + 1)
+        .returning(CommunityActivity.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def give_back_seat(session: AsyncSession, activity_id: int) -> None:
+    await session.execute(
+        update(CommunityActivity)
+        .where(CommunityActivity.id == activity_id, CommunityActivity.seats_taken > 0)
+        .values(seats_taken=CommunityActivity.seats_taken - 1)
+    )
+
+
+# --- requests and visits ---------------------------------------------------------------
+
+
+async def get_request(session: AsyncSession, request_id: int) -> CompanionRequest | None:
+    return await session.get(CompanionRequest, request_id, populate_existing=True)
+
+
+async def requests_of_partner(session: AsyncSession, partner_id: int) -> Sequence[CompanionRequest]:
+    result = await session.execute(
+        select(CompanionRequest)
+        .where(
+            CompanionRequest.partner_id == partner_id,
+            CompanionRequest.status.in_(
+                (RequestStatus.ASKED, RequestStatus.PROPOSED, RequestStatus.MATCHED)
+            ),
+        )
+        .order_by(CompanionRequest.asked_at)
+    )
+    return result.scalars().all()
+
+
+async def requests_of_citizen(session: AsyncSession, citizen_id: int) -> Sequence[CompanionRequest]:
+    result = await session.execute(
+        select(CompanionRequest)
+        .where(CompanionRequest.citizen_id == citizen_id)
+        .order_by(CompanionRequest.asked_at.desc())
+    )
+    return result.scalars().all()
+
+
+async def open_request_of_citizen(
+    session: AsyncSession, citizen_id: int, partner_id: int
+) -> CompanionRequest | None:
+    result = await session.execute(
+        select(CompanionRequest).where(
+            CompanionRequest.citizen_id == citizen_id,
+            CompanionRequest.partner_id == partner_id,
+            CompanionRequest.status.in_(
+                (RequestStatus.ASKED, RequestStatus.PROPOSED, RequestStatus.MATCHED)
+            ),
+        )
+    )
+    return result.scalars().first()
+
+
+async def matches_of_volunteer(session: AsyncSession, member_id: int) -> Sequence[CompanionRequest]:
+    result = await session.execute(
+        select(CompanionRequest)
+        .where(
+            CompanionRequest.volunteer_member_id == member_id,
+            CompanionRequest.status == RequestStatus.MATCHED,
+        )
+        .order_by(CompanionRequest.id)
+    )
+    return result.scalars().all()
+
+
+async def open_requests_of_volunteer(
+    session: AsyncSession, member_id: int
+) -> Sequence[CompanionRequest]:
+    result = await session.execute(
+        select(CompanionRequest).where(
+            CompanionRequest.volunteer_member_id == member_id,
+            CompanionRequest.status.in_((RequestStatus.PROPOSED, RequestStatus.MATCHED)),
+        )
+    )
+    return result.scalars().all()
+
+
+async def move_request(
+    session: AsyncSession, *, request_id: int, current: RequestStatus, values: dict[str, Any]
+) -> bool:
+    result = await session.execute(
+        update(CompanionRequest)
+        .where(CompanionRequest.id == request_id, CompanionRequest.status == current)
+        .values(**values)
+        .returning(CompanionRequest.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def visit_days(session: AsyncSession, request_id: int) -> set[date]:
+    result = await session.execute(
+        select(CommunityVisit.visit_on).where(CommunityVisit.request_id == request_id)
+    )
+    return set(result.scalars().all())
+
+
+async def visits_of_requests(
+    session: AsyncSession, request_ids: list[int], *, from_day: date | None = None
+) -> Sequence[CommunityVisit]:
+    if not request_ids:
+        return []
+    query = select(CommunityVisit).where(CommunityVisit.request_id.in_(request_ids))
+    if from_day is not None:
+        query = query.where(CommunityVisit.visit_on >= from_day)
+    result = await session.execute(query.order_by(CommunityVisit.visit_on))
+    return result.scalars().all()
+
+
+async def get_visit(session: AsyncSession, visit_id: int) -> CommunityVisit | None:
+    return await session.get(CommunityVisit, visit_id, populate_existing=True)
+
+
+async def move_visit(
+    session: AsyncSession, *, visit_id: int, current: VisitStatus, values: dict[str, Any]
+) -> bool:
+    result = await session.execute(
+        update(CommunityVisit)
+        .where(CommunityVisit.id == visit_id, CommunityVisit.status == current)
+        .values(**values)
+        .returning(CommunityVisit.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def cancel_planned_visits(session: AsyncSession, request_id: int, from_day: date) -> None:
+    await session.execute(
+        update(CommunityVisit)
+        .where(
+            CommunityVisit.request_id == request_id,
+            CommunityVisit.status == VisitStatus.PLANNED,
+            CommunityVisit.visit_on >= from_day,
+        )
+        .values(status=VisitStatus.CANCELLED)
+    )
+
+
+# --- seats -------------------------------------------------------------------------------
+
+
+async def get_booking(session: AsyncSession, booking_id: int) -> SeatBooking | None:
+    return await session.get(SeatBooking, booking_id, populate_existing=True)
+
+
+async def booking_of(
+    session: AsyncSession, activity_id: int, citizen_id: int
+) -> SeatBooking | None:
+    result = await session.execute(
+        select(SeatBooking).where(
+            SeatBooking.activity_id == activity_id,
+            SeatBooking.citizen_id == citizen_id,
+            SeatBooking.status == SeatStatus.BOOKED,
+        )
+    )
+    return result.scalars().first()
+
+
+async def bookings_of_citizen(
+    session: AsyncSession, citizen_id: int
+) -> Sequence[tuple[SeatBooking, CommunityActivity]]:
+    result = await session.execute(
+        select(SeatBooking, CommunityActivity)
+        .join(CommunityActivity, CommunityActivity.id == SeatBooking.activity_id)
+        .where(SeatBooking.citizen_id == citizen_id)
+        .order_by(CommunityActivity.held_on)
+    )
+    return [(b, a) for b, a in result.all()]
+
+
+async def bookings_of_activity(session: AsyncSession, activity_id: int) -> Sequence[SeatBooking]:
+    result = await session.execute(
+        select(SeatBooking).where(
+            SeatBooking.activity_id == activity_id,
+            SeatBooking.status.in_((SeatStatus.BOOKED, SeatStatus.ATTENDED)),
+        )
+    )
+    return result.scalars().all()
+
+
+async def move_booking(
+    session: AsyncSession, *, booking_id: int, current: SeatStatus, values: dict[str, Any]
+) -> bool:
+    result = await session.execute(
+        update(SeatBooking)
+        .where(SeatBooking.id == booking_id, SeatBooking.status == current)
+        .values(**values)
+        .returning(SeatBooking.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+# --- the everyday welfare note (the same table the driver's notes go to) ----------------
+
+
+async def insert_welfare_note(session: AsyncSession, values: dict[str, Any]) -> int:
+    """The case worker's queue reads ``welfare_note``; the table is found by its
+    name (which only a migration can change), so this package depends on no
+    module path inside orders. Registered when orders' models are imported."""
+    table = SQLModel.metadata.tables["welfare_note"]
+    result = await session.execute(insert(table).values(**values).returning(table.c.id))
+    return int(result.scalar_one())
+
+
+# --- the municipality's figures (counts only, no personal data) ----------------------
+
+
+async def figures(
+    session: AsyncSession, municipality_id: int, *, partner_id: int | None = None
+) -> dict[tuple[int, str], dict[str, float]]:
+    """Per (partner, postal code): visits planned and held, seats booked and
+    used, requests not yet matched, and the average days from asking to a match."""
+    out: dict[tuple[int, str], dict[str, float]] = {}
+
+    def cell(key: tuple[int, str]) -> dict[str, float]:
+        return out.setdefault(
+            key,
+            {
+                "visits_planned": 0,
+                "visits_held": 0,
+                "seats_booked": 0,
+                "seats_used": 0,
+                "waiting": 0,
+                "matched": 0,
+                "days_to_match_total": 0.0,
+            },
+        )
+
+    def scoped(query: Any, column: Any) -> Any:
+        return query.where(column == partner_id) if partner_id is not None else query
+
+    visits = await session.execute(
+        scoped(
+            select(
+                CompanionRequest.partner_id,
+                CompanionRequest.postal_code,
+                CommunityVisit.status,
+                func.count(),
+            )
+            .join(CompanionRequest, CompanionRequest.id == CommunityVisit.request_id)
+            .where(CompanionRequest.municipality_id == municipality_id)
+            .group_by(
+                CompanionRequest.partner_id, CompanionRequest.postal_code, CommunityVisit.status
+            ),
+            CompanionRequest.partner_id,
+        )
+    )
+    for pid, postal, status, n in visits.all():
+        if status != VisitStatus.CANCELLED:
+            cell((pid, postal))["visits_planned"] += n
+        if status == VisitStatus.HELD:
+            cell((pid, postal))["visits_held"] += n
+    seats = await session.execute(
+        scoped(
+            select(
+                CommunityActivity.partner_id,
+                SeatBooking.postal_code,
+                SeatBooking.status,
+                func.count(),
+            )
+            .join(CommunityActivity, CommunityActivity.id == SeatBooking.activity_id)
+            .where(SeatBooking.municipality_id == municipality_id)
+            .group_by(CommunityActivity.partner_id, SeatBooking.postal_code, SeatBooking.status),
+            CommunityActivity.partner_id,
+        )
+    )
+    for pid, postal, status, n in seats.all():
+        if status != SeatStatus.CANCELLED:
+            cell((pid, postal))["seats_booked"] += n
+        if status == SeatStatus.ATTENDED:
+            cell((pid, postal))["seats_used"] += n
+    asked = await session.execute(
+        scoped(
+            select(
+                CompanionRequest.partner_id,
+                CompanionRequest.postal_code,
+                CompanionRequest.status,
+                CompanionRequest.asked_at,
+                CompanionRequest.matched_at,
+            ).where(CompanionRequest.municipality_id == municipality_id),
+            CompanionRequest.partner_id,
+        )
+    )
+    for pid, postal, status, asked_at, matched_at in asked.all():
+        c = cell((pid, postal))
+        if status in (RequestStatus.ASKED, RequestStatus.PROPOSED):
+            c["waiting"] += 1
+        if matched_at is not None:
+            c["matched"] += 1
+            c["days_to_match_total"] += (matched_at - asked_at).total_seconds() / 86400
+    return out
