@@ -354,26 +354,53 @@ async def figures(
     """Per (partner, postal code): visits planned and held, seats booked and
     used, requests not yet matched, and the average days from asking to a match."""
     out: dict[tuple[int, str], dict[str, float]] = {}
+    for pid, postal, status, n in await _visit_counts(session, municipality_id, partner_id):
+        if status != VisitStatus.CANCELLED:
+            _cell(out, (pid, postal))["visits_planned"] += n
+        if status == VisitStatus.HELD:
+            _cell(out, (pid, postal))["visits_held"] += n
+    for pid, postal, status, n in await _seat_counts(session, municipality_id, partner_id):
+        if status != SeatStatus.CANCELLED:
+            _cell(out, (pid, postal))["seats_booked"] += n
+        if status == SeatStatus.ATTENDED:
+            _cell(out, (pid, postal))["seats_used"] += n
+    for pid, postal, status, asked_at, matched_at in await _request_times(
+        session, municipality_id, partner_id
+    ):
+        c = _cell(out, (pid, postal))
+        if status in (RequestStatus.ASKED, RequestStatus.PROPOSED):
+            c["waiting"] += 1
+        if matched_at is not None:
+            c["matched"] += 1
+            c["days_to_match_total"] += (matched_at - asked_at).total_seconds() / 86400
+    return out
 
-    def cell(key: tuple[int, str]) -> dict[str, float]:
-        return out.setdefault(
-            key,
-            {
-                "visits_planned": 0,
-                "visits_held": 0,
-                "seats_booked": 0,
-                "seats_used": 0,
-                "waiting": 0,
-                "matched": 0,
-                "days_to_match_total": 0.0,
-            },
-        )
 
-    def scoped(query: Any, column: Any) -> Any:
-        return query.where(column == partner_id) if partner_id is not None else query
+def _cell(out: dict[tuple[int, str], dict[str, float]], key: tuple[int, str]) -> dict[str, float]:
+    return out.setdefault(
+        key,
+        {
+            "visits_planned": 0,
+            "visits_held": 0,
+            "seats_booked": 0,
+            "seats_used": 0,
+            "waiting": 0,
+            "matched": 0,
+            "days_to_match_total": 0.0,
+        },
+    )
 
-    visits = await session.execute(
-        scoped(
+
+def _scoped(query: Any, column: Any, partner_id: int | None) -> Any:
+    return query.where(column == partner_id) if partner_id is not None else query
+
+
+async def _visit_counts(
+    session: AsyncSession, municipality_id: int, partner_id: int | None
+) -> Sequence[Any]:
+    """(partner, postal code, visit status, count)."""
+    result = await session.execute(
+        _scoped(
             select(
                 col(CompanionRequest.partner_id),
                 col(CompanionRequest.postal_code),
@@ -388,15 +415,18 @@ async def figures(
                 col(CommunityVisit.status),
             ),
             col(CompanionRequest.partner_id),
+            partner_id,
         )
     )
-    for pid, postal, status, n in visits.all():
-        if status != VisitStatus.CANCELLED:
-            cell((pid, postal))["visits_planned"] += n
-        if status == VisitStatus.HELD:
-            cell((pid, postal))["visits_held"] += n
-    seats = await session.execute(
-        scoped(
+    return result.all()
+
+
+async def _seat_counts(
+    session: AsyncSession, municipality_id: int, partner_id: int | None
+) -> Sequence[Any]:
+    """(partner, postal code, seat status, count)."""
+    result = await session.execute(
+        _scoped(
             select(
                 col(CommunityActivity.partner_id),
                 col(SeatBooking.postal_code),
@@ -411,15 +441,18 @@ async def figures(
                 col(SeatBooking.status),
             ),
             col(CommunityActivity.partner_id),
+            partner_id,
         )
     )
-    for pid, postal, status, n in seats.all():
-        if status != SeatStatus.CANCELLED:
-            cell((pid, postal))["seats_booked"] += n
-        if status == SeatStatus.ATTENDED:
-            cell((pid, postal))["seats_used"] += n
-    asked = await session.execute(
-        scoped(
+    return result.all()
+
+
+async def _request_times(
+    session: AsyncSession, municipality_id: int, partner_id: int | None
+) -> Sequence[Any]:
+    """(partner, postal code, request status, asked at, matched at)."""
+    result = await session.execute(
+        _scoped(
             select(
                 col(CompanionRequest.partner_id),
                 col(CompanionRequest.postal_code),
@@ -428,13 +461,7 @@ async def figures(
                 col(CompanionRequest.matched_at),
             ).where(col(CompanionRequest.municipality_id) == municipality_id),
             col(CompanionRequest.partner_id),
+            partner_id,
         )
     )
-    for pid, postal, status, asked_at, matched_at in asked.all():
-        c = cell((pid, postal))
-        if status in (RequestStatus.ASKED, RequestStatus.PROPOSED):
-            c["waiting"] += 1
-        if matched_at is not None:
-            c["matched"] += 1
-            c["days_to_match_total"] += (matched_at - asked_at).total_seconds() / 86400
-    return out
+    return result.all()
