@@ -9,10 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth import service as auth_service
 from market.auth.models import User
+from market.auth.permissions import Actor
 from market.community import service
+from market.community.models import CommunityActivity
 from market.config import Settings
 from market.municipalities.models import Municipality
 from vouchers import service as vouchers
+from vouchers.models import Citizen
 
 PARTNER = "Spisevenner Aarhus Midt"
 COORDINATOR_EMAIL = "koordinator@spisevenner.example"
@@ -30,10 +33,48 @@ async def seed(
 ) -> list[tuple[str, str]]:
     aarhus = municipalities[0]
     assert aarhus.id is not None
+    registered = await _associations(session, aarhus.id, users=users, password=password)
+    coordinator_user = await auth_service.get_user(session, user_id=registered.coordinator.user_id)
+    coordinator = auth_service.actor_for(coordinator_user)
+    companion, shared = await _activities(session, coordinator)
+    volunteer = await service.add_volunteer(
+        session,
+        actor=coordinator,
+        full_name="Villy Frivillig",
+        email=VOLUNTEER_EMAIL,
+        settings=settings,
+        password=password,
+    )
+    karen = await _karen(session, users=users, settings=settings)
+    assert karen.id is not None and companion.id is not None and shared.id is not None
+    karen_actor = auth_service.actor_for(
+        await auth_service.get_user(session, user_id=karen.user_id)
+    )
+    assert volunteer.member.id is not None
+    await _match(
+        session,
+        citizen=karen_actor,
+        coordinator=coordinator,
+        citizen_id=karen.id,
+        activity_id=companion.id,
+        member_id=volunteer.member.id,
+    )
+    await service.book_seat(session, actor=karen_actor, citizen_id=karen.id, activity_id=shared.id)
+    return [
+        ("association coordinator, Aarhus (Spisevenner)", COORDINATOR_EMAIL),
+        ("volunteer, matched with Karen", VOLUNTEER_EMAIL),
+        ("association waiting for approval, Aarhus", "spiseklub@kirken-viby.example"),
+    ]
+
+
+async def _associations(
+    session: AsyncSession, municipality_id: int, *, users: dict[str, User], password: str
+) -> service.Registered:
+    """Spisevenner (approved) and a church's dining club waiting for approval."""
     registered = await service.register_partner(
         session,
         registration=service.PartnerRegistration(
-            municipality_id=aarhus.id,
+            municipality_id=municipality_id,
             name=PARTNER,
             contact_email="kontakt@spisevenner.example",
             contact_phone="+45 86 12 34 56",
@@ -52,7 +93,7 @@ async def seed(
     await service.register_partner(
         session,
         registration=service.PartnerRegistration(
-            municipality_id=aarhus.id,
+            municipality_id=municipality_id,
             name="Kirkens Spiseklub Viby",
             contact_email="spiseklub@kirken-viby.example",
             contact_phone="",
@@ -63,8 +104,13 @@ async def seed(
             coordinator_password=password,
         ),
     )
-    coordinator_user = await auth_service.get_user(session, user_id=registered.coordinator.user_id)
-    coordinator = auth_service.actor_for(coordinator_user)
+    return registered
+
+
+async def _activities(
+    session: AsyncSession, coordinator: Actor
+) -> tuple[CommunityActivity, CommunityActivity]:
+    """A meal companion on weekdays and a shared meal in five days."""
     companion = await service.create_activity(
         session,
         actor=coordinator,
@@ -92,14 +138,10 @@ async def seed(
             transport=True,
         ),
     )
-    volunteer = await service.add_volunteer(
-        session,
-        actor=coordinator,
-        full_name="Villy Frivillig",
-        email=VOLUNTEER_EMAIL,
-        settings=settings,
-        password=password,
-    )
+    return companion, shared
+
+
+async def _karen(session: AsyncSession, *, users: dict[str, User], settings: Settings) -> Citizen:
     case_worker = auth_service.actor_for(users["sagsbehandler@aarhus.example"])
     [karen] = [
         c
@@ -111,32 +153,35 @@ async def seed(
         )
         if c.full_name == MATCHED_CITIZEN
     ]
-    assert karen.id is not None and companion.id is not None and shared.id is not None
-    karen_actor = auth_service.actor_for(
-        await auth_service.get_user(session, user_id=karen.user_id)
-    )
+    return karen
+
+
+async def _match(
+    session: AsyncSession,
+    *,
+    citizen: Actor,
+    coordinator: Actor,
+    citizen_id: int,
+    activity_id: int,
+    member_id: int,
+) -> None:
+    """Karen asks for a meal companion, is proposed the volunteer and accepts."""
     request = await service.ask_for_companion(
         session,
-        actor=karen_actor,
-        citizen_id=karen.id,
-        activity_id=companion.id,
+        actor=citizen,
+        citizen_id=citizen_id,
+        activity_id=activity_id,
         weekdays=[1, 2, 3, 4, 5],
         wishes="Gerne en, der kan lide at snakke om haven.",
     )
-    assert request.id is not None and volunteer.member.id is not None
+    assert request.id is not None
     await service.propose_volunteer(
-        session, actor=coordinator, request_id=request.id, member_id=volunteer.member.id
+        session, actor=coordinator, request_id=request.id, member_id=member_id
     )
     await service.answer_proposal(
         session,
-        actor=karen_actor,
+        actor=citizen,
         request_id=request.id,
         accept=True,
         observations_consented=True,
     )
-    await service.book_seat(session, actor=karen_actor, citizen_id=karen.id, activity_id=shared.id)
-    return [
-        ("association coordinator, Aarhus (Spisevenner)", COORDINATOR_EMAIL),
-        ("volunteer, matched with Karen", VOLUNTEER_EMAIL),
-        ("association waiting for approval, Aarhus", "spiseklub@kirken-viby.example"),
-    ]

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from market.community.models import (
     ActivityKind,
@@ -38,8 +38,8 @@ async def get_partner(session: AsyncSession, partner_id: int) -> CommunityPartne
 async def partners_of(session: AsyncSession, municipality_id: int) -> Sequence[CommunityPartner]:
     result = await session.execute(
         select(CommunityPartner)
-        .where(CommunityPartner.municipality_id == municipality_id)
-        .order_by(CommunityPartner.name)
+        .where(col(CommunityPartner.municipality_id) == municipality_id)
+        .order_by(col(CommunityPartner.name))
     )
     return result.scalars().all()
 
@@ -49,9 +49,9 @@ async def move_partner(
 ) -> bool:
     result = await session.execute(
         update(CommunityPartner)
-        .where(CommunityPartner.id == partner_id, CommunityPartner.status == current)
+        .where(col(CommunityPartner.id) == partner_id, col(CommunityPartner.status) == current)
         .values(**values)
-        .returning(CommunityPartner.id)
+        .returning(col(CommunityPartner.id))
     )
     return result.scalar_one_or_none() is not None
 
@@ -59,7 +59,7 @@ async def move_partner(
 async def member_of_user(session: AsyncSession, user_id: int) -> CommunityMember | None:
     result = await session.execute(
         select(CommunityMember).where(
-            CommunityMember.user_id == user_id, CommunityMember.active.is_(True)
+            col(CommunityMember.user_id) == user_id, col(CommunityMember.active).is_(True)
         )
     )
     return result.scalars().first()
@@ -72,8 +72,8 @@ async def get_member(session: AsyncSession, member_id: int) -> CommunityMember |
 async def members_of(session: AsyncSession, partner_id: int) -> Sequence[CommunityMember]:
     result = await session.execute(
         select(CommunityMember)
-        .where(CommunityMember.partner_id == partner_id, CommunityMember.active.is_(True))
-        .order_by(CommunityMember.first_name)
+        .where(col(CommunityMember.partner_id) == partner_id, col(CommunityMember.active).is_(True))
+        .order_by(col(CommunityMember.first_name))
     )
     return result.scalars().all()
 
@@ -81,9 +81,9 @@ async def members_of(session: AsyncSession, partner_id: int) -> Sequence[Communi
 async def remove_member(session: AsyncSession, member_id: int, when: datetime) -> bool:
     result = await session.execute(
         update(CommunityMember)
-        .where(CommunityMember.id == member_id, CommunityMember.active.is_(True))
+        .where(col(CommunityMember.id) == member_id, col(CommunityMember.active).is_(True))
         .values(active=False, removed_at=when)
-        .returning(CommunityMember.id)
+        .returning(col(CommunityMember.id))
     )
     return result.scalar_one_or_none() is not None
 
@@ -100,8 +100,10 @@ async def activities_of_partner(
 ) -> Sequence[CommunityActivity]:
     result = await session.execute(
         select(CommunityActivity)
-        .where(CommunityActivity.partner_id == partner_id, CommunityActivity.active.is_(True))
-        .order_by(CommunityActivity.held_on, CommunityActivity.id)
+        .where(
+            col(CommunityActivity.partner_id) == partner_id, col(CommunityActivity.active).is_(True)
+        )
+        .order_by(col(CommunityActivity.held_on), col(CommunityActivity.id))
     )
     return result.scalars().all()
 
@@ -112,15 +114,17 @@ async def open_activities(
     """Approved partners' active activities: companions, and shared meals to come."""
     result = await session.execute(
         select(CommunityActivity, CommunityPartner)
-        .join(CommunityPartner, CommunityPartner.id == CommunityActivity.partner_id)
+        .join(CommunityPartner, col(CommunityPartner.id) == col(CommunityActivity.partner_id))
         .where(
-            CommunityActivity.municipality_id == municipality_id,
-            CommunityActivity.active.is_(True),
-            CommunityPartner.status == PartnerStatus.APPROVED,
-            (CommunityActivity.kind == ActivityKind.COMPANION)
-            | (CommunityActivity.held_on >= from_day),
+            col(CommunityActivity.municipality_id) == municipality_id,
+            col(CommunityActivity.active).is_(True),
+            col(CommunityPartner.status) == PartnerStatus.APPROVED,
+            (col(CommunityActivity.kind) == ActivityKind.COMPANION)
+            | (col(CommunityActivity.held_on) >= from_day),
         )
-        .order_by(CommunityActivity.kind, CommunityActivity.held_on, CommunityActivity.id)
+        .order_by(
+            col(CommunityActivity.kind), col(CommunityActivity.held_on), col(CommunityActivity.id)
+        )
     )
     return [(a, p) for a, p in result.all()]
 
@@ -130,11 +134,11 @@ async def take_seat(session: AsyncSession, activity_id: int) -> bool:
     result = await session.execute(
         update(CommunityActivity)
         .where(
-            CommunityActivity.id == activity_id,
-            CommunityActivity.seats_taken < CommunityActivity.seats,
+            col(CommunityActivity.id) == activity_id,
+            col(CommunityActivity.seats_taken) < col(CommunityActivity.seats),
         )
-        .values(seats_taken=CommunityActivity.seats_taken + 1)
-        .returning(CommunityActivity.id)
+        .values(seats_taken=col(CommunityActivity.seats_taken) + 1)
+        .returning(col(CommunityActivity.id))
     )
     return result.scalar_one_or_none() is not None
 
@@ -142,8 +146,8 @@ async def take_seat(session: AsyncSession, activity_id: int) -> bool:
 async def give_back_seat(session: AsyncSession, activity_id: int) -> None:
     await session.execute(
         update(CommunityActivity)
-        .where(CommunityActivity.id == activity_id, CommunityActivity.seats_taken > 0)
-        .values(seats_taken=CommunityActivity.seats_taken - 1)
+        .where(col(CommunityActivity.id) == activity_id, col(CommunityActivity.seats_taken) > 0)
+        .values(seats_taken=col(CommunityActivity.seats_taken) - 1)
     )
 
 
@@ -158,12 +162,12 @@ async def requests_of_partner(session: AsyncSession, partner_id: int) -> Sequenc
     result = await session.execute(
         select(CompanionRequest)
         .where(
-            CompanionRequest.partner_id == partner_id,
-            CompanionRequest.status.in_(
+            col(CompanionRequest.partner_id) == partner_id,
+            col(CompanionRequest.status).in_(
                 (RequestStatus.ASKED, RequestStatus.PROPOSED, RequestStatus.MATCHED)
             ),
         )
-        .order_by(CompanionRequest.asked_at)
+        .order_by(col(CompanionRequest.asked_at))
     )
     return result.scalars().all()
 
@@ -171,8 +175,8 @@ async def requests_of_partner(session: AsyncSession, partner_id: int) -> Sequenc
 async def requests_of_citizen(session: AsyncSession, citizen_id: int) -> Sequence[CompanionRequest]:
     result = await session.execute(
         select(CompanionRequest)
-        .where(CompanionRequest.citizen_id == citizen_id)
-        .order_by(CompanionRequest.asked_at.desc())
+        .where(col(CompanionRequest.citizen_id) == citizen_id)
+        .order_by(col(CompanionRequest.asked_at).desc())
     )
     return result.scalars().all()
 
@@ -182,9 +186,9 @@ async def open_request_of_citizen(
 ) -> CompanionRequest | None:
     result = await session.execute(
         select(CompanionRequest).where(
-            CompanionRequest.citizen_id == citizen_id,
-            CompanionRequest.partner_id == partner_id,
-            CompanionRequest.status.in_(
+            col(CompanionRequest.citizen_id) == citizen_id,
+            col(CompanionRequest.partner_id) == partner_id,
+            col(CompanionRequest.status).in_(
                 (RequestStatus.ASKED, RequestStatus.PROPOSED, RequestStatus.MATCHED)
             ),
         )
@@ -196,10 +200,10 @@ async def matches_of_volunteer(session: AsyncSession, member_id: int) -> Sequenc
     result = await session.execute(
         select(CompanionRequest)
         .where(
-            CompanionRequest.volunteer_member_id == member_id,
-            CompanionRequest.status == RequestStatus.MATCHED,
+            col(CompanionRequest.volunteer_member_id) == member_id,
+            col(CompanionRequest.status) == RequestStatus.MATCHED,
         )
-        .order_by(CompanionRequest.id)
+        .order_by(col(CompanionRequest.id))
     )
     return result.scalars().all()
 
@@ -209,8 +213,8 @@ async def open_requests_of_volunteer(
 ) -> Sequence[CompanionRequest]:
     result = await session.execute(
         select(CompanionRequest).where(
-            CompanionRequest.volunteer_member_id == member_id,
-            CompanionRequest.status.in_((RequestStatus.PROPOSED, RequestStatus.MATCHED)),
+            col(CompanionRequest.volunteer_member_id) == member_id,
+            col(CompanionRequest.status).in_((RequestStatus.PROPOSED, RequestStatus.MATCHED)),
         )
     )
     return result.scalars().all()
@@ -221,16 +225,16 @@ async def move_request(
 ) -> bool:
     result = await session.execute(
         update(CompanionRequest)
-        .where(CompanionRequest.id == request_id, CompanionRequest.status == current)
+        .where(col(CompanionRequest.id) == request_id, col(CompanionRequest.status) == current)
         .values(**values)
-        .returning(CompanionRequest.id)
+        .returning(col(CompanionRequest.id))
     )
     return result.scalar_one_or_none() is not None
 
 
 async def visit_days(session: AsyncSession, request_id: int) -> set[date]:
     result = await session.execute(
-        select(CommunityVisit.visit_on).where(CommunityVisit.request_id == request_id)
+        select(col(CommunityVisit.visit_on)).where(col(CommunityVisit.request_id) == request_id)
     )
     return set(result.scalars().all())
 
@@ -240,10 +244,10 @@ async def visits_of_requests(
 ) -> Sequence[CommunityVisit]:
     if not request_ids:
         return []
-    query = select(CommunityVisit).where(CommunityVisit.request_id.in_(request_ids))
+    query = select(CommunityVisit).where(col(CommunityVisit.request_id).in_(request_ids))
     if from_day is not None:
-        query = query.where(CommunityVisit.visit_on >= from_day)
-    result = await session.execute(query.order_by(CommunityVisit.visit_on))
+        query = query.where(col(CommunityVisit.visit_on) >= from_day)
+    result = await session.execute(query.order_by(col(CommunityVisit.visit_on)))
     return result.scalars().all()
 
 
@@ -256,9 +260,9 @@ async def move_visit(
 ) -> bool:
     result = await session.execute(
         update(CommunityVisit)
-        .where(CommunityVisit.id == visit_id, CommunityVisit.status == current)
+        .where(col(CommunityVisit.id) == visit_id, col(CommunityVisit.status) == current)
         .values(**values)
-        .returning(CommunityVisit.id)
+        .returning(col(CommunityVisit.id))
     )
     return result.scalar_one_or_none() is not None
 
@@ -267,9 +271,9 @@ async def cancel_planned_visits(session: AsyncSession, request_id: int, from_day
     await session.execute(
         update(CommunityVisit)
         .where(
-            CommunityVisit.request_id == request_id,
-            CommunityVisit.status == VisitStatus.PLANNED,
-            CommunityVisit.visit_on >= from_day,
+            col(CommunityVisit.request_id) == request_id,
+            col(CommunityVisit.status) == VisitStatus.PLANNED,
+            col(CommunityVisit.visit_on) >= from_day,
         )
         .values(status=VisitStatus.CANCELLED)
     )
@@ -287,9 +291,9 @@ async def booking_of(
 ) -> SeatBooking | None:
     result = await session.execute(
         select(SeatBooking).where(
-            SeatBooking.activity_id == activity_id,
-            SeatBooking.citizen_id == citizen_id,
-            SeatBooking.status == SeatStatus.BOOKED,
+            col(SeatBooking.activity_id) == activity_id,
+            col(SeatBooking.citizen_id) == citizen_id,
+            col(SeatBooking.status) == SeatStatus.BOOKED,
         )
     )
     return result.scalars().first()
@@ -300,9 +304,9 @@ async def bookings_of_citizen(
 ) -> Sequence[tuple[SeatBooking, CommunityActivity]]:
     result = await session.execute(
         select(SeatBooking, CommunityActivity)
-        .join(CommunityActivity, CommunityActivity.id == SeatBooking.activity_id)
-        .where(SeatBooking.citizen_id == citizen_id)
-        .order_by(CommunityActivity.held_on)
+        .join(CommunityActivity, col(CommunityActivity.id) == col(SeatBooking.activity_id))
+        .where(col(SeatBooking.citizen_id) == citizen_id)
+        .order_by(col(CommunityActivity.held_on))
     )
     return [(b, a) for b, a in result.all()]
 
@@ -310,8 +314,8 @@ async def bookings_of_citizen(
 async def bookings_of_activity(session: AsyncSession, activity_id: int) -> Sequence[SeatBooking]:
     result = await session.execute(
         select(SeatBooking).where(
-            SeatBooking.activity_id == activity_id,
-            SeatBooking.status.in_((SeatStatus.BOOKED, SeatStatus.ATTENDED)),
+            col(SeatBooking.activity_id) == activity_id,
+            col(SeatBooking.status).in_((SeatStatus.BOOKED, SeatStatus.ATTENDED)),
         )
     )
     return result.scalars().all()
@@ -322,9 +326,9 @@ async def move_booking(
 ) -> bool:
     result = await session.execute(
         update(SeatBooking)
-        .where(SeatBooking.id == booking_id, SeatBooking.status == current)
+        .where(col(SeatBooking.id) == booking_id, col(SeatBooking.status) == current)
         .values(**values)
-        .returning(SeatBooking.id)
+        .returning(col(SeatBooking.id))
     )
     return result.scalar_one_or_none() is not None
 
@@ -350,81 +354,114 @@ async def figures(
     """Per (partner, postal code): visits planned and held, seats booked and
     used, requests not yet matched, and the average days from asking to a match."""
     out: dict[tuple[int, str], dict[str, float]] = {}
-
-    def cell(key: tuple[int, str]) -> dict[str, float]:
-        return out.setdefault(
-            key,
-            {
-                "visits_planned": 0,
-                "visits_held": 0,
-                "seats_booked": 0,
-                "seats_used": 0,
-                "waiting": 0,
-                "matched": 0,
-                "days_to_match_total": 0.0,
-            },
-        )
-
-    def scoped(query: Any, column: Any) -> Any:
-        return query.where(column == partner_id) if partner_id is not None else query
-
-    visits = await session.execute(
-        scoped(
-            select(
-                CompanionRequest.partner_id,
-                CompanionRequest.postal_code,
-                CommunityVisit.status,
-                func.count(),
-            )
-            .join(CompanionRequest, CompanionRequest.id == CommunityVisit.request_id)
-            .where(CompanionRequest.municipality_id == municipality_id)
-            .group_by(
-                CompanionRequest.partner_id, CompanionRequest.postal_code, CommunityVisit.status
-            ),
-            CompanionRequest.partner_id,
-        )
-    )
-    for pid, postal, status, n in visits.all():
+    for pid, postal, status, n in await _visit_counts(session, municipality_id, partner_id):
         if status != VisitStatus.CANCELLED:
-            cell((pid, postal))["visits_planned"] += n
+            _cell(out, (pid, postal))["visits_planned"] += n
         if status == VisitStatus.HELD:
-            cell((pid, postal))["visits_held"] += n
-    seats = await session.execute(
-        scoped(
-            select(
-                CommunityActivity.partner_id,
-                SeatBooking.postal_code,
-                SeatBooking.status,
-                func.count(),
-            )
-            .join(CommunityActivity, CommunityActivity.id == SeatBooking.activity_id)
-            .where(SeatBooking.municipality_id == municipality_id)
-            .group_by(CommunityActivity.partner_id, SeatBooking.postal_code, SeatBooking.status),
-            CommunityActivity.partner_id,
-        )
-    )
-    for pid, postal, status, n in seats.all():
+            _cell(out, (pid, postal))["visits_held"] += n
+    for pid, postal, status, n in await _seat_counts(session, municipality_id, partner_id):
         if status != SeatStatus.CANCELLED:
-            cell((pid, postal))["seats_booked"] += n
+            _cell(out, (pid, postal))["seats_booked"] += n
         if status == SeatStatus.ATTENDED:
-            cell((pid, postal))["seats_used"] += n
-    asked = await session.execute(
-        scoped(
-            select(
-                CompanionRequest.partner_id,
-                CompanionRequest.postal_code,
-                CompanionRequest.status,
-                CompanionRequest.asked_at,
-                CompanionRequest.matched_at,
-            ).where(CompanionRequest.municipality_id == municipality_id),
-            CompanionRequest.partner_id,
-        )
-    )
-    for pid, postal, status, asked_at, matched_at in asked.all():
-        c = cell((pid, postal))
+            _cell(out, (pid, postal))["seats_used"] += n
+    for pid, postal, status, asked_at, matched_at in await _request_times(
+        session, municipality_id, partner_id
+    ):
+        c = _cell(out, (pid, postal))
         if status in (RequestStatus.ASKED, RequestStatus.PROPOSED):
             c["waiting"] += 1
         if matched_at is not None:
             c["matched"] += 1
             c["days_to_match_total"] += (matched_at - asked_at).total_seconds() / 86400
     return out
+
+
+def _cell(out: dict[tuple[int, str], dict[str, float]], key: tuple[int, str]) -> dict[str, float]:
+    return out.setdefault(
+        key,
+        {
+            "visits_planned": 0,
+            "visits_held": 0,
+            "seats_booked": 0,
+            "seats_used": 0,
+            "waiting": 0,
+            "matched": 0,
+            "days_to_match_total": 0.0,
+        },
+    )
+
+
+def _scoped(query: Any, column: Any, partner_id: int | None) -> Any:
+    return query.where(column == partner_id) if partner_id is not None else query
+
+
+async def _visit_counts(
+    session: AsyncSession, municipality_id: int, partner_id: int | None
+) -> Sequence[Any]:
+    """(partner, postal code, visit status, count)."""
+    result = await session.execute(
+        _scoped(
+            select(
+                col(CompanionRequest.partner_id),
+                col(CompanionRequest.postal_code),
+                col(CommunityVisit.status),
+                func.count(),
+            )
+            .join(CompanionRequest, col(CompanionRequest.id) == col(CommunityVisit.request_id))
+            .where(col(CompanionRequest.municipality_id) == municipality_id)
+            .group_by(
+                col(CompanionRequest.partner_id),
+                col(CompanionRequest.postal_code),
+                col(CommunityVisit.status),
+            ),
+            col(CompanionRequest.partner_id),
+            partner_id,
+        )
+    )
+    return result.all()
+
+
+async def _seat_counts(
+    session: AsyncSession, municipality_id: int, partner_id: int | None
+) -> Sequence[Any]:
+    """(partner, postal code, seat status, count)."""
+    result = await session.execute(
+        _scoped(
+            select(
+                col(CommunityActivity.partner_id),
+                col(SeatBooking.postal_code),
+                col(SeatBooking.status),
+                func.count(),
+            )
+            .join(CommunityActivity, col(CommunityActivity.id) == col(SeatBooking.activity_id))
+            .where(col(SeatBooking.municipality_id) == municipality_id)
+            .group_by(
+                col(CommunityActivity.partner_id),
+                col(SeatBooking.postal_code),
+                col(SeatBooking.status),
+            ),
+            col(CommunityActivity.partner_id),
+            partner_id,
+        )
+    )
+    return result.all()
+
+
+async def _request_times(
+    session: AsyncSession, municipality_id: int, partner_id: int | None
+) -> Sequence[Any]:
+    """(partner, postal code, request status, asked at, matched at)."""
+    result = await session.execute(
+        _scoped(
+            select(
+                col(CompanionRequest.partner_id),
+                col(CompanionRequest.postal_code),
+                col(CompanionRequest.status),
+                col(CompanionRequest.asked_at),
+                col(CompanionRequest.matched_at),
+            ).where(col(CompanionRequest.municipality_id) == municipality_id),
+            col(CompanionRequest.partner_id),
+            partner_id,
+        )
+    )
+    return result.all()
