@@ -8,6 +8,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from market.auth.models import Role, User
 from market.orders.models import (
     AlertStatus,
     CapacityUse,
@@ -410,6 +411,16 @@ async def notes(
         query = query.where(col(WelfareNote.status) == AlertStatus.OPEN)
     result = await session.execute(query.order_by(col(WelfareNote.raised_at).desc()).limit(limit))
     return result.scalars().all()
+
+
+async def roles_of_users(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, Role]:
+    """Who raised each note: a note's label names the driver or the volunteer."""
+    if not user_ids:
+        return {}
+    result = await session.execute(
+        select(col(User.id), col(User.role)).where(col(User.id).in_(list(user_ids)))
+    )
+    return {user_id: Role(role) for user_id, role in result.all() if user_id is not None}
 
 
 async def acknowledge_note(session: AsyncSession, *, note_id: int, values: dict[str, Any]) -> bool:

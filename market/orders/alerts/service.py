@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import idempotency
 from market.audit import service as audit
+from market.auth.models import Role
 from market.auth.permissions import Actor, Permission, municipality_scope
 from market.config import Settings
 from market.db import utcnow
@@ -257,6 +258,9 @@ async def raise_note(
 class NoteEntry:
     note: WelfareNote
     citizen: Citizen
+    # Who was at the door: "driver" (the kitchen's staff) or "volunteer" (a
+    # community visit), so the case worker knows whom to ask.
+    seen_by: str = "driver"
 
 
 async def open_notes(session: AsyncSession, *, actor: Actor) -> list[NoteEntry]:
@@ -266,7 +270,19 @@ async def open_notes(session: AsyncSession, *, actor: Actor) -> list[NoteEntry]:
     citizens = await vouchers.citizens_by_ids(
         session, citizen_ids=sorted({n.citizen_id for n in found})
     )
-    return [NoteEntry(note=n, citizen=citizens[n.citizen_id]) for n in found]
+    roles = await repository.roles_of_users(
+        session, sorted({n.raised_by_user_id for n in found if n.raised_by_user_id is not None})
+    )
+    return [
+        NoteEntry(
+            note=n,
+            citizen=citizens[n.citizen_id],
+            seen_by="volunteer"
+            if roles.get(n.raised_by_user_id or 0) == Role.VOLUNTEER
+            else "driver",
+        )
+        for n in found
+    ]
 
 
 async def acknowledge_note(

@@ -222,6 +222,7 @@ async def test_an_observation_becomes_the_everyday_welfare_note_for_the_case_wor
         session, actor=auth_service.actor_for(world.user("case_worker"))
     )
     assert [entry.note.id for entry in queue] == [note.id]
+    assert queue[0].seen_by == "volunteer"  # not labelled as the driver's
 
 
 async def test_nobody_else_can_record_a_visit(session, association, kitchen, diner, settings):

@@ -95,6 +95,7 @@ async def test_a_tap_is_recorded_once_and_an_observation_becomes_a_note(
 
     case_worker = auth_service.actor_for(world.user("case_worker"))
     [entry] = await alerts.open_notes(session, actor=case_worker)
+    assert entry.seen_by == "driver"  # the case worker reads who was at the door
     with pytest.raises(InvalidInput):
         await alerts.acknowledge_note(session, actor=case_worker, note_id=note.id, reply=" ")
     done = await alerts.acknowledge_note(
