@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from market.clock import today as today_in_copenhagen
+from market.community import service as community
 from market.config import Settings
 from market.db import utcnow
 from market.operations import repository as operations
@@ -83,6 +84,13 @@ async def _work(settings: Settings, sessions: Sessions, now: datetime) -> dict[s
         lambda s, grant_id: vouchers.close_grant_weeks(s, grant_id=grant_id, today=today),
     )
     report["weeks_closed"] = sum(closed)
+    # After the standing orders, so a meal they placed gets its companion's visit.
+    visits, visits_failed = await _each(
+        sessions,
+        await _ids(sessions, community.matched_request_ids),
+        lambda s, request_id: community.plan_visits_for_match(s, request_id=request_id, now=now),
+    )
+    report["community_visits_planned"] = sum(visits)
     # After the order jobs, so expired orders release their card holds this round.
     report["card_payments"] = asdict(
         await payments.process_card_payments(
@@ -97,7 +105,7 @@ async def _work(settings: Settings, sessions: Sessions, now: datetime) -> dict[s
     )
     # Last, so messages written by the jobs above go out in the same round.
     report["outbox"] = asdict(await outbox.deliver_due(sessions, settings=settings))
-    report["failed_items"] = failed + standing_failed + closed_failed
+    report["failed_items"] = failed + standing_failed + closed_failed + visits_failed
     return report
 
 

@@ -21,6 +21,7 @@ from market.community.models import (
     SeatStatus,
     VisitStatus,
 )
+from market.orders.models import Order
 
 # --- partners and members -----------------------------------------------------------
 
@@ -230,6 +231,32 @@ async def move_request(
         .returning(col(CompanionRequest.id))
     )
     return result.scalar_one_or_none() is not None
+
+
+async def ordered_days(
+    session: AsyncSession, citizen_id: int, first: date, last: date, statuses: Sequence[str]
+) -> set[date]:
+    """The days from ``first`` to ``last`` on which the citizen has a meal on its way."""
+    result = await session.execute(
+        select(col(Order.delivery_on))
+        .distinct()
+        .where(
+            col(Order.citizen_id) == citizen_id,
+            col(Order.status).in_(list(statuses)),
+            col(Order.delivery_on) >= first,
+            col(Order.delivery_on) <= last,
+        )
+    )
+    return set(result.scalars().all())
+
+
+async def matched_request_ids(session: AsyncSession) -> list[int]:
+    result = await session.execute(
+        select(col(CompanionRequest.id))
+        .where(col(CompanionRequest.status) == RequestStatus.MATCHED)
+        .order_by(col(CompanionRequest.id))
+    )
+    return [request_id for request_id in result.scalars().all() if request_id is not None]
 
 
 async def visit_days(session: AsyncSession, request_id: int) -> set[date]:

@@ -30,7 +30,9 @@ from market.community.companions.service import (
     ask_for_companion,
     end_match_by_citizen,
     end_match_by_partner,
+    matched_request_ids,
     plan_visits,
+    plan_visits_for_match,
     propose_volunteer,
 )
 from market.community.figures.service import (
@@ -107,7 +109,9 @@ __all__ = [
     "my_orders_section",
     "participation",
     "partners",
+    "matched_request_ids",
     "plan_visits",
+    "plan_visits_for_match",
     "propose_volunteer",
     "record_visit",
     "register_partner",

@@ -237,7 +237,7 @@ async def answer_proposal(
         raise RequestTransitionRefused(request.status.value, wanted.value)
     await session.refresh(request)
     if accept:
-        await plan_matched_visits(session, acting, request, now)
+        await _plan(session, request, now)
     await audit.record(
         session,
         actor=acting,
@@ -249,20 +249,19 @@ async def answer_proposal(
     return request
 
 
-async def plan_matched_visits(
-    session: AsyncSession, acting: Actor, request: CompanionRequest, now: datetime
-) -> int:
+async def _plan(session: AsyncSession, request: CompanionRequest, now: datetime) -> int:
     """A visit on each agreed weekday of the coming two weeks on which the
     citizen has a meal ordered (the companion comes at mealtime)."""
     assert request.id is not None
     today = local_day(now)
     days = set(weekday_numbers(request.weekdays))
-    mine = await orders.my_orders(session, actor=acting, citizen_id=request.citizen_id, now=now)
-    ordered = {
-        line.order.delivery_on
-        for line in mine.upcoming
-        if today <= line.order.delivery_on <= today + timedelta(days=PLAN_DAYS_AHEAD)
-    }
+    ordered = await repository.ordered_days(
+        session,
+        request.citizen_id,
+        today,
+        today + timedelta(days=PLAN_DAYS_AHEAD),
+        [status.value for status in orders.HOLDS_UNITS],
+    )
     planned = await repository.visit_days(session, request.id)
     count = 0
     for day in sorted(ordered - planned):
@@ -273,6 +272,23 @@ async def plan_matched_visits(
     return count
 
 
+async def matched_request_ids(session: AsyncSession) -> list[int]:
+    """The matches whose visits the periodic planner keeps up with the meals ordered."""
+    return await repository.matched_request_ids(session)
+
+
+async def plan_visits_for_match(
+    session: AsyncSession, *, request_id: int, now: datetime | None = None
+) -> int:
+    """For the periodic work: plans visits for meals ordered since the match
+    (a meal ordered after the citizen accepted gets its visit without anyone
+    asking). A match that ended meanwhile plans nothing."""
+    request = await repository.get_request(session, request_id)
+    if request is None or request.status != RequestStatus.MATCHED:
+        return 0
+    return await _plan(session, request, now or utcnow())
+
+
 async def plan_visits(
     session: AsyncSession, *, actor: Actor, request_id: int, now: datetime | None = None
 ) -> int:
@@ -281,7 +297,7 @@ async def plan_visits(
     request, acting = await citizen_request(session, actor, request_id)
     if request.status != RequestStatus.MATCHED:
         raise RequestTransitionRefused(request.status.value, RequestStatus.MATCHED.value)
-    return await plan_matched_visits(session, acting, request, now)
+    return await _plan(session, request, now)
 
 
 async def end_match_by_citizen(

@@ -138,6 +138,28 @@ async def test_asking_matching_and_visits_on_the_days_a_meal_is_ordered(
     assert [v.visit_on for v, _ in section.visits] == [first, second]
 
 
+async def test_a_meal_ordered_after_the_match_gets_its_visit_from_the_periodic_planner(
+    session, association, kitchen, diner
+):
+    first, later = days_ahead(2), days_ahead(5)
+    await order(session, kitchen, diner, first, "a")
+    request = await matched(session, association, diner, noon_before(first))
+    await order(session, kitchen, diner, later, "b")  # ordered after the citizen accepted
+    assert await service.matched_request_ids(session) == [request.id]
+    assert (
+        await service.plan_visits_for_match(session, request_id=request.id, now=noon_before(first))
+        == 1
+    )
+    assert (
+        await service.plan_visits_for_match(session, request_id=request.id, now=noon_before(first))
+        == 0
+    )  # planned once, however often the planner runs
+    section = await service.my_orders_section(
+        session, citizen_id=diner.citizen.id, now=noon_before(first)
+    )
+    assert [v.visit_on for v, _ in section.visits] == [first, later]
+
+
 async def test_a_volunteer_sees_only_what_a_visit_needs_of_their_own_matches(
     session, world, association, kitchen, diner, caps
 ):
