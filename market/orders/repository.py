@@ -83,9 +83,12 @@ async def capacity_used(session: AsyncSession, *, scope: str, day: date) -> int:
     return result.scalar_one_or_none() or 0
 
 
-async def insert_order(session: AsyncSession, values: dict[str, Any]) -> int:
-    result = await session.execute(insert(Order).values(**values).returning(col(Order.id)))
-    return _new_id(result)
+async def insert_order(session: AsyncSession, values: dict[str, Any]) -> Order:
+    """The new order as written (INSERT … RETURNING the whole row), so nothing
+    has to read it back."""
+    result = await session.execute(insert(Order).values(**values).returning(Order))
+    order: Order = result.scalar_one()
+    return order
 
 
 async def get_order(session: AsyncSession, order_id: int) -> Order | None:

@@ -216,7 +216,7 @@ async def _insert_order(
     window_start = local_instant(day, profile.window_start)
     accept_by = min(placing.now + timedelta(hours=profile.accept_within_hours), window_start)
     status = OrderStatus.ACCEPTED if profile.auto_accept else OrderStatus.PLACED
-    order_id = await repository.insert_order(
+    order = await repository.insert_order(
         session,
         {
             "municipality_id": citizen.municipality_id,
@@ -240,6 +240,8 @@ async def _insert_order(
             "placed_at": placing.now,
         },
     )
+    assert order.id is not None
+    order_id = order.id
     await add_event(session, order_id, None, OrderStatus.PLACED, placing.acting)
     if status == OrderStatus.ACCEPTED:
         await add_event(
@@ -250,8 +252,6 @@ async def _insert_order(
             None,
             "accepted automatically within capacity",
         )
-    order = await repository.get_order(session, order_id)
-    assert order is not None
     return order
 
 
