@@ -96,14 +96,10 @@ async def _transfer(
     created_at = utcnow()
     try:
         async with session.begin_nested():
-            if source is not None:
-                source_id, target_id = await repository.ensure_accounts(
-                    session, grant_id, [source, target]
-                )
-            else:
-                source_id, [target_id] = None, await repository.ensure_accounts(
-                    session, grant_id, [target]
-                )
+            ids = await repository.ensure_accounts(
+                session, grant_id, [target] if source is None else [source, target]
+            )
+            source_id, target_id = (None, ids[0]) if source is None else (ids[0], ids[1])
             transfer_id = await repository.insert_transfer(
                 session,
                 {
