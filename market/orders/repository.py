@@ -42,8 +42,23 @@ def _upsert_insert(session: AsyncSession) -> Any:
 async def take_capacity(
     session: AsyncSession, *, scope: str, day: date, capacity: int, units: int
 ) -> bool:
-    """Creates the day's counter if needed, then takes units only if they fit."""
+    """Creates the day's counter if needed, then takes units only if they fit:
+    one upsert whose update is conditional (``used + units <= capacity``), so
+    concurrent orders never exceed it."""
     insert_ = _upsert_insert(session)
+    if units <= capacity:
+        upsert = insert_(CapacityUse).values(
+            scope=scope, delivery_on=day, capacity=capacity, used=units
+        )
+        taken = await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["scope", "delivery_on"],
+                set_={"used": col(CapacityUse.used) + units},
+                where=col(CapacityUse.used) + units <= col(CapacityUse.capacity),
+            ).returning(col(CapacityUse.used))
+        )
+        return taken.scalar_one_or_none() is not None
+    # More than the whole capacity: the counter exists, the units do not fit.
     await session.execute(
         insert_(CapacityUse)
         .values(scope=scope, delivery_on=day, capacity=capacity, used=0)

@@ -60,7 +60,7 @@ async def ensure_accounts(
 ) -> list[int]:
     """The ids of these accounts of a grant, in the order asked, creating the
     missing ones (balance 0) with one INSERT … ON CONFLICT DO NOTHING: one
-    statement when they all exist, three when some are new."""
+    statement when they all exist, two when some are new."""
     keys = [(kind.value, week) for kind, week in wanted]
     found = await _account_ids(session, grant_id, wanted)
     missing = [key for key in dict.fromkeys(keys) if key not in found]
@@ -71,8 +71,16 @@ async def ensure_accounts(
         ]
         dialect = session.get_bind().dialect.name
         insert_of: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-        await session.execute(insert_of(ACCOUNT).values(rows).on_conflict_do_nothing())
-        found = await _account_ids(session, grant_id, wanted)
+        created = await session.execute(
+            insert_of(ACCOUNT)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(ACCOUNT.c.id, ACCOUNT.c.kind, ACCOUNT.c.iso_week)
+        )
+        found |= {(str(kind), str(week)): int(id_) for id_, kind, week in created.all()}
+        if any(key not in found for key in missing):
+            # Another transaction created one meanwhile: read what it made.
+            found = await _account_ids(session, grant_id, wanted)
     return [found[key] for key in keys]
 
 
