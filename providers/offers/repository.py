@@ -39,7 +39,7 @@ async def offering_row(
     on ``on`` (the latest start on or before it) and the approval's postal codes:
     one round trip. None when there is no such offer, approval or provider."""
     terms = (
-        select(ContractTermsVersion.unit_price_ore)
+        select(col(ContractTermsVersion.unit_price_ore))
         .where(
             col(ContractTermsVersion.approval_id) == col(Approval.id),
             col(ContractTermsVersion.valid_from) <= on,
