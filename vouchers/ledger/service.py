@@ -81,12 +81,14 @@ async def _transfer(
     order_ref: str | None = None,
     delivery_on: date | None = None,
     replay_checked: bool = False,
+    accounts: dict[tuple[AccountKind, str], int] | None = None,
 ) -> Move:
     """Moves units between two accounts of a grant, once per key. The key is
     claimed first (its unique index makes a concurrent duplicate wait, then
     fail); the debit is one conditional UPDATE. All of it sits in a SAVEPOINT,
     so a refusal or a lost race undoes only this move. ``replay_checked``: the
-    caller has just looked the key up in this transaction and found nothing."""
+    caller has just looked the key up in this transaction and found nothing;
+    ``accounts``: ids of accounts the caller has already ensured."""
     if not replay_checked:
         replay = await _replay(session, key)
         if replay is not None:
@@ -96,8 +98,12 @@ async def _transfer(
     created_at = utcnow()
     try:
         async with session.begin_nested():
-            ids = await repository.ensure_accounts(
-                session, grant_id, [target] if source is None else [source, target]
+            wanted = [target] if source is None else [source, target]
+            known = accounts or {}
+            ids = (
+                [known[w] for w in wanted]
+                if all(w in known for w in wanted)
+                else await repository.ensure_accounts(session, grant_id, wanted)
             )
             source_id, target_id = (None, ids[0]) if source is None else (ids[0], ids[1])
             transfer_id = await repository.insert_transfer(
@@ -186,6 +192,7 @@ async def ensure_week_allotted(
     grant_id: int,
     iso_week: str,
     actor_user_id: int | None = None,
+    accounts: dict[tuple[AccountKind, str], int] | None = None,
 ) -> Move | None:
     """Makes the week's units available (once: key ``allot:<grant>:<week>``).
     Nothing happens for a week outside the grant's validity."""
@@ -206,6 +213,7 @@ async def ensure_week_allotted(
             N_("The voucher has too few units left to allot week {week}."),
             week=week_number(iso_week),
         ),
+        accounts=accounts,
     )
 
 
@@ -255,7 +263,7 @@ async def reserve(
             day=delivery_on.isoformat(),
         )
 
-    async def reservation() -> Move:
+    async def reservation(accounts: dict[tuple[AccountKind, str], int] | None = None) -> Move:
         assert grant.id is not None
         return await _transfer(
             session,
@@ -270,6 +278,7 @@ async def reserve(
             order_ref=order_ref,
             delivery_on=delivery_on,
             replay_checked=True,
+            accounts=accounts,
         )
 
     if allot_key is not None and allot_key in done:
@@ -279,10 +288,19 @@ async def reserve(
     # One savepoint around the lazy allotment and the reservation: a refusal
     # leaves the ledger exactly as it was.
     async with session.begin_nested():
+        # The accounts both moves touch, in one go (undone with the savepoint).
+        wanted = [(AccountKind.GRANTED, NO_WEEK), (AccountKind.AVAILABLE, week)]
+        wanted.append((AccountKind.RESERVED, week))
+        ids = await repository.ensure_accounts(session, grant.id, wanted)
+        accounts = dict(zip(wanted, ids, strict=True))
         await ensure_week_allotted(
-            session, grant_id=grant.id, iso_week=week, actor_user_id=actor.user_id
+            session,
+            grant_id=grant.id,
+            iso_week=week,
+            actor_user_id=actor.user_id,
+            accounts=accounts,
         )
-        return await reservation()
+        return await reservation(accounts)
 
 
 async def _out_of_reserved(
