@@ -26,12 +26,20 @@ async def advance_head(session: AsyncSession, chain: str) -> tuple[int, str]:
 
 
 async def append(session: AsyncSession, values: dict[str, object]) -> None:
-    await session.execute(insert(AuditEvent).values(**values))
-    await session.execute(
+    """The event, and the head's hash moved on to it. On PostgreSQL one
+    statement (the INSERT as a data-modifying CTE of the UPDATE); SQLite has no
+    such CTEs, so there it takes two."""
+    move_head = (
         update(AuditChainHead)
         .where(col(AuditChainHead.chain) == values["chain"])
         .values(hash=values["hash"])
     )
+    event = insert(AuditEvent).values(**values)
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(move_head.add_cte(event.cte("appended_event")))
+        return
+    await session.execute(event)
+    await session.execute(move_head)
 
 
 async def chains(session: AsyncSession) -> Sequence[AuditChainHead]:

@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, func, insert, select, update
+from sqlalchemy import CursorResult, Result, func, insert, literal, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,8 +43,23 @@ def _upsert_insert(session: AsyncSession) -> Any:
 async def take_capacity(
     session: AsyncSession, *, scope: str, day: date, capacity: int, units: int
 ) -> bool:
-    """Creates the day's counter if needed, then takes units only if they fit."""
+    """Creates the day's counter if needed, then takes units only if they fit:
+    one upsert whose update is conditional (``used + units <= capacity``), so
+    concurrent orders never exceed it."""
     insert_ = _upsert_insert(session)
+    if units <= capacity:
+        upsert = insert_(CapacityUse).values(
+            scope=scope, delivery_on=day, capacity=capacity, used=units
+        )
+        taken = await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["scope", "delivery_on"],
+                set_={"used": col(CapacityUse.used) + units},
+                where=col(CapacityUse.used) + units <= col(CapacityUse.capacity),
+            ).returning(col(CapacityUse.used))
+        )
+        return taken.scalar_one_or_none() is not None
+    # More than the whole capacity: the counter exists, the units do not fit.
     await session.execute(
         insert_(CapacityUse)
         .values(scope=scope, delivery_on=day, capacity=capacity, used=0)
@@ -84,9 +99,41 @@ async def capacity_used(session: AsyncSession, *, scope: str, day: date) -> int:
     return result.scalar_one_or_none() or 0
 
 
-async def insert_order(session: AsyncSession, values: dict[str, Any]) -> int:
-    result = await session.execute(insert(Order).values(**values).returning(col(Order.id)))
-    return _new_id(result)
+async def insert_order(session: AsyncSession, values: dict[str, Any]) -> Order:
+    """The new order as written (INSERT … RETURNING the whole row), so nothing
+    has to read it back."""
+    result = await session.execute(insert(Order).values(**values).returning(Order))
+    order: Order = result.scalar_one()
+    return order
+
+
+async def insert_order_with_events(
+    session: AsyncSession, values: dict[str, Any], events: Sequence[dict[str, Any]]
+) -> Order:
+    """The new order and its first events (``events`` without ``order_id``). On
+    PostgreSQL one statement: the order's INSERT as a data-modifying CTE that
+    the events' INSERT reads its id from, the order row coming back as written.
+    SQLite has no such CTEs: there one INSERT each."""
+    if session.get_bind().dialect.name != "postgresql" or not events:
+        order = await insert_order(session, values)
+        for event in events:
+            await add_event(session, {"order_id": order.id, **event})
+        return order
+    table = OrderEvent.__table__  # type: ignore[attr-defined]
+    placed = insert(Order).values(**values).returning(*Order.__table__.c).cte("placed")  # type: ignore[attr-defined]
+    names = list(events[0])
+    rows = [
+        select(
+            placed.c.id,
+            *(literal(event[name], type_=table.c[name].type) for name in names),
+        )
+        for event in events
+    ]
+    source = rows[0] if len(rows) == 1 else union_all(*rows)
+    added = insert(OrderEvent).from_select(["order_id", *names], source).cte("placed_events")
+    result = await session.execute(select(Order).from_statement(select(placed).add_cte(added)))
+    written: Order = result.scalar_one()
+    return written
 
 
 async def get_order(session: AsyncSession, order_id: int) -> Order | None:

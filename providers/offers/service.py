@@ -106,28 +106,18 @@ async def offerings_for(
 async def offering(
     session: AsyncSession, *, offer_id: int, municipality_id: int, on: date
 ) -> Offering | None:
-    """One offer as sold in the municipality, or None where it is not sold there."""
-    offer = await repository.get_offer(session, offer_id)
-    if offer is None or not offer.active:
+    """One offer as sold in the municipality, or None where it is not sold there
+    (read in one statement: the order path's look-up)."""
+    row = await repository.offering_row(session, offer_id, municipality_id, on)
+    if row is None or not row.offer.active or row.unit_price_ore is None:
         return None
-    approval = await approvals_repository.standing_approval(
-        session, offer.provider_id, municipality_id, offer.service
-    )
-    if approval is None or approval.id is None:
-        return None
-    terms = await approvals_repository.latest_terms_of(session, [approval.id], on)
-    provider = await registry_repository.get_provider(session, offer.provider_id)
-    if approval.id not in terms or provider is None:
-        return None
-    profile = await repository.ordering_profile(session, offer.provider_id)
-    codes = await approvals_repository.postal_codes_of(session, [approval.id])
     return Offering(
-        offer=offer,
-        provider=provider,
-        approval=approval,
-        profile=profile or OrderingProfile(provider_id=offer.provider_id),
-        postal_codes=codes.get(approval.id, []),
-        unit_price_ore=terms[approval.id].unit_price_ore,
+        offer=row.offer,
+        provider=row.provider,
+        approval=row.approval,
+        profile=row.profile or OrderingProfile(provider_id=row.offer.provider_id),
+        postal_codes=row.postal_codes,
+        unit_price_ore=row.unit_price_ore,
     )
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,80 @@ async def get_transfer_by_key(session: AsyncSession, key: str) -> LedgerTransfer
         select(LedgerTransfer).where(col(LedgerTransfer.idempotency_key) == key)
     )
     return result.scalar_one_or_none()
+
+
+async def get_transfers_by_keys(
+    session: AsyncSession, keys: Sequence[str]
+) -> dict[str, LedgerTransfer]:
+    """The transfers made under any of these keys, by key: one look-up for the
+    replay checks of a reservation and the week's allotment before it."""
+    result = await session.execute(
+        select(LedgerTransfer).where(col(LedgerTransfer.idempotency_key).in_(list(keys)))
+    )
+    return {t.idempotency_key: t for t in result.scalars().all()}
+
+
+async def _account_ids(
+    session: AsyncSession, grant_id: int, wanted: Sequence[tuple[AccountKind, str]]
+) -> dict[tuple[str, str], int]:
+    result = await session.execute(
+        select(ACCOUNT.c.id, ACCOUNT.c.kind, ACCOUNT.c.iso_week).where(
+            ACCOUNT.c.grant_id == grant_id,
+            tuple_(ACCOUNT.c.kind, ACCOUNT.c.iso_week).in_([(k.value, w) for k, w in wanted]),
+        )
+    )
+    return {(str(kind), str(week)): int(id_) for id_, kind, week in result.all()}
+
+
+async def ensure_accounts(
+    session: AsyncSession, grant_id: int, wanted: Sequence[tuple[AccountKind, str]]
+) -> list[int]:
+    """The ids of these accounts of a grant, in the order asked, creating the
+    missing ones (balance 0) with one INSERT … ON CONFLICT DO NOTHING: one
+    statement when they all exist, two when some are new."""
+    keys = [(kind.value, week) for kind, week in wanted]
+    found = await _account_ids(session, grant_id, wanted)
+    missing = [key for key in dict.fromkeys(keys) if key not in found]
+    if missing:
+        rows = [
+            {"grant_id": grant_id, "kind": kind, "iso_week": week, "balance": 0}
+            for kind, week in missing
+        ]
+        dialect = session.get_bind().dialect.name
+        insert_of: Any = pg_insert if dialect == "postgresql" else sqlite_insert
+        created = await session.execute(
+            insert_of(ACCOUNT)
+            .values(rows)
+            .on_conflict_do_nothing()
+            .returning(ACCOUNT.c.id, ACCOUNT.c.kind, ACCOUNT.c.iso_week)
+        )
+        found |= {(str(kind), str(week)): int(id_) for id_, kind, week in created.all()}
+        if any(key not in found for key in missing):
+            # Another transaction created one meanwhile: read what it made.
+            found = await _account_ids(session, grant_id, wanted)
+    return [found[key] for key in keys]
+
+
+async def move_units(session: AsyncSession, source: int | None, target: int, units: int) -> bool:
+    """Debits ``source`` and credits ``target`` in one UPDATE. The debit is
+    conditional (``balance >= units``), so no balance goes below zero; False
+    when the source has too few units (the caller undoes the credit by rolling
+    back its savepoint)."""
+    if source is None:
+        await session.execute(
+            update(ACCOUNT).where(ACCOUNT.c.id == target).values(balance=ACCOUNT.c.balance + units)
+        )
+        return True
+    result = await session.execute(
+        update(ACCOUNT)
+        .where(
+            ACCOUNT.c.id.in_([source, target]),
+            or_(ACCOUNT.c.id == target, ACCOUNT.c.balance >= units),
+        )
+        .values(balance=ACCOUNT.c.balance + case((ACCOUNT.c.id == target, units), else_=-units))
+        .returning(ACCOUNT.c.id)
+    )
+    return source in set(result.scalars().all())
 
 
 async def ensure_account(

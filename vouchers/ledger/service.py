@@ -80,25 +80,32 @@ async def _transfer(
     short: Callable[[], AppError],
     order_ref: str | None = None,
     delivery_on: date | None = None,
+    replay_checked: bool = False,
+    accounts: dict[tuple[AccountKind, str], int] | None = None,
 ) -> Move:
     """Moves units between two accounts of a grant, once per key. The key is
     claimed first (its unique index makes a concurrent duplicate wait, then
     fail); the debit is one conditional UPDATE. All of it sits in a SAVEPOINT,
-    so a refusal or a lost race undoes only this move."""
-    replay = await _replay(session, key)
-    if replay is not None:
-        return replay
+    so a refusal or a lost race undoes only this move. ``replay_checked``: the
+    caller has just looked the key up in this transaction and found nothing;
+    ``accounts``: ids of accounts the caller has already ensured."""
+    if not replay_checked:
+        replay = await _replay(session, key)
+        if replay is not None:
+            return replay
     if order_ref is not None:
         order_ref = idempotency.fit(order_ref, idempotency.ORDER_REF_CHARS)
     created_at = utcnow()
     try:
         async with session.begin_nested():
-            source_id = (
-                await repository.ensure_account(session, grant_id, *source)
-                if source is not None
-                else None
+            wanted = [target] if source is None else [source, target]
+            known = accounts or {}
+            ids = (
+                [known[w] for w in wanted]
+                if all(w in known for w in wanted)
+                else await repository.ensure_accounts(session, grant_id, wanted)
             )
-            target_id = await repository.ensure_account(session, grant_id, *target)
+            source_id, target_id = (None, ids[0]) if source is None else (ids[0], ids[1])
             transfer_id = await repository.insert_transfer(
                 session,
                 {
@@ -114,9 +121,8 @@ async def _transfer(
                     "actor_user_id": actor_user_id,
                 },
             )
-            if source_id is not None and await repository.debit(session, source_id, units) is None:
+            if not await repository.move_units(session, source_id, target_id, units):
                 raise short()
-            await repository.credit(session, target_id, units)
     except IntegrityError:
         replay = await _replay(session, key)  # a concurrent request used the key first
         if replay is None:
@@ -186,6 +192,7 @@ async def ensure_week_allotted(
     grant_id: int,
     iso_week: str,
     actor_user_id: int | None = None,
+    accounts: dict[tuple[AccountKind, str], int] | None = None,
 ) -> Move | None:
     """Makes the week's units available (once: key ``allot:<grant>:<week>``).
     Nothing happens for a week outside the grant's validity."""
@@ -206,6 +213,7 @@ async def ensure_week_allotted(
             N_("The voucher has too few units left to allot week {week}."),
             week=week_number(iso_week),
         ),
+        accounts=accounts,
     )
 
 
@@ -225,9 +233,15 @@ async def reserve(
     or the citizen (then the active grant covering that day is used). Scoping
     (may this actor order for this citizen) is the caller's check."""
     key = _key(idempotency_key)
-    replay = await _replay(session, key)
-    if replay is not None:
-        return replay
+    week = iso_week_of(delivery_on)
+    # The replay check and, when the grant is known, whether the week is
+    # already allotted: one look-up.
+    allot_key = f"allot:{grant_id}:{week}" if grant_id is not None else None
+    done = await repository.get_transfers_by_keys(
+        session, [key] if allot_key is None else [key, allot_key]
+    )
+    if key in done:
+        return _move_of(done[key], replayed=True)
     _positive_units(units)
     if grant_id is None:
         if citizen_id is None:
@@ -248,13 +262,9 @@ async def reserve(
             N_("{day} has passed; units can only be reserved for today or later."),
             day=delivery_on.isoformat(),
         )
-    week = iso_week_of(delivery_on)
-    # One savepoint around the lazy allotment and the reservation: a refusal
-    # leaves the ledger exactly as it was.
-    async with session.begin_nested():
-        await ensure_week_allotted(
-            session, grant_id=grant.id, iso_week=week, actor_user_id=actor.user_id
-        )
+
+    async def reservation(accounts: dict[tuple[AccountKind, str], int] | None = None) -> Move:
+        assert grant.id is not None
         return await _transfer(
             session,
             grant_id=grant.id,
@@ -267,7 +277,30 @@ async def reserve(
             short=lambda: NoUnitsLeft(week_number(week)),
             order_ref=order_ref,
             delivery_on=delivery_on,
+            replay_checked=True,
+            accounts=accounts,
         )
+
+    if allot_key is not None and allot_key in done:
+        # The week is allotted already (transfers are never undone once
+        # committed): the reservation's own savepoint is all a refusal undoes.
+        return await reservation()
+    # One savepoint around the lazy allotment and the reservation: a refusal
+    # leaves the ledger exactly as it was.
+    async with session.begin_nested():
+        # The accounts both moves touch, in one go (undone with the savepoint).
+        wanted = [(AccountKind.GRANTED, NO_WEEK), (AccountKind.AVAILABLE, week)]
+        wanted.append((AccountKind.RESERVED, week))
+        ids = await repository.ensure_accounts(session, grant.id, wanted)
+        accounts = dict(zip(wanted, ids, strict=True))
+        await ensure_week_allotted(
+            session,
+            grant_id=grant.id,
+            iso_week=week,
+            actor_user_id=actor.user_id,
+            accounts=accounts,
+        )
+        return await reservation(accounts)
 
 
 async def _out_of_reserved(

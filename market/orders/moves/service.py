@@ -134,6 +134,20 @@ async def notify_cancelled(session: AsyncSession, order: Order, status: OrderSta
 # --- the moves -------------------------------------------------------------------------
 
 
+def event_values(
+    before: OrderStatus | None, after: OrderStatus, actor: Actor | None, note: str | None = None
+) -> dict[str, object]:
+    """An order event's row, but for the order it belongs to."""
+    return {
+        "from_status": before,
+        "to_status": after,
+        "actor_user_id": actor.user_id if actor else None,
+        "on_behalf_of_user_id": actor.on_behalf_of_user_id if actor else None,
+        "note": note,
+        "occurred_at": utcnow(),
+    }
+
+
 async def add_event(
     session: AsyncSession,
     order_id: int,
@@ -143,16 +157,7 @@ async def add_event(
     note: str | None = None,
 ) -> None:
     await repository.add_event(
-        session,
-        {
-            "order_id": order_id,
-            "from_status": before,
-            "to_status": after,
-            "actor_user_id": actor.user_id if actor else None,
-            "on_behalf_of_user_id": actor.on_behalf_of_user_id if actor else None,
-            "note": note,
-            "occurred_at": utcnow(),
-        },
+        session, {"order_id": order_id, **event_values(before, after, actor, note)}
     )
 
 

@@ -29,9 +29,9 @@ from market.orders.exceptions import (
 )
 from market.orders.models import Order, OrderStatus, Rating
 from market.orders.moves.service import (
-    add_event,
     cancel,
     cutoff_for,
+    event_values,
     format_local,
     notify_provider,
     order_for_citizen_side,
@@ -216,7 +216,17 @@ async def _insert_order(
     window_start = local_instant(day, profile.window_start)
     accept_by = min(placing.now + timedelta(hours=profile.accept_within_hours), window_start)
     status = OrderStatus.ACCEPTED if profile.auto_accept else OrderStatus.PLACED
-    order_id = await repository.insert_order(
+    events = [event_values(None, OrderStatus.PLACED, placing.acting)]
+    if status == OrderStatus.ACCEPTED:
+        events.append(
+            event_values(
+                OrderStatus.PLACED,
+                OrderStatus.ACCEPTED,
+                None,
+                "accepted automatically within capacity",
+            )
+        )
+    return await repository.insert_order_with_events(
         session,
         {
             "municipality_id": citizen.municipality_id,
@@ -239,20 +249,8 @@ async def _insert_order(
             "on_behalf_of_user_id": placing.acting.on_behalf_of_user_id,
             "placed_at": placing.now,
         },
+        events,
     )
-    await add_event(session, order_id, None, OrderStatus.PLACED, placing.acting)
-    if status == OrderStatus.ACCEPTED:
-        await add_event(
-            session,
-            order_id,
-            OrderStatus.PLACED,
-            OrderStatus.ACCEPTED,
-            None,
-            "accepted automatically within capacity",
-        )
-    order = await repository.get_order(session, order_id)
-    assert order is not None
-    return order
 
 
 async def _after_placing(session: AsyncSession, placing: _Placing, order: Order) -> None:
