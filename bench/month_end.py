@@ -68,7 +68,7 @@ INSERT INTO citizen (id, municipality_id, user_id, full_name, cpr_encrypted, cpr
     '', '[]', '2020-01-01 00:00:00');
 INSERT INTO voucher_grant (id, municipality_id, citizen_id, service, units_per_week,
     diet_form, allergies, valid_from, valid_to, copayment_ore, rollover, status, created_at)
-    VALUES (1, 1, 1, 'madservice', 7, 'normal', '[]', '2020-01-01', '2099-12-31', 6000, FALSE,
+    VALUES (1, 1, 1, 'main_meal', 7, 'normal', '[]', '2020-01-01', '2099-12-31', 6000, FALSE,
     'active', '2020-01-01 00:00:00');
 INSERT INTO quality_standard (id, municipality_id, service, version, title, status, created_at)
     VALUES (1, 1, 'madservice', 1, 'Kvalitetsstandard', 'published', '2020-01-01 00:00:00');
