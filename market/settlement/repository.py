@@ -2,11 +2,11 @@
 the month's orders, and the orders behind each line are linked with one
 INSERT … SELECT per line, never one object per order."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, literal, select, update
+from sqlalchemy import and_, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -237,19 +237,31 @@ async def insert_line(session: AsyncSession, values: dict[str, Any]) -> int:
     return _id(result.scalar_one())
 
 
+def _by_approval(values: Mapping[int, int]) -> Any:
+    """``values[order.approval_id]`` as one SQL CASE."""
+    return case(
+        *((col(Order.approval_id) == approval_id, value) for approval_id, value in values.items())
+    )
+
+
 async def link_orders(
     session: AsyncSession,
     *,
-    line_id: int,
+    line_ids: Mapping[int, int],
     condition: Any,
     municipality_id: int,
-    approval_id: int,
     first: date,
     last: date,
 ) -> None:
-    """INSERT … SELECT: every order of the approval's month meeting ``condition``."""
-    orders = select(literal(line_id), col(Order.id)).where(
-        _in_month(municipality_id, first, last), col(Order.approval_id) == approval_id, condition
+    """One INSERT … SELECT for every approval at once: each order of the month
+    meeting ``condition`` behind its approval's line (``line_ids[approval_id]``).
+    One pass over the month instead of one per approval and line."""
+    if not line_ids:
+        return
+    orders = select(_by_approval(line_ids), col(Order.id)).where(
+        _in_month(municipality_id, first, last),
+        col(Order.approval_id).in_(sorted(line_ids)),
+        condition,
     )
     await session.execute(insert(StatementLineOrder).from_select(["line_id", "order_id"], orders))
 
@@ -257,32 +269,45 @@ async def link_orders(
 async def link_deliveries_split(
     session: AsyncSession,
     *,
-    full_line_id: int,
-    rebated_line_id: int,
-    threshold: int,
+    splits: Mapping[int, tuple[int, int, int]],
     municipality_id: int,
-    approval_id: int,
     first: date,
     last: date,
 ) -> None:
-    """Deliveries up to the rebate threshold behind the first line, the rest
-    behind the rebated one: in delivery order (day, then id), by running units."""
+    """Per approval (``splits[approval_id] = (full line, rebated line,
+    threshold)``): deliveries up to the rebate threshold behind the first line,
+    the rest behind the rebated one, in delivery order (day, then id), by running
+    units per approval. One INSERT … SELECT for every approval at once."""
+    if not splits:
+        return
     running = (
         func.sum(col(Order.units))
-        .over(order_by=(col(Order.delivery_on), col(Order.delivered_at), col(Order.id)))
+        .over(
+            partition_by=col(Order.approval_id),
+            order_by=(col(Order.delivery_on), col(Order.delivered_at), col(Order.id)),
+        )
         .label("running")
     )
     ranked = (
-        select(col(Order.id).label("order_id"), running)
+        select(
+            col(Order.id).label("order_id"),
+            _by_approval({a: s[0] for a, s in splits.items()}).label("full_line_id"),
+            _by_approval({a: s[1] for a, s in splits.items()}).label("rebated_line_id"),
+            _by_approval({a: s[2] for a, s in splits.items()}).label("threshold"),
+            running,
+        )
         .where(
             _in_month(municipality_id, first, last),
-            col(Order.approval_id) == approval_id,
+            col(Order.approval_id).in_(sorted(splits)),
             IS_DELIVERED,
         )
         .subquery()
     )
     rows = select(
-        case((ranked.c.running <= threshold, full_line_id), else_=rebated_line_id),
+        case(
+            (ranked.c.running <= ranked.c.threshold, ranked.c.full_line_id),
+            else_=ranked.c.rebated_line_id,
+        ),
         ranked.c.order_id,
     )
     await session.execute(insert(StatementLineOrder).from_select(["line_id", "order_id"], rows))
