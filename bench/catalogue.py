@@ -47,7 +47,7 @@ def _extra_sql(providers: int) -> list[str]:
         for p in range(1, providers + 1)
     ]
     rows.append(
-        "UPDATE offer SET diet_forms = '[\"normal\", \"soft\"]', allergens = '[\"milk\"]', "
+        'UPDATE offer SET diet_forms = \'["normal", "soft"]\', allergens = \'["milk"]\', '
         "name = 'Frikadeller med kartofler', "
         "description = 'Hjemmelavede frikadeller, kartofler og brun sovs'"
     )
@@ -144,8 +144,13 @@ def run(
         markdown_table(
             ("providers delivering", "shown on the page", "p50", "p95", "HTML"),
             [
-                (r["providers"], r["providers_shown"], f"{r['p50_ms']:.0f} ms",
-                 f"{r['p95_ms']:.0f} ms", f"{r['html_kb']:.0f} KB")  # fmt: skip
+                (
+                    r["providers"],
+                    r["providers_shown"],
+                    f"{r['p50_ms']:.0f} ms",
+                    f"{r['p95_ms']:.0f} ms",
+                    f"{r['html_kb']:.0f} KB",
+                )  # fmt: skip
                 for r in rows
             ],
         )

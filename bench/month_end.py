@@ -306,8 +306,14 @@ def run(backend: str, orders: int, providers: int, results_dir: Path | None = No
     print(markdown_table(("month-end", "value"), rows))
     path = write_results(
         "month_end",
-        {"database": backend, "orders": orders, "providers": providers,
-         "billable_orders": load.billable, "month": str(month_on), **figures},  # fmt: skip
+        {
+            "database": backend,
+            "orders": orders,
+            "providers": providers,
+            "billable_orders": load.billable,
+            "month": str(month_on),
+            **figures,
+        },  # fmt: skip
         results_dir,
     )
     print(f"\nwritten to {path}")
@@ -338,8 +344,8 @@ def _measure(db: Database, load: Load) -> dict[str, Any]:
         "statements": statements,
         "total_ore": total,
         "peak_rss_mb": round(peak_rss_mb(), 1),
-        "raw_seconds": round(raw, 3),
-        "raw_links_seconds": round(links, 3),
+        "raw_seconds": round(raw, 6),
+        "raw_links_seconds": round(links, 6),
         "ratio_to_raw": round(first.seconds / raw, 2),
         "ratio_to_reference": round(first.seconds / (raw + links), 2),
         "linked_billable": linked,
