@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -237,11 +237,18 @@ async def insert_line(session: AsyncSession, values: dict[str, Any]) -> int:
     return _id(result.scalar_one())
 
 
-def _by_approval(values: Mapping[int, int]) -> Any:
-    """``values[order.approval_id]`` as one SQL CASE."""
-    return case(
-        *((col(Order.approval_id) == approval_id, value) for approval_id, value in values.items())
-    )
+def _per_approval(rows: Mapping[int, Sequence[int]], names: Sequence[str]) -> Any:
+    """A small table of literal rows (approval_id, *names) to join many rows to:
+    one join instead of a CASE over every approval for every row."""
+    selects = [
+        select(
+            literal(approval_id).label("approval_id"),
+            *(literal(value).label(name) for name, value in zip(names, values, strict=True)),
+        )
+        for approval_id, values in sorted(rows.items())
+    ]
+    table = selects[0] if len(selects) == 1 else union_all(*selects)
+    return table.subquery()
 
 
 async def link_orders(
@@ -258,7 +265,9 @@ async def link_orders(
     One pass over the month instead of one per approval and line."""
     if not line_ids:
         return
-    orders = select(_by_approval(line_ids), col(Order.id)).where(
+    # A CASE, not a join: joined, SQLite scans the month once per approval.
+    line_id = case(*((col(Order.approval_id) == a, line) for a, line in line_ids.items()))
+    orders = select(line_id, col(Order.id)).where(
         _in_month(municipality_id, first, last),
         col(Order.approval_id).in_(sorted(line_ids)),
         condition,
@@ -290,11 +299,7 @@ async def link_deliveries_split(
     )
     ranked = (
         select(
-            col(Order.id).label("order_id"),
-            _by_approval({a: s[0] for a, s in splits.items()}).label("full_line_id"),
-            _by_approval({a: s[1] for a, s in splits.items()}).label("rebated_line_id"),
-            _by_approval({a: s[2] for a, s in splits.items()}).label("threshold"),
-            running,
+            col(Order.id).label("order_id"), col(Order.approval_id).label("approval_id"), running
         )
         .where(
             _in_month(municipality_id, first, last),
@@ -303,13 +308,14 @@ async def link_deliveries_split(
         )
         .subquery()
     )
+    lines = _per_approval(splits, ("full_line_id", "rebated_line_id", "threshold"))
     rows = select(
         case(
-            (ranked.c.running <= ranked.c.threshold, ranked.c.full_line_id),
-            else_=ranked.c.rebated_line_id,
+            (ranked.c.running <= lines.c.threshold, lines.c.full_line_id),
+            else_=lines.c.rebated_line_id,
         ),
         ranked.c.order_id,
-    )
+    ).join_from(ranked, lines, lines.c.approval_id == ranked.c.approval_id)
     await session.execute(insert(StatementLineOrder).from_select(["line_id", "order_id"], rows))
 
 
