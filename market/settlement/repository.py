@@ -197,13 +197,17 @@ async def clear_drafts(session: AsyncSession, statement_ids: Sequence[int]) -> N
     lines = select(col(StatementLine.id)).where(
         col(StatementLine.statement_id).in_(drafts.scalar_subquery())
     )
+    # synchronize_session=False: a plain DELETE. The ORM's default would send
+    # DELETE … RETURNING and load every removed link (a row per order) into Python.
     await session.execute(
-        delete(StatementLineOrder).where(
-            col(StatementLineOrder.line_id).in_(lines.scalar_subquery())
-        )
+        delete(StatementLineOrder)
+        .where(col(StatementLineOrder.line_id).in_(lines.scalar_subquery()))
+        .execution_options(synchronize_session=False)
     )
     await session.execute(
-        delete(StatementLine).where(col(StatementLine.statement_id).in_(drafts.scalar_subquery()))
+        delete(StatementLine)
+        .where(col(StatementLine.statement_id).in_(drafts.scalar_subquery()))
+        .execution_options(synchronize_session=False)
     )
 
 
