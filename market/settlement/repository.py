@@ -2,11 +2,11 @@
 the month's orders, and the orders behind each line are linked with one
 INSERT … SELECT per line, never one object per order."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, literal, select, update
+from sqlalchemy import and_, case, delete, func, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -197,13 +197,17 @@ async def clear_drafts(session: AsyncSession, statement_ids: Sequence[int]) -> N
     lines = select(col(StatementLine.id)).where(
         col(StatementLine.statement_id).in_(drafts.scalar_subquery())
     )
+    # synchronize_session=False: a plain DELETE. The ORM's default would send
+    # DELETE … RETURNING and load every removed link (a row per order) into Python.
     await session.execute(
-        delete(StatementLineOrder).where(
-            col(StatementLineOrder.line_id).in_(lines.scalar_subquery())
-        )
+        delete(StatementLineOrder)
+        .where(col(StatementLineOrder.line_id).in_(lines.scalar_subquery()))
+        .execution_options(synchronize_session=False)
     )
     await session.execute(
-        delete(StatementLine).where(col(StatementLine.statement_id).in_(drafts.scalar_subquery()))
+        delete(StatementLine)
+        .where(col(StatementLine.statement_id).in_(drafts.scalar_subquery()))
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -237,19 +241,40 @@ async def insert_line(session: AsyncSession, values: dict[str, Any]) -> int:
     return _id(result.scalar_one())
 
 
+def _per_approval(rows: Mapping[int, Sequence[int]], names: Sequence[str]) -> Any:
+    """A small table of literal rows (approval_id, *names) to join many rows to:
+    one join instead of a CASE over every approval for every row."""
+    selects = [
+        select(
+            literal(approval_id).label("approval_id"),
+            *(literal(value).label(name) for name, value in zip(names, values, strict=True)),
+        )
+        for approval_id, values in sorted(rows.items())
+    ]
+    table = selects[0] if len(selects) == 1 else union_all(*selects)
+    return table.subquery()
+
+
 async def link_orders(
     session: AsyncSession,
     *,
-    line_id: int,
+    line_ids: Mapping[int, int],
     condition: Any,
     municipality_id: int,
-    approval_id: int,
     first: date,
     last: date,
 ) -> None:
-    """INSERT … SELECT: every order of the approval's month meeting ``condition``."""
-    orders = select(literal(line_id), col(Order.id)).where(
-        _in_month(municipality_id, first, last), col(Order.approval_id) == approval_id, condition
+    """One INSERT … SELECT for every approval at once: each order of the month
+    meeting ``condition`` behind its approval's line (``line_ids[approval_id]``).
+    One pass over the month instead of one per approval and line."""
+    if not line_ids:
+        return
+    # A CASE, not a join: joined, SQLite scans the month once per approval.
+    line_id = case(*((col(Order.approval_id) == a, line) for a, line in line_ids.items()))
+    orders = select(line_id, col(Order.id)).where(
+        _in_month(municipality_id, first, last),
+        col(Order.approval_id).in_(sorted(line_ids)),
+        condition,
     )
     await session.execute(insert(StatementLineOrder).from_select(["line_id", "order_id"], orders))
 
@@ -257,34 +282,44 @@ async def link_orders(
 async def link_deliveries_split(
     session: AsyncSession,
     *,
-    full_line_id: int,
-    rebated_line_id: int,
-    threshold: int,
+    splits: Mapping[int, tuple[int, int, int]],
     municipality_id: int,
-    approval_id: int,
     first: date,
     last: date,
 ) -> None:
-    """Deliveries up to the rebate threshold behind the first line, the rest
-    behind the rebated one: in delivery order (day, then id), by running units."""
+    """Per approval (``splits[approval_id] = (full line, rebated line,
+    threshold)``): deliveries up to the rebate threshold behind the first line,
+    the rest behind the rebated one, in delivery order (day, then id), by running
+    units per approval. One INSERT … SELECT for every approval at once."""
+    if not splits:
+        return
     running = (
         func.sum(col(Order.units))
-        .over(order_by=(col(Order.delivery_on), col(Order.delivered_at), col(Order.id)))
+        .over(
+            partition_by=col(Order.approval_id),
+            order_by=(col(Order.delivery_on), col(Order.delivered_at), col(Order.id)),
+        )
         .label("running")
     )
     ranked = (
-        select(col(Order.id).label("order_id"), running)
+        select(
+            col(Order.id).label("order_id"), col(Order.approval_id).label("approval_id"), running
+        )
         .where(
             _in_month(municipality_id, first, last),
-            col(Order.approval_id) == approval_id,
+            col(Order.approval_id).in_(sorted(splits)),
             IS_DELIVERED,
         )
         .subquery()
     )
+    lines = _per_approval(splits, ("full_line_id", "rebated_line_id", "threshold"))
     rows = select(
-        case((ranked.c.running <= threshold, full_line_id), else_=rebated_line_id),
+        case(
+            (ranked.c.running <= lines.c.threshold, lines.c.full_line_id),
+            else_=lines.c.rebated_line_id,
+        ),
         ranked.c.order_id,
-    )
+    ).join_from(ranked, lines, lines.c.approval_id == ranked.c.approval_id)
     await session.execute(insert(StatementLineOrder).from_select(["line_id", "order_id"], rows))
 
 

@@ -9,7 +9,7 @@ tests import)."""
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -116,44 +116,54 @@ def _decimal(value: Fraction | None) -> Decimal | None:
     return None if value is None else Decimal(str(rules.exact(value)))
 
 
-async def _link(
-    session: AsyncSession,
-    *,
-    line_ids: dict[rules.LineKind, int],
-    terms: rules.ContractTerms,
-    where: dict[str, Any],
-) -> None:
-    """The orders behind each line, one INSERT … SELECT per line: deliveries
-    behind the delivery lines, absent and late-cancelled behind their share
-    lines, provider-fault failures behind the SLA line (they pay nothing but
-    count in the on-time rate)."""
-    full = line_ids.get(rules.LineKind.DELIVERED)
-    rebated = line_ids.get(rules.LineKind.DELIVERED_ABOVE_REBATE_THRESHOLD)
-    if full is not None and rebated is not None:
-        assert terms.rebate_threshold_units is not None
-        await repository.link_deliveries_split(
-            session,
-            full_line_id=full,
-            rebated_line_id=rebated,
-            threshold=terms.rebate_threshold_units,
-            **where,
-        )
-    elif full is not None or rebated is not None:
-        line_id = full if full is not None else rebated
-        assert line_id is not None
+@dataclass
+class _Links:
+    """The lines each approval's orders go behind, gathered while the
+    statements are written and linked at the end, one INSERT … SELECT per kind
+    of line for the whole month (not one per approval and line)."""
+
+    splits: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    delivered: dict[int, int] = field(default_factory=dict)
+    shares: dict[rules.LineKind, dict[int, int]] = field(default_factory=dict)
+
+    def add(
+        self, approval_id: int, line_ids: dict[rules.LineKind, int], terms: rules.ContractTerms
+    ) -> None:
+        """Deliveries behind the delivery lines, absent and late-cancelled behind
+        their share lines, provider-fault failures behind the SLA line (they pay
+        nothing but count in the on-time rate)."""
+        full = line_ids.get(rules.LineKind.DELIVERED)
+        rebated = line_ids.get(rules.LineKind.DELIVERED_ABOVE_REBATE_THRESHOLD)
+        if full is not None and rebated is not None:
+            assert terms.rebate_threshold_units is not None
+            self.splits[approval_id] = (full, rebated, terms.rebate_threshold_units)
+        elif full is not None or rebated is not None:
+            line_id = full if full is not None else rebated
+            assert line_id is not None
+            self.delivered[approval_id] = line_id
+        for kind, _ in _SHARE_LINES:
+            if kind in line_ids:
+                self.shares.setdefault(kind, {})[approval_id] = line_ids[kind]
+
+
+_SHARE_LINES = (
+    (rules.LineKind.CITIZEN_ABSENT, repository.IS_ABSENT),
+    (rules.LineKind.LATE_CANCELLED, repository.IS_LATE_CANCELLED),
+    (rules.LineKind.SLA_MALUS, repository.IS_PROVIDER_FAULT),
+    (rules.LineKind.SLA_BONUS, repository.IS_PROVIDER_FAULT),
+)
+
+
+async def _link(session: AsyncSession, month: "_Month", links: _Links) -> None:
+    """The orders behind every line of the run."""
+    await repository.link_deliveries_split(session, splits=links.splits, **month.where)
+    await repository.link_orders(
+        session, line_ids=links.delivered, condition=repository.IS_DELIVERED, **month.where
+    )
+    for kind, condition in _SHARE_LINES:
         await repository.link_orders(
-            session, line_id=line_id, condition=repository.IS_DELIVERED, **where
+            session, line_ids=links.shares.get(kind, {}), condition=condition, **month.where
         )
-    for kind, condition in (
-        (rules.LineKind.CITIZEN_ABSENT, repository.IS_ABSENT),
-        (rules.LineKind.LATE_CANCELLED, repository.IS_LATE_CANCELLED),
-        (rules.LineKind.SLA_MALUS, repository.IS_PROVIDER_FAULT),
-        (rules.LineKind.SLA_BONUS, repository.IS_PROVIDER_FAULT),
-    ):
-        if kind in line_ids:
-            await repository.link_orders(
-                session, line_id=line_ids[kind], condition=condition, **where
-            )
 
 
 @dataclass(frozen=True)
@@ -200,12 +210,14 @@ async def run_month(
     await _clear_drafts(session, plan)
     run_id = await _start_run(session, month)
     summary: list[dict[str, int]] = []
+    links = _Links()
     if progress:
         progress(0, len(plan.to_settle))
     for done, approval_id in enumerate(plan.to_settle, start=1):
-        summary.append(await _settle_approval(session, month, plan, run_id, approval_id))
+        summary.append(await _settle_approval(session, month, plan, run_id, approval_id, links))
         if progress:
             progress(done, len(plan.to_settle))
+    await _link(session, month, links)
     return await _finish_run(session, month, run_id, summary)
 
 
@@ -287,10 +299,15 @@ async def _start_run(session: AsyncSession, month: _Month) -> int:
 
 
 async def _settle_approval(
-    session: AsyncSession, month: _Month, plan: _Plan, run_id: int, approval_id: int
+    session: AsyncSession,
+    month: _Month,
+    plan: _Plan,
+    run_id: int,
+    approval_id: int,
+    links: _Links,
 ) -> dict[str, int]:
     """One approval's statement: computed by the rules, stored as a draft with its
-    lines, and the orders behind each line linked."""
+    lines; the lines its orders go behind are added to ``links``."""
     provider_id, row = plan.wanted[approval_id]
     terms_row = plan.terms[approval_id]
     terms = terms_row.terms()
@@ -312,8 +329,7 @@ async def _settle_approval(
     statement_id = await _save_draft(session, plan.existing.get(approval_id), values)
     line_ids = await _insert_lines(session, statement_id, result, [a.id for a, _ in carried])
     if plan.counts.get(approval_id):
-        where = {**month.where, "approval_id": approval_id}
-        await _link(session, line_ids=line_ids, terms=terms, where=where)
+        links.add(approval_id, line_ids, terms)
     return {"statement_id": statement_id, "total_ore": result.total_ore}
 
 
