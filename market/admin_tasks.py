@@ -5,7 +5,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from market.audit import checkpoints
 from market.audit import service as audit
@@ -53,9 +52,7 @@ async def _organisation(
 ) -> tuple[int | None, int | None]:
     """The ids of the municipality (by code) and the provider (by CVR) a new
     user belongs to; a code or CVR that names nothing is a TaskError."""
-    from sqlalchemy import select
-
-    from providers.models import Provider
+    from providers.registry import repository as provider_registry
 
     municipality_id = provider_id = None
     if municipality_code:
@@ -64,9 +61,7 @@ async def _organisation(
             raise TaskError(f"no municipality with code {municipality_code}")
         municipality_id = municipality.id
     if provider_cvr:
-        provider = (
-            await session.execute(select(Provider).where(col(Provider.cvr) == provider_cvr))
-        ).scalar_one_or_none()
+        provider = await provider_registry.get_provider_by_cvr(session, provider_cvr)
         if provider is None:
             raise TaskError(f"no provider with CVR {provider_cvr}")
         provider_id = provider.id

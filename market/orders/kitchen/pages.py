@@ -2,8 +2,9 @@
 driver's page (for a phone in one hand)."""
 
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -118,14 +119,9 @@ async def kitchen_accept(
     day: Annotated[str, Form()] = "",
     order_ids: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
-    on = _kitchen_day(day)
-    if not order_ids:
-        return _back(on, "none")
-    try:
-        await fulfilment_service.accept_orders(session, actor=actor, order_ids=order_ids)
-    except AppError as exc:
-        return await _board_error(request, session, actor, on, exc)
-    return _back(on, "accepted")
+    return await _on_chosen(
+        request, session, actor, day, order_ids, fulfilment_service.accept_orders, "accepted"
+    )
 
 
 @router.post("/kitchen/out-for-delivery", response_class=HTMLResponse)
@@ -136,14 +132,30 @@ async def kitchen_out_for_delivery(
     day: Annotated[str, Form()] = "",
     order_ids: Annotated[list[int], Form()] = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
+    return await _on_chosen(
+        request, session, actor, day, order_ids, fulfilment_service.mark_out_for_delivery, "out"
+    )
+
+
+async def _on_chosen(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    day: str,
+    order_ids: list[int],
+    move: Callable[..., Awaitable[Any]],
+    notice: str,
+) -> Response:
+    """One move for the orders ticked on the board: back to the board with a
+    notice, or the board with the refusal (nothing moved)."""
     on = _kitchen_day(day)
     if not order_ids:
         return _back(on, "none")
     try:
-        await fulfilment_service.mark_out_for_delivery(session, actor=actor, order_ids=order_ids)
+        await move(session, actor=actor, order_ids=order_ids)
     except AppError as exc:
         return await _board_error(request, session, actor, on, exc)
-    return _back(on, "out")
+    return _back(on, notice)
 
 
 @router.post("/kitchen/orders/{order_id}/reject", response_class=HTMLResponse)
