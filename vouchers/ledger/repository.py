@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
 from vouchers.models import (
@@ -243,7 +244,7 @@ async def write_transfer(
 
 
 def reservation_lookups(
-    grant_id: ColumnElement[int], week: str, key: str
+    grant_id: ColumnElement[Any] | Mapped[Any], week: str, key: str
 ) -> dict[str, ScalarSelect[Any]]:
     """What a reservation in ``week`` under ``key`` needs to know of the ledger, as
     scalar subqueries on a grant's id column, for a caller to put into its own

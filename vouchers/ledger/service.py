@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 
 from market import idempotency
 from market.auth.permissions import Actor
@@ -284,7 +285,7 @@ class LedgerLookups:
 
 
 def reservation_lookups(
-    grant_id: ColumnElement[int], *, delivery_on: date, idempotency_key: str
+    grant_id: ColumnElement[Any] | Mapped[Any], *, delivery_on: date, idempotency_key: str
 ) -> dict[str, ScalarSelect[Any]]:
     """The ledger's part of a caller's one read before ``reserve`` (the order
     path): scalar subqueries on the grant's id column, named as the fields of
