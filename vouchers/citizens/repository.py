@@ -108,16 +108,16 @@ async def active_link(
     return result.scalars().first()
 
 
-def is_citizen(citizen_id: int) -> ColumnElement[bool]:
+def is_citizen(citizen_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     return col(Citizen.id) == citizen_id
 
 
-def is_citizen_of_user(user_id: int) -> ColumnElement[bool]:
+def is_citizen_of_user(user_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     return col(Citizen.user_id) == user_id
 
 
 def active_link_exists(
-    citizen_id: ColumnElement[Any] | Mapped[Any], proxy_user_id: int
+    citizen_id: ColumnElement[Any] | Mapped[Any], proxy_user_id: int | ColumnElement[int]
 ) -> ColumnElement[bool]:
     """``active_link`` as a condition on a citizen's id column, for a caller's
     own read."""

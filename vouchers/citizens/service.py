@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, false
+from sqlalchemy import ColumnElement, Integer, bindparam, false
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
@@ -337,22 +337,46 @@ def citizen_for_ordering_read(
     return citizen, acting_for_read_citizen(actor, citizen, proxy_linked=proxy_linked)
 
 
-def ordering_citizen_filter(actor: Actor, *, citizen_id: int | None) -> ColumnElement[bool]:
-    """Which citizen row ``citizen_for_ordering_read`` wants: the one named, or
-    the actor's own."""
-    if citizen_id is None:
-        return repository.is_citizen_of_user(actor.user_id)
-    return repository.is_citizen(citizen_id)
+@dataclass(frozen=True)
+class OrderingLookup:
+    """How a caller's one read finds the citizen ``citizen_for_ordering_read``
+    wants: its shape (``named``: by the id named, else the actor's own row;
+    ``proxy``: whether to ask if the actor is linked to them now) and the values
+    of its parameters. The shape alone decides the SQL, so a caller may build
+    the statement once per shape."""
+
+    named: bool
+    proxy: bool
+    params: dict[str, int]
+
+
+def ordering_lookup(actor: Actor, *, citizen_id: int | None) -> OrderingLookup:
+    return OrderingLookup(
+        named=citizen_id is not None,
+        proxy=actor.role == Role.PROXY,
+        params={
+            "ordering_citizen": actor.user_id if citizen_id is None else citizen_id,
+            "ordering_proxy_user": actor.user_id,
+        },
+    )
+
+
+def ordering_citizen_filter(*, named: bool) -> ColumnElement[bool]:
+    """The citizen row of an ``OrderingLookup`` of this shape."""
+    who = bindparam("ordering_citizen", type_=Integer)
+    return repository.is_citizen(who) if named else repository.is_citizen_of_user(who)
 
 
 def proxy_link_now(
-    actor: Actor, citizen_id: ColumnElement[Any] | Mapped[Any]
+    citizen_id: ColumnElement[Any] | Mapped[Any], *, proxy: bool
 ) -> ColumnElement[bool]:
-    """Whether ``actor`` is a proxy linked now to the citizen of ``citizen_id``, as
-    SQL for the caller's one read (false for anyone else)."""
-    if actor.role != Role.PROXY:
+    """Whether the proxy of an ``OrderingLookup`` is linked now to the citizen of
+    ``citizen_id``, as SQL (false when the actor is no proxy)."""
+    if not proxy:
         return false()
-    return repository.active_link_exists(citizen_id, actor.user_id)
+    return repository.active_link_exists(
+        citizen_id, bindparam("ordering_proxy_user", type_=Integer)
+    )
 
 
 async def get_citizen(session: AsyncSession, *, citizen_id: int) -> Citizen:

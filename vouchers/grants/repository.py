@@ -92,7 +92,7 @@ async def active_grants_overlapping(
 
 
 def active_grant_select(
-    citizen_id: int | ColumnElement[Any] | Mapped[Any], day: date
+    citizen_id: int | ColumnElement[Any] | Mapped[Any], day: date | ColumnElement[date]
 ) -> Select[VoucherGrant]:
     """The citizen's active grant covering ``day`` (the latest, should two), as a
     statement a caller may also nest in its own read (``citizen_id`` a column)."""

@@ -477,7 +477,7 @@ async def active_grant_on(
 
 
 def active_grant_select(
-    citizen_id: int | ColumnElement[Any] | Mapped[Any], day: date
+    citizen_id: int | ColumnElement[Any] | Mapped[Any], day: date | ColumnElement[date]
 ) -> Select[VoucherGrant]:
     """``active_grant_on`` as a statement, for a caller's own read (the order path)."""
     return repository.active_grant_select(citizen_id, day)

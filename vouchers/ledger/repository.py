@@ -10,6 +10,7 @@ from sqlalchemy import (
     ScalarSelect,
     String,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -243,17 +244,18 @@ async def write_transfer(
     return True, int(transfer_id)
 
 
-def reservation_lookups(
-    grant_id: ColumnElement[Any] | Mapped[Any], week: str, key: str
-) -> dict[str, ScalarSelect[Any]]:
-    """What a reservation in ``week`` under ``key`` needs to know of the ledger, as
-    scalar subqueries on a grant's id column, for a caller to put into its own
-    read of the grant (the order path reads everything it needs in one
-    statement): the transfer already made under ``key``, whether the week is
-    allotted, and the ids of the accounts the reservation touches."""
-    allot_key = literal("allot:") + cast(grant_id, String) + literal(f":{week}")
+def reservation_lookups(grant_id: ColumnElement[Any] | Mapped[Any]) -> dict[str, ScalarSelect[Any]]:
+    """What a reservation needs to know of the ledger, as scalar subqueries on a
+    grant's id column, for a caller to put into its own read of the grant (the
+    order path reads everything it needs in one statement): the transfer
+    already made under the reservation's key, whether the week is allotted, and
+    the ids of the accounts the reservation touches. Parameters (bound, so the
+    statement is built once): ``reservation_lookup_params``."""
+    week = bindparam("ledger_week", type_=String)
+    key = bindparam("ledger_key", type_=String)
+    allot_key = literal("allot:") + cast(grant_id, String) + literal(":") + week
 
-    def account(kind: AccountKind, iso_week: str) -> ScalarSelect[Any]:
+    def account(kind: AccountKind, iso_week: Any) -> ScalarSelect[Any]:
         return (
             select(ACCOUNT.c.id)
             .where(
@@ -275,6 +277,10 @@ def reservation_lookups(
         "available_account_id": account(AccountKind.AVAILABLE, week),
         "reserved_account_id": account(AccountKind.RESERVED, week),
     }
+
+
+def reservation_lookup_params(iso_week: str, key: str) -> dict[str, str]:
+    return {"ledger_week": iso_week, "ledger_key": key}
 
 
 async def ensure_account(

@@ -284,13 +284,18 @@ class LedgerLookups:
     reserved_account_id: int | None
 
 
-def reservation_lookups(
-    grant_id: ColumnElement[Any] | Mapped[Any], *, delivery_on: date, idempotency_key: str
-) -> dict[str, ScalarSelect[Any]]:
+def reservation_lookups(grant_id: ColumnElement[Any] | Mapped[Any]) -> dict[str, ScalarSelect[Any]]:
     """The ledger's part of a caller's one read before ``reserve`` (the order
     path): scalar subqueries on the grant's id column, named as the fields of
-    ``LedgerLookups``. Give ``reserve`` what they found as ``known``."""
-    return repository.reservation_lookups(grant_id, iso_week_of(delivery_on), _key(idempotency_key))
+    ``LedgerLookups``, with the parameters ``reservation_lookup_params`` gives.
+    Give ``reserve`` what they found as ``known``."""
+    return repository.reservation_lookups(grant_id)
+
+
+def reservation_lookup_params(*, delivery_on: date, idempotency_key: str) -> dict[str, str]:
+    """The parameters of ``reservation_lookups`` for a reservation of
+    ``delivery_on`` under ``idempotency_key``."""
+    return repository.reservation_lookup_params(iso_week_of(delivery_on), _key(idempotency_key))
 
 
 async def reserve(

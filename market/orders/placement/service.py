@@ -277,7 +277,7 @@ async def _insert_order(
                 "accepted automatically within capacity",
             )
         )
-    return await orders_repository.insert_order_with_events(
+    return await repository.insert_order_with_events(
         session,
         {
             "municipality_id": citizen.municipality_id,
