@@ -60,7 +60,31 @@ class Load:
         }
         return a.path, body, headers
 
-    async def one(self, http: aiohttp.ClientSession, j: int, started: float) -> None:
+    async def one(
+        self,
+        http: aiohttp.ClientSession,
+        j: int,
+        started: float,
+        slots: asyncio.Semaphore | None = None,
+        give_up_at: float = float("inf"),
+    ) -> None:
+        """One request; with ``slots``, it waits for a free connection first and
+        is dropped unsent if none frees before ``give_up_at`` (the server is
+        behind the schedule): a request on the wire is always waited for, so
+        every order the server placed is counted."""
+        if slots is not None:
+            try:
+                await asyncio.wait_for(slots.acquire(), max(0.0, give_up_at - time.perf_counter()))
+            except TimeoutError:
+                self.statuses["dropped unsent"] += 1
+                return
+        try:
+            await self._send(http, j, started)
+        finally:
+            if slots is not None:
+                slots.release()
+
+    async def _send(self, http: aiohttp.ClientSession, j: int, started: float) -> None:
         path, body, headers = self.request(j)
         self.sent += 1
         try:
@@ -82,12 +106,14 @@ class Load:
 
         async def worker() -> None:
             while time.perf_counter() < deadline:
-                await self.one(http, next(counter), time.perf_counter())
+                await self._send(http, next(counter), time.perf_counter())
 
         await asyncio.gather(*(worker() for _ in range(self.args.connections)))
 
     async def open(self, http: aiohttp.ClientSession, started: float, duration: float) -> None:
         interval = 1.0 / self.args.rate
+        slots = asyncio.Semaphore(self.args.connections)
+        give_up_at = started + duration + self.args.grace
         tasks = []
         j = 0
         while True:
@@ -97,7 +123,7 @@ class Load:
             delay = due - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(self.one(http, j, due)))
+            tasks.append(asyncio.create_task(self.one(http, j, due, slots, give_up_at)))
             j += 1
         await asyncio.gather(*tasks)
 
@@ -134,6 +160,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rate", type=float, default=0.0, help="requests/s of this process; 0: closed")
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument(
+        "--grace", type=float, default=5.0, help="open loop: how long past the schedule to wait"
+    )
     p.add_argument("--start", type=int, default=0)
     p.add_argument("--process", type=int, default=0)
     p.add_argument("--processes", type=int, default=1)
