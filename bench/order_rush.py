@@ -245,10 +245,26 @@ class Rush:
                 round(cpu_after.get(pid, 0.0) - cpu_before[pid], 2) for pid in workers
             ],
             "worker_connections": [held.get(pid, 0) for pid in workers],
+            # CPU the workers spent per answer: steadier than answers/s when
+            # other work shares the machine.
+            "server_cpu_ms_per_answer": round(
+                1000 * sum(cpu_after.get(pid, 0.0) - cpu_before[pid] for pid in workers) / ok, 1
+            )
+            if ok
+            else None,
             "load_generator_cpu_seconds": round(gen_cpu, 2),
             "load_generator_cpu_share": round(gen_cpu / wall / (os.cpu_count() or 1), 3),
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+            "uvloop": _installed("uvloop"),
+            "httptools": _installed("httptools"),
         }
+
+
+def _installed(module: str) -> bool:
+    """uvicorn's "auto" loop and parser use uvloop and httptools when installed."""
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def _pct(sorted_seconds: list[float], q: float) -> float:
@@ -422,6 +438,7 @@ def _print(r: dict[str, Any]) -> None:
                 errors,
                 " / ".join(str(c) for c in p["worker_connections"]),
                 " / ".join(f"{c:.1f}" for c in p["worker_cpu_seconds"]),
+                f"{p['server_cpu_ms_per_answer']} ms",
                 f"{p['load_generator_cpu_share'] * 100:.0f} %",
             )
         )  # fmt: skip
