@@ -455,6 +455,7 @@ def _print(r: dict[str, Any]) -> None:
                 "errors",
                 "connections per worker",
                 "CPU s per worker",
+                "server CPU per answer",
                 "load generator CPU",
             ),  # fmt: skip
             rows,
