@@ -83,7 +83,13 @@ class Server:
             self.process.wait()
 
 
-def serve(database_url: str, workers: int, log: Path, extra_args: str = "") -> Server:
+def serve(
+    database_url: str,
+    workers: int,
+    log: Path,
+    extra_args: str = "",
+    config: str = "gunicorn.conf.py",
+) -> Server:
     """``gunicorn -c gunicorn.conf.py market.asgi:app`` as docs/operations.md runs
     it, on a free port (GUNICORN_CMD_ARGS), waiting until /livez answers."""
     port = _free_port()
@@ -96,7 +102,7 @@ def serve(database_url: str, workers: int, log: Path, extra_args: str = "") -> S
     gunicorn = Path(sys.executable).with_name("gunicorn")
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(gunicorn), "-c", "gunicorn.conf.py", "market.asgi:app"],
+            [str(gunicorn), "-c", config, "market.asgi:app"],
             cwd=ROOT,
             env=env,
             stdout=out,
