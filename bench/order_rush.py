@@ -89,6 +89,7 @@ def serve(
     log: Path,
     extra_args: str = "",
     config: str = "gunicorn.conf.py",
+    socket_per_worker: bool = True,
 ) -> Server:
     """``gunicorn -c gunicorn.conf.py market.asgi:app`` as docs/operations.md runs
     it, on a free port (GUNICORN_CMD_ARGS), waiting until /livez answers."""
@@ -115,13 +116,26 @@ def serve(
         try:
             with urllib.request.urlopen(f"{server.url}/livez", timeout=1):
                 pass
-            if len(server.workers()) == workers:
+            sockets = workers if socket_per_worker else 1  # gunicorn.conf.py: reuse_port
+            if len(server.workers()) == workers and _listening(port) >= sockets:
                 return server
         except OSError:
             pass
         time.sleep(0.1)
     server.stop()
-    raise SystemExit("gunicorn did not answer /livez within 30 s")
+    raise SystemExit("gunicorn's workers were not all listening within 30 s")
+
+
+def _listening(port: int) -> int:
+    """Listening sockets on the port: one per booted worker with ``reuse_port``
+    (connections made before a worker listens all go to the others)."""
+    out = subprocess.run(
+        ["ss", "-tlnH", "(", "sport", "=", f":{port}", ")"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return len(out.splitlines())
 
 
 def _cpu(pid: int) -> float:
