@@ -22,6 +22,12 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 timeout = 60
 graceful_timeout = 30
 keepalive = 5
+# Each worker listens on a socket of its own (SO_REUSEPORT: gunicorn binds them
+# after forking) and the kernel spreads new connections over them by a hash. On
+# one shared socket the worker that woke first accepted a whole burst of
+# keep-alive connections and kept them (bench/order_rush: 24 of 32 on one worker,
+# 31 of 32 once), leaving the other idle. See bench/README.md for the figures.
+reuse_port = True
 # Logs: the app's JSON lines on stderr (journald keeps them); the app writes its own
 # access line (without the query string, which may carry personal data).
 accesslog = None

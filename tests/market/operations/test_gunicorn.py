@@ -64,6 +64,11 @@ def test_gunicorn_serves_a_page_with_the_shipped_config(tmp_path):
         assert ready.status_code == 200, ready.text
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", trust_env=False, timeout=5)
         assert "market_http_request_duration_seconds_bucket" in metrics.text
+        # reuse_port: each worker listens on a socket of its own, none is shared.
+        listening = subprocess.run(
+            ["ss", "-tlnH", "(", "sport", "=", f":{port}", ")"], capture_output=True, text=True
+        ).stdout.splitlines()
+        assert len(listening) == 2, listening
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
