@@ -1,6 +1,8 @@
 from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -11,17 +13,30 @@ from market.auth.models import User
 
 async def advance_head(session: AsyncSession, chain: str) -> tuple[int, str]:
     """Takes the next sequence number of a chain and returns it with the previous hash.
-    The UPDATE holds the head's row lock until commit, so appends never interleave."""
-    result = await session.execute(
+    The UPDATE holds the head's row lock until commit, so appends never interleave.
+
+    A new chain's head is created with ON CONFLICT DO NOTHING: when requests
+    start a chain at once, the others wait for the first one's row and then
+    take the places after it (the repeated UPDATE sees the committed row)."""
+    advance = (
         update(AuditChainHead)
         .where(col(AuditChainHead.chain) == chain)
         .values(seq=col(AuditChainHead.seq) + 1)
         .returning(col(AuditChainHead.seq), col(AuditChainHead.hash))
     )
-    row = result.one_or_none()
-    if row is None:
-        await session.execute(insert(AuditChainHead).values(chain=chain, seq=1, hash=GENESIS_HASH))
+    row = (await session.execute(advance)).one_or_none()
+    if row is not None:
+        return row.seq, row.hash
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    created = await session.execute(
+        upsert(AuditChainHead)
+        .values(chain=chain, seq=1, hash=GENESIS_HASH)
+        .on_conflict_do_nothing(index_elements=[col(AuditChainHead.chain)])
+        .returning(col(AuditChainHead.seq))
+    )
+    if created.one_or_none() is not None:
         return 1, GENESIS_HASH
+    row = (await session.execute(advance)).one()
     return row.seq, row.hash
 
 
