@@ -132,6 +132,14 @@ async def order_start_for(
     return await _start(request, session, actor, citizen_id)
 
 
+def _page_number(text: str | None) -> int:
+    """The catalogue page from ?side=2; anything else is the first page."""
+    try:
+        return max(1, int(text or 1))
+    except ValueError:
+        return 1
+
+
 async def _catalogue(
     request: Request,
     session: Session,
@@ -139,21 +147,24 @@ async def _catalogue(
     citizen_id: int | None,
     day: date,
     *,
+    page: int = 1,
     key: str | None = None,
     error: AppError | None = None,
 ) -> Response:
-    catalogue = await catalogue_service.catalogue(
-        session, actor=actor, citizen_id=citizen_id, delivery_on=day
+    view = await catalogue_service.catalogue_page(
+        session, actor=actor, citizen_id=citizen_id, delivery_on=day, page=page
     )
+    # The words that are the same for every meal are translated once per page,
+    # not once per meal (template rendering was most of the page's time).
     context = _citizen_context(
         actor,
-        catalogue.citizen.id,
-        catalogue=catalogue,
+        view.citizen.id,
+        catalogue=view,
         idempotency_key=key or secrets.token_urlsafe(18),
-        diets=DIET_FORM_LABELS,
-        allergens=ALLERGEN_LABELS,
+        diet_words={k: gettext(v) for k, v in DIET_FORM_LABELS.items()},
+        allergen_words={k: gettext(v) for k, v in ALLERGEN_LABELS.items()},
         error=error.sentence() if error else None,
-        help_line=await _help(session, catalogue.citizen),
+        help_line=await _help(session, view.citizen),
     )
     return render(
         request,
@@ -176,15 +187,19 @@ def _path_day(text: str) -> date:
 
 @router.get("/order/{day}", response_class=HTMLResponse)
 async def order_day(request: Request, session: Session, actor: Orderer, day: str) -> Response:
-    """Step 2: the meals of that day, each with its price split and an Order button."""
-    return await _catalogue(request, session, actor, None, _path_day(day))
+    """Step 2: the meals of that day by provider, a few providers at a time (the
+    citizen's recent ones and the nearest first; ?side=2 shows the next ones),
+    each with its price split and an Order button."""
+    page = _page_number(request.query_params.get("side"))
+    return await _catalogue(request, session, actor, None, _path_day(day), page=page)
 
 
 @router.get("/citizens/{citizen_id}/order/{day}", response_class=HTMLResponse)
 async def order_day_for(
     request: Request, session: Session, actor: Orderer, citizen_id: int, day: str
 ) -> Response:
-    return await _catalogue(request, session, actor, citizen_id, _path_day(day))
+    page = _page_number(request.query_params.get("side"))
+    return await _catalogue(request, session, actor, citizen_id, _path_day(day), page=page)
 
 
 async def _place(
@@ -195,6 +210,7 @@ async def _place(
     day: date,
     offer_id: int,
     idempotency_key: str,
+    page: int = 1,
 ) -> Response:
     try:
         order, _ = await placement_service.place_order_once(
@@ -208,7 +224,7 @@ async def _place(
     except AppError as exc:
         # Nothing was stored (the request rolls back); the page says why.
         return await _catalogue(
-            request, session, actor, citizen_id, day, key=idempotency_key, error=exc
+            request, session, actor, citizen_id, day, page=page, key=idempotency_key, error=exc
         )
     return RedirectResponse(f"/orders/{order.id}?placed=1", status_code=303)
 
@@ -221,9 +237,19 @@ async def place_order(
     day: str,
     offer_id: Annotated[int, Form()],
     idempotency_key: Annotated[str, Form()] = "",
+    side: Annotated[str, Form()] = "",
 ) -> Response:
     """Step 3: the order is placed and the confirmation shown (303 to /orders/{id})."""
-    return await _place(request, session, actor, None, _path_day(day), offer_id, idempotency_key)
+    return await _place(
+        request,
+        session,
+        actor,
+        None,
+        _path_day(day),
+        offer_id,
+        idempotency_key,
+        _page_number(side),
+    )
 
 
 @router.post("/citizens/{citizen_id}/order/{day}", response_class=HTMLResponse)
@@ -235,9 +261,17 @@ async def place_order_for(
     day: str,
     offer_id: Annotated[int, Form()],
     idempotency_key: Annotated[str, Form()] = "",
+    side: Annotated[str, Form()] = "",
 ) -> Response:
     return await _place(
-        request, session, actor, citizen_id, _path_day(day), offer_id, idempotency_key
+        request,
+        session,
+        actor,
+        citizen_id,
+        _path_day(day),
+        offer_id,
+        idempotency_key,
+        _page_number(side),
     )
 
 
