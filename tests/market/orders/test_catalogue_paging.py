@@ -4,115 +4,32 @@ time with "Vis flere" (?side=2); diet and allergies still filter on every page;
 the page's statements do not grow with the number of providers."""
 
 import re
-from datetime import time, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.orders import service
 from market.orders.catalogue import service as catalogue
-from providers.models import (
-    Application,
-    ApplicationStatus,
-    Approval,
-    ApprovalPostalCode,
-    ContractTermsVersion,
-    Offer,
-    OrderingProfile,
-    Provider,
-)
+from providers.models import Offer, Provider
 from tests.factories import World
+from tests.market.orders import catalogue_helpers as helpers
 from tests.market.orders.conftest import Diner, Kitchen, days_ahead, noon_before, sign_in_citizen
 from tests.statements import counting_statements
 
-FITS = (("Dagens ret", ["normal", "soft"], []),)
-_CVR = iter(range(20_000_000, 20_100_000))
+FITS = helpers.FITS
 
 
 async def add_kitchen(
-    session: AsyncSession,
-    world: World,
-    kitchen: Kitchen,
-    name: str,
-    *,
-    postal_code: str = "8000",
-    delivers_to: tuple[str, ...] = ("8200",),
-    offers: tuple[tuple[str, list[str], list[str]], ...] = FITS,
-    weekdays: str = "1,2,3,4,5,6,7",
-    cutoff_days_before: int | None = None,
+    session: AsyncSession, world: World, kitchen: Kitchen, name: str, **kw
 ) -> Provider:
-    """A provider approved in Aarhus (active, with terms in force) delivering to
-    ``delivers_to``, with ``offers`` as (name, diet forms, allergens)."""
-    admin = world.user("admin").id
-    today = days_ahead(0)
-    provider = Provider(
+    return await helpers.add_kitchen(
+        session,
+        municipality_id=world.municipality.id,
+        standard_id=kitchen.approval.standard_id,
+        admin_id=world.user("admin").id,
         name=name,
-        cvr=f"{next(_CVR):08d}",
-        address="Vej 1",
-        postal_code=postal_code,
-        city="By",
-        contact_name="K",
-        contact_email="k@example.dk",
-        contact_phone="+4511223344",
+        **kw,
     )
-    session.add(provider)
-    await session.flush()
-    assert provider.id is not None
-    application = Application(
-        provider_id=provider.id,
-        municipality_id=world.municipality.id,
-        standard_id=kitchen.approval.standard_id,
-        status=ApplicationStatus.APPROVED,
-        created_by_user_id=admin,
-    )
-    session.add(application)
-    await session.flush()
-    assert application.id is not None
-    approval = Approval(
-        provider_id=provider.id,
-        municipality_id=world.municipality.id,
-        service="madservice",
-        application_id=application.id,
-        standard_id=kitchen.approval.standard_id,
-        valid_from=today - timedelta(days=1),
-        valid_to=today + timedelta(days=365),
-        daily_capacity=100,
-        approved_by_user_id=admin,
-    )
-    session.add(approval)
-    await session.flush()
-    assert approval.id is not None
-    session.add_all(
-        [ApprovalPostalCode(approval_id=approval.id, postal_code=c) for c in delivers_to]
-    )
-    session.add(
-        ContractTermsVersion(
-            approval_id=approval.id,
-            version=1,
-            unit_price_ore=9000,
-            valid_from=today - timedelta(days=1),
-            created_by_user_id=admin,
-        )
-    )
-    for offer_name, diets, allergens in offers:
-        session.add(
-            Offer(
-                provider_id=provider.id,
-                name=offer_name,
-                diet_forms=diets,
-                allergens=allergens,
-                weekdays=weekdays,
-            )
-        )
-    if cutoff_days_before is not None:
-        session.add(
-            OrderingProfile(
-                provider_id=provider.id,
-                cutoff_days_before=cutoff_days_before,
-                cutoff_time=time(14, 0),
-            )
-        )
-    await session.flush()
-    return provider
 
 
 async def page_of(session, diner: Diner, day, page: int = 1) -> catalogue.CataloguePage:
