@@ -184,13 +184,15 @@ async def catalogue_page(
     delivery_on: date,
     page: int = 1,
     per_page: int | None = PAGE_SIZE,
+    offset: int | None = None,
     now: datetime | None = None,
 ) -> CataloguePage:
     """What this citizen may order for that day, one page of providers at a
     time: approved and active providers delivering to their postal code, offers
     fitting their diet and allergies, whose cut-off has not passed, with the
     full price split. Ranked and paged in SQL, so the work does not grow with
-    the number of providers; ``per_page=None`` gives every provider at once."""
+    the number of providers; ``per_page=None`` gives every provider at once.
+    ``offset`` (the JSON API's) skips that many providers instead of pages."""
     now = now or utcnow()
     page = max(1, page)
     citizen, _ = await vouchers.citizen_for_ordering(session, actor=actor, citizen_id=citizen_id)
@@ -206,10 +208,11 @@ async def catalogue_page(
         limit=RECENT_PROVIDERS,
     )
     size = per_page or 0
+    skip = (page - 1) * size if offset is None else max(0, offset)
     found, total = await providers.ranked_offerings(
-        session, query, favourites=favourites, limit=per_page, offset=(page - 1) * size
+        session, query, favourites=favourites, limit=per_page, offset=skip
     )
-    if not found and total and per_page:
+    if not found and total and per_page and offset is None:
         # Past the last page (an old link): show the last page.
         page = -(-total // per_page)
         found, total = await providers.ranked_offerings(

@@ -191,3 +191,28 @@ async def test_few_kitchens_fit_on_one_page_without_a_link(client, session, kitc
     page = await client.get(f"/order/{days_ahead(3).isoformat()}")
     assert "1 kitchen has food for you this day." in page.text
     assert 'id="show-more"' not in page.text and "Show the kitchens before" not in page.text
+
+
+async def test_the_api_pages_with_limit_and_offset_and_keeps_its_old_answer(
+    client, session, world, kitchen, diner
+):
+    for n in range(4):
+        await add_kitchen(session, world, kitchen, f"Køkken {n:02d}")
+    await session.commit()
+    await sign_in_citizen(client, session, diner)
+    day = days_ahead(3).isoformat()
+    everything = (await client.get("/api/v1/catalogue", params={"day": day})).json()
+    assert everything["total_providers"] == 5 and len(everything["entries"]) == 5
+    by_name = [e["provider_name"] for e in everything["entries"]]
+    assert by_name == sorted(by_name)
+    pages = [
+        (
+            await client.get("/api/v1/catalogue", params={"day": day, "limit": 2, "offset": skip})
+        ).json()
+        for skip in (0, 2, 4, 6)
+    ]
+    assert [len(p["entries"]) for p in pages] == [2, 2, 1, 0]
+    assert {p["total_providers"] for p in pages} == {5}
+    assert [e["provider_name"] for p in pages for e in p["entries"]] == by_name
+    too_many = await client.get("/api/v1/catalogue", params={"day": day, "limit": 101})
+    assert too_many.status_code == 422
