@@ -162,6 +162,7 @@ def run(
                 "shown on the page",
                 "p50",
                 "p95",
+                "CPU p50",
                 "HTML",
                 "page 2 p50",
                 "page 2 p95",

@@ -110,7 +110,7 @@ class ProviderOfferings:
 
     provider: Provider
     approval: Approval
-    profile: OrderingProfile
+    profile: OrderingProfile | None  # None: the default profile
     unit_price_ore: int
     offers: list[Offer]
 
@@ -138,7 +138,7 @@ async def ranked_offerings(
         ProviderOfferings(
             provider=p.provider,
             approval=p.approval,
-            profile=p.profile or OrderingProfile(provider_id=p.approval.provider_id),
+            profile=p.profile,
             unit_price_ore=p.unit_price_ore,
             offers=[
                 o for o in offers.get(p.approval.provider_id, []) if o.service == p.approval.service
@@ -150,14 +150,13 @@ async def ranked_offerings(
 
 async def delivering_cutoffs(
     session: AsyncSession, query: repository.CatalogueQuery
-) -> list[OrderingProfile]:
-    """The distinct ordering profiles' cut-offs (as profiles) of the providers
-    delivering to the citizen with an active offer, whatever it fits."""
-    default = OrderingProfile(provider_id=0)
+) -> list[OrderingProfile | None]:
+    """The distinct cut-offs (as profiles; None for the default profile) of the
+    providers delivering to the citizen with an active offer, whatever it fits."""
     return [
         OrderingProfile(provider_id=0, cutoff_days_before=days, cutoff_time=at)
         if days is not None and at is not None
-        else default
+        else None
         for days, at in await repository.catalogue_cutoffs(session, query)
     ]
 

@@ -70,6 +70,9 @@ PAGE_SIZE = 8
 # Providers the citizen ordered from for a day in this many days back come first.
 RECENT_DAYS = 90
 RECENT_PROVIDERS = 20
+# The profile of a provider that has not set one (read only: building a table
+# model per provider and request was a measurable part of the page).
+DEFAULT_PROFILE = OrderingProfile(provider_id=0)
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,7 @@ def catalogue_query(
         forbidden=tuple(sorted(allergies)),
         today=local.date(),
         now_time=local.time().replace(tzinfo=None),
-        default_open=cutoff_for(OrderingProfile(provider_id=0), day) > now,
+        default_open=cutoff_for(DEFAULT_PROFILE, day) > now,
     )
 
 
@@ -220,7 +223,7 @@ async def catalogue_page(
         )
     cards = []
     for offerings in found:
-        cutoff = cutoff_for(offerings.profile, delivery_on)
+        cutoff = cutoff_for(offerings.profile or DEFAULT_PROFILE, delivery_on)
         if cutoff <= now:  # only in the hour a clock turns back (the SQL compares wall clocks)
             continue
         card = _card(offerings, citizen, grant, delivery_on, cutoff, favourites)
@@ -280,7 +283,10 @@ async def _cutoffs(
 ) -> list[datetime]:
     """The cut-offs for ``day`` of the providers delivering to the citizen."""
     query = catalogue_query(citizen, None, day, now)
-    return [cutoff_for(p, day) for p in await providers.delivering_cutoffs(session, query)]
+    return [
+        cutoff_for(p or DEFAULT_PROFILE, day)
+        for p in await providers.delivering_cutoffs(session, query)
+    ]
 
 
 async def day_closed_at(

@@ -5,6 +5,7 @@ citizen-facing pages of market.orders share."""
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Annotated, Any
 
 from babel.dates import format_date
@@ -25,7 +26,7 @@ from market.orders.models import OrderStatus
 from market.orders.moves import service as moves_service
 from market.orders.placement import service as placement_service
 from market.payments.exceptions import PaymentGatewayDown
-from market.templating import render
+from market.templating import kroner, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -155,11 +156,15 @@ async def _catalogue(
         session, actor=actor, citizen_id=citizen_id, delivery_on=day, page=page
     )
     # The words that are the same for every meal are translated once per page,
-    # not once per meal (template rendering was most of the page's time).
+    # not once per meal, and amounts and cut-offs (mostly the same for every
+    # provider) are formatted once each: template rendering, with Babel's
+    # formatting, was most of the page's time.
     context = _citizen_context(
         actor,
         view.citizen.id,
         catalogue=view,
+        money=cache(kroner),
+        when_words=cache(when_words),
         idempotency_key=key or secrets.token_urlsafe(18),
         diet_words={k: gettext(v) for k, v in DIET_FORM_LABELS.items()},
         allergen_words={k: gettext(v) for k, v in ALLERGEN_LABELS.items()},
