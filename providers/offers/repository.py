@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, time
 from typing import Any
 
-from sqlalchemy import String, case, cast, exists, func, literal, select
+from sqlalchemy import Select, String, case, cast, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -275,9 +275,11 @@ async def catalogue_providers(
     ranked, and how many there are in all: one round trip (the total is a
     window count, computed before LIMIT). Past the last page the total is
     counted on its own."""
-    total = func.count().over()
-    query = (
-        select(Provider, Approval, OrderingProfile, _price_in_force(q.on), total)
+    # Ranked on narrow rows (ids and sort keys), then only the page's rows are
+    # read in full: the sort and the window count no longer carry every
+    # candidate provider's whole row.
+    ranked: Select[Any, int] = (
+        select(col(Approval.id).label("approval_id"), func.count().over().label("total"))
         .select_from(Approval)
         .join(Provider, col(Provider.id) == col(Approval.provider_id))
         .outerjoin(OrderingProfile, col(OrderingProfile.provider_id) == col(Approval.provider_id))
@@ -286,7 +288,16 @@ async def catalogue_providers(
         .offset(offset)
     )
     if limit is not None:
-        query = query.limit(limit)
+        ranked = ranked.limit(limit)
+    page = ranked.subquery("page")
+    query = (
+        select(Provider, Approval, OrderingProfile, _price_in_force(q.on), page.c.total)
+        .select_from(page)
+        .join(Approval, col(Approval.id) == page.c.approval_id)
+        .join(Provider, col(Provider.id) == col(Approval.provider_id))
+        .outerjoin(OrderingProfile, col(OrderingProfile.provider_id) == col(Approval.provider_id))
+        .order_by(*_ranking(favourites, q.postal_code))
+    )
     rows = (await session.execute(query)).all()
     found = [
         CatalogueProvider(provider=p, approval=a, profile=profile, unit_price_ore=price)
