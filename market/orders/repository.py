@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, func, insert, literal, select, union_all, update
+from sqlalchemy import CursorResult, Result, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,43 +97,6 @@ async def capacity_used(session: AsyncSession, *, scope: str, day: date) -> int:
         )
     )
     return result.scalar_one_or_none() or 0
-
-
-async def insert_order(session: AsyncSession, values: dict[str, Any]) -> Order:
-    """The new order as written (INSERT … RETURNING the whole row), so nothing
-    has to read it back."""
-    result = await session.execute(insert(Order).values(**values).returning(Order))
-    order: Order = result.scalar_one()
-    return order
-
-
-async def insert_order_with_events(
-    session: AsyncSession, values: dict[str, Any], events: Sequence[dict[str, Any]]
-) -> Order:
-    """The new order and its first events (``events`` without ``order_id``). On
-    PostgreSQL one statement: the order's INSERT as a data-modifying CTE that
-    the events' INSERT reads its id from, the order row coming back as written.
-    SQLite has no such CTEs: there one INSERT each."""
-    if session.get_bind().dialect.name != "postgresql" or not events:
-        order = await insert_order(session, values)
-        for event in events:
-            await add_event(session, {"order_id": order.id, **event})
-        return order
-    table = OrderEvent.__table__  # type: ignore[attr-defined]
-    placed = insert(Order).values(**values).returning(*Order.__table__.c).cte("placed")  # type: ignore[attr-defined]
-    names = list(events[0])
-    rows = [
-        select(
-            placed.c.id,
-            *(literal(event[name], type_=table.c[name].type) for name in names),
-        )
-        for event in events
-    ]
-    source = rows[0] if len(rows) == 1 else union_all(*rows)
-    added = insert(OrderEvent).from_select(["order_id", *names], source).cte("placed_events")
-    result = await session.execute(select(Order).from_statement(select(placed).add_cte(added)))
-    written: Order = result.scalar_one()
-    return written
 
 
 async def get_order(session: AsyncSession, order_id: int) -> Order | None:

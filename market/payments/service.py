@@ -116,6 +116,13 @@ class CopaymentDue(StrEnum):
     CITIZEN_ABSENT = "citizen_absent"  # the municipality's setting decides
 
 
+class _Unread:
+    """The caller has not read the citizen's payment method."""
+
+
+_UNREAD = _Unread()
+
+
 def copayment_key(order_id: int) -> str:
     return f"copay:{order_id}"
 
@@ -129,12 +136,17 @@ async def record_order_placed(
     amount_ore: int,
     delivery_on: date | None = None,
     now: datetime | None = None,
+    method: CopaymentMethod | None | _Unread = _UNREAD,
 ) -> CardPayment | None:
     """A citizen who pays by card gets a payment to authorise; nothing is sent
     now (the worker does it after the order's transaction has committed, and
-    not before the hold would last until the delivery day)."""
-    choice = await repository.get_method(session, citizen_id)
-    if choice is None or choice.method != CopaymentMethod.CARD or amount_ore <= 0:
+    not before the hold would last until the delivery day). ``method``: the
+    citizen's choice as the caller has read it in this transaction (None: no
+    choice, so invoice), so it is not read again."""
+    if isinstance(method, _Unread):
+        choice = await repository.get_method(session, citizen_id)
+        method = None if choice is None else choice.method
+    if method != CopaymentMethod.CARD or amount_ore <= 0:
         return None
     now = now or utcnow()
     authorize_at = now

@@ -27,10 +27,20 @@ def test_month_end_settles_exactly_the_billable_orders_it_loaded(
     assert result["linked_billable"] == result["billable_orders"]
     assert result["statements"] == 3
     assert result["total_ore"] > 0
-    for field in ("seed_seconds", "settle_seconds", "rerun_seconds", "raw_seconds"):
+    for field in (
+        "seed_seconds",
+        "settle_seconds",
+        "rerun_seconds",
+        "raw_seconds",
+        "raw_links_real_table_seconds",
+    ):
         assert result[field] > 0
     assert result["ratio_to_raw"] == pytest.approx(
         result["settle_seconds"] / result["raw_seconds"], rel=0.05
+    )
+    assert result["ratio_to_real_table_reference"] == pytest.approx(
+        result["settle_seconds"] / (result["raw_seconds"] + result["raw_links_real_table_seconds"]),
+        rel=0.05,
     )
     assert 0 < result["peak_rss_mb"] < 4096
     assert "| settlement, first run |" in capsys.readouterr().out

@@ -94,10 +94,22 @@ def test_citizen_orders_kitchen_delivers_citizen_sees_it_delivered(page: Page, l
     expect(page).to_have_url(re.compile(r"/order$"))
     assert_accessible(page)
     expect(page.get_by_role("heading", level=1)).to_have_text(_("Which day do you want food?"))
+    tomorrow_day = now_local().date() + timedelta(days=1)
     if is_tomorrow:
         day_link = page.get_by_role("link", name=re.compile(rf"^{_('Tomorrow')}\b"))
-        expect(day_link).to_contain_text(day_words(day))
-    else:  # after 14:00 tomorrow is closed (no link): the first day still open
+        expect(day_link).to_contain_text(day_words(tomorrow_day))
+    else:
+        # After the cut-off tomorrow is no longer a link: it says it is too late,
+        # and the first day still open is ordered instead.
+        closed = (
+            page.get_by_role("main")
+            .get_by_role("listitem")
+            .filter(has_text=day_words(tomorrow_day))
+        )
+        expect(closed).to_contain_text(_("Tomorrow"))
+        too_late = _("Too late. The deadline was %(when)s.").split("%(when)s")[0]
+        expect(closed).to_contain_text(too_late.strip())
+        expect(closed.get_by_role("link")).to_have_count(0)
         day_link = page.get_by_role("link", name=re.compile(re.escape(day_words(day))))
     expect(day_link).to_have_attribute("href", f"/order/{day.isoformat()}")
     day_link.click()  # step 2

@@ -3,8 +3,9 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
 from market.auth.models import User
@@ -105,6 +106,26 @@ async def active_link(
         )
     )
     return result.scalars().first()
+
+
+def is_citizen(citizen_id: int | ColumnElement[int]) -> ColumnElement[bool]:
+    return col(Citizen.id) == citizen_id
+
+
+def is_citizen_of_user(user_id: int | ColumnElement[int]) -> ColumnElement[bool]:
+    return col(Citizen.user_id) == user_id
+
+
+def active_link_exists(
+    citizen_id: ColumnElement[Any] | Mapped[Any], proxy_user_id: int | ColumnElement[int]
+) -> ColumnElement[bool]:
+    """``active_link`` as a condition on a citizen's id column, for a caller's
+    own read."""
+    return exists().where(
+        col(ProxyLink.citizen_id) == citizen_id,
+        col(ProxyLink.proxy_user_id) == proxy_user_id,
+        col(ProxyLink.revoked_at).is_(None),
+    )
 
 
 async def proxy_by_cpr_hash(session: AsyncSession, cpr_hash: str) -> ProxyIdentity | None:

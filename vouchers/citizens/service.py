@@ -6,8 +6,11 @@ import dataclasses
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import ColumnElement, Integer, bindparam, false
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 
 from market import crypto
 from market.audit import service as audit
@@ -273,12 +276,23 @@ async def acting_for_citizen(session: AsyncSession, *, actor: Actor, citizen_id:
     if citizen is None:
         raise CitizenNotFound()
     assert citizen.id is not None
+    linked = (
+        actor.role == Role.PROXY
+        and await repository.active_link(session, citizen.id, actor.user_id) is not None
+    )
+    return acting_for_read_citizen(actor, citizen, proxy_linked=linked)
+
+
+def acting_for_read_citizen(actor: Actor, citizen: Citizen, *, proxy_linked: bool) -> Actor:
+    """``acting_for_citizen``'s rule over a citizen the caller has read, with
+    whether the actor, when a proxy, is linked to them now (the ordering flow
+    reads both in its one statement; ``proxy_link_now`` is the condition)."""
     if actor.role == Role.CITIZEN:
         if citizen.user_id != actor.user_id:
             raise CitizenNotFound()
         return actor
     if actor.role == Role.PROXY:
-        if await repository.active_link(session, citizen.id, actor.user_id) is None:
+        if not proxy_linked:
             raise NotYourCitizen()
     else:
         staff_scope(actor, citizen.municipality_id)
@@ -304,6 +318,65 @@ async def citizen_for_ordering(
     citizen = await repository.get_citizen(session, citizen_id)
     assert citizen is not None
     return citizen, acting
+
+
+def citizen_for_ordering_read(
+    actor: Actor, *, citizen_id: int | None, citizen: Citizen | None, proxy_linked: bool
+) -> tuple[Citizen, Actor]:
+    """``citizen_for_ordering`` over what the caller has read in its own statement:
+    the citizen named (``citizen_id``), or with none named the actor's own
+    citizen row, and whether a proxy actor is linked to them now."""
+    if citizen_id is None:
+        if actor.role != Role.CITIZEN:
+            raise BadInput(N_("Say which citizen the order is for."))
+        if citizen is None or citizen.user_id != actor.user_id:
+            raise CitizenNotFound()
+        return citizen, actor
+    if citizen is None or citizen.id != citizen_id:
+        raise CitizenNotFound()
+    return citizen, acting_for_read_citizen(actor, citizen, proxy_linked=proxy_linked)
+
+
+@dataclass(frozen=True)
+class OrderingLookup:
+    """How a caller's one read finds the citizen ``citizen_for_ordering_read``
+    wants: its shape (``named``: by the id named, else the actor's own row;
+    ``proxy``: whether to ask if the actor is linked to them now) and the values
+    of its parameters. The shape alone decides the SQL, so a caller may build
+    the statement once per shape."""
+
+    named: bool
+    proxy: bool
+    params: dict[str, int]
+
+
+def ordering_lookup(actor: Actor, *, citizen_id: int | None) -> OrderingLookup:
+    return OrderingLookup(
+        named=citizen_id is not None,
+        proxy=actor.role == Role.PROXY,
+        params={
+            "ordering_citizen": actor.user_id if citizen_id is None else citizen_id,
+            "ordering_proxy_user": actor.user_id,
+        },
+    )
+
+
+def ordering_citizen_filter(*, named: bool) -> ColumnElement[bool]:
+    """The citizen row of an ``OrderingLookup`` of this shape."""
+    who = bindparam("ordering_citizen", type_=Integer)
+    return repository.is_citizen(who) if named else repository.is_citizen_of_user(who)
+
+
+def proxy_link_now(
+    citizen_id: ColumnElement[Any] | Mapped[Any], *, proxy: bool
+) -> ColumnElement[bool]:
+    """Whether the proxy of an ``OrderingLookup`` is linked now to the citizen of
+    ``citizen_id``, as SQL (false when the actor is no proxy)."""
+    if not proxy:
+        return false()
+    return repository.active_link_exists(
+        citizen_id, bindparam("ordering_proxy_user", type_=Integer)
+    )
 
 
 async def get_citizen(session: AsyncSession, *, citizen_id: int) -> Citizen:

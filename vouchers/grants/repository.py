@@ -2,11 +2,13 @@
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
 from vouchers.models import (
@@ -89,8 +91,12 @@ async def active_grants_overlapping(
     return result.scalars().all()
 
 
-async def active_grant_on(session: AsyncSession, citizen_id: int, day: date) -> VoucherGrant | None:
-    result = await session.execute(
+def active_grant_select(
+    citizen_id: int | ColumnElement[Any] | Mapped[Any], day: date | ColumnElement[date]
+) -> Select[VoucherGrant]:
+    """The citizen's active grant covering ``day`` (the latest, should two), as a
+    statement a caller may also nest in its own read (``citizen_id`` a column)."""
+    return (
         select(VoucherGrant)
         .where(
             col(VoucherGrant.citizen_id) == citizen_id,
@@ -101,6 +107,10 @@ async def active_grant_on(session: AsyncSession, citizen_id: int, day: date) -> 
         .order_by(col(VoucherGrant.id).desc())
         .limit(1)
     )
+
+
+async def active_grant_on(session: AsyncSession, citizen_id: int, day: date) -> VoucherGrant | None:
+    result = await session.execute(active_grant_select(citizen_id, day))
     return result.scalar_one_or_none()
 
 

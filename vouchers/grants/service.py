@@ -5,8 +5,11 @@ and the citizen's own view of their voucher."""
 import dataclasses
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 
 from market.audit import service as audit
 from market.auth.permissions import Actor
@@ -471,6 +474,13 @@ async def active_grant_on(
     session: AsyncSession, *, citizen_id: int, day: date
 ) -> VoucherGrant | None:
     return await repository.active_grant_on(session, citizen_id, day)
+
+
+def active_grant_select(
+    citizen_id: int | ColumnElement[Any] | Mapped[Any], day: date | ColumnElement[date]
+) -> Select[VoucherGrant]:
+    """``active_grant_on`` as a statement, for a caller's own read (the order path)."""
+    return repository.active_grant_select(citizen_id, day)
 
 
 async def grants_by_ids(session: AsyncSession, *, grant_ids: list[int]) -> dict[int, VoucherGrant]:

@@ -5,10 +5,27 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 from sqlmodel import col
 
 from vouchers.models import (
@@ -56,13 +73,22 @@ async def _account_ids(
 
 
 async def ensure_accounts(
-    session: AsyncSession, grant_id: int, wanted: Sequence[tuple[AccountKind, str]]
+    session: AsyncSession,
+    grant_id: int,
+    wanted: Sequence[tuple[AccountKind, str]],
+    *,
+    known: dict[tuple[AccountKind, str], int] | None = None,
 ) -> list[int]:
     """The ids of these accounts of a grant, in the order asked, creating the
     missing ones (balance 0) with one INSERT … ON CONFLICT DO NOTHING: one
-    statement when they all exist, two when some are new."""
+    statement when they all exist, two when some are new. ``known``: the ids the
+    caller has read in this transaction; the others are then taken as missing
+    (no look-up first), and read back if another transaction made them."""
     keys = [(kind.value, week) for kind, week in wanted]
-    found = await _account_ids(session, grant_id, wanted)
+    if known is None:
+        found = await _account_ids(session, grant_id, wanted)
+    else:
+        found = {(kind.value, week): id_ for (kind, week), id_ in known.items()}
     missing = [key for key in dict.fromkeys(keys) if key not in found]
     if missing:
         rows = [
@@ -104,6 +130,157 @@ async def move_units(session: AsyncSession, source: int | None, target: int, uni
         .returning(ACCOUNT.c.id)
     )
     return source in set(result.scalars().all())
+
+
+def _undo_move(source: int | None, target: int, units: int) -> Any:
+    """The exact inverse of a move this transaction has just made (its rows stay
+    locked by it until the end, so nothing came in between)."""
+    if source is None:
+        return (
+            update(ACCOUNT).where(ACCOUNT.c.id == target).values(balance=ACCOUNT.c.balance - units)
+        )
+    return (
+        update(ACCOUNT)
+        .where(ACCOUNT.c.id.in_([source, target]))
+        .values(balance=ACCOUNT.c.balance + case((ACCOUNT.c.id == target, -units), else_=units))
+    )
+
+
+async def write_transfer(
+    session: AsyncSession,
+    values: dict[str, Any],
+    *,
+    source: int | None,
+    target: int,
+    units: int,
+) -> tuple[bool, int | None]:
+    """A transfer written whole or not at all, without a savepoint: the debit
+    (conditional, ``balance >= units``), the credit and the transfer's row.
+    ``(False, None)``: the source has too few units, nothing was written.
+    ``(True, None)``: another transfer holds the key; the move was undone, the
+    caller replays. ``(True, id)``: done.
+
+    PostgreSQL: one statement, the credit and the row depending on the debit's
+    RETURNING (a data-modifying CTE each), so a refused debit writes nothing even
+    under concurrency. SQLite (no such CTEs; BEGIN IMMEDIATE serialises writers):
+    one UPDATE of both accounts, conditional on the source's balance, then the
+    row."""
+    if session.get_bind().dialect.name == "postgresql":
+        cols = list(values)
+        row_values = [literal(values[name], type_=TRANSFER.c[name].type) for name in cols]
+        credit_where: list[ColumnElement[bool]] = [ACCOUNT.c.id == target]
+        if source is not None:
+            debit = (
+                update(ACCOUNT)
+                .where(ACCOUNT.c.id == source, ACCOUNT.c.balance >= units)
+                .values(balance=ACCOUNT.c.balance - units)
+                .returning(ACCOUNT.c.id)
+                .cte("debit")
+            )
+            credit_where.append(exists(select(debit.c.id)))
+        credit = (
+            update(ACCOUNT)
+            .where(*credit_where)
+            .values(balance=ACCOUNT.c.balance + units)
+            .returning(ACCOUNT.c.id)
+            .cte("credit")
+        )
+        row = pg_insert(TRANSFER).from_select(
+            cols, select(*row_values).where(exists(select(credit.c.id)))
+        )
+        written = (
+            row.on_conflict_do_nothing(index_elements=[TRANSFER.c.idempotency_key])
+            .returning(TRANSFER.c.id)
+            .cte("written")
+        )
+        result = await session.execute(
+            select(
+                select(credit.c.id).scalar_subquery().label("credited"),
+                select(written.c.id).scalar_subquery().label("transfer_id"),
+            )
+        )
+        credited, transfer_id = result.one()
+        if credited is None:
+            return False, None
+        if transfer_id is None:
+            await session.execute(_undo_move(source, target, units))
+            return True, None
+        return True, int(transfer_id)
+    if source is None:
+        await session.execute(
+            update(ACCOUNT).where(ACCOUNT.c.id == target).values(balance=ACCOUNT.c.balance + units)
+        )
+    else:
+        source_row = ACCOUNT.alias("source")
+        enough = select(source_row.c.balance).where(source_row.c.id == source).scalar_subquery()
+        moved = await session.execute(
+            update(ACCOUNT)
+            .where(ACCOUNT.c.id.in_([source, target]), enough >= units)
+            .values(balance=ACCOUNT.c.balance + case((ACCOUNT.c.id == target, units), else_=-units))
+            .returning(ACCOUNT.c.id)
+        )
+        changed = set(moved.scalars().all())
+        if changed != {source, target}:
+            if changed:  # never expected: put back what moved
+                await session.execute(
+                    update(ACCOUNT)
+                    .where(ACCOUNT.c.id.in_(changed))
+                    .values(
+                        balance=ACCOUNT.c.balance
+                        + case((ACCOUNT.c.id == target, -units), else_=units)
+                    )
+                )
+            return False, None
+    result = await session.execute(
+        sqlite_insert(TRANSFER)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[TRANSFER.c.idempotency_key])
+        .returning(TRANSFER.c.id)
+    )
+    transfer_id = result.scalar_one_or_none()
+    if transfer_id is None:
+        await session.execute(_undo_move(source, target, units))
+        return True, None
+    return True, int(transfer_id)
+
+
+def reservation_lookups(grant_id: ColumnElement[Any] | Mapped[Any]) -> dict[str, ScalarSelect[Any]]:
+    """What a reservation needs to know of the ledger, as scalar subqueries on a
+    grant's id column, for a caller to put into its own read of the grant (the
+    order path reads everything it needs in one statement): the transfer
+    already made under the reservation's key, whether the week is allotted, and
+    the ids of the accounts the reservation touches. Parameters (bound, so the
+    statement is built once): ``reservation_lookup_params``."""
+    week = bindparam("ledger_week", type_=String)
+    key = bindparam("ledger_key", type_=String)
+    allot_key = literal("allot:") + cast(grant_id, String) + literal(":") + week
+
+    def account(kind: AccountKind, iso_week: Any) -> ScalarSelect[Any]:
+        return (
+            select(ACCOUNT.c.id)
+            .where(
+                ACCOUNT.c.grant_id == grant_id,
+                ACCOUNT.c.kind == kind.value,
+                ACCOUNT.c.iso_week == iso_week,
+            )
+            .scalar_subquery()
+        )
+
+    return {
+        "replayed_transfer_id": select(TRANSFER.c.id)
+        .where(TRANSFER.c.idempotency_key == key)
+        .scalar_subquery(),
+        "allotted": select(TRANSFER.c.id)
+        .where(TRANSFER.c.idempotency_key == allot_key)
+        .scalar_subquery(),
+        "granted_account_id": account(AccountKind.GRANTED, NO_WEEK),
+        "available_account_id": account(AccountKind.AVAILABLE, week),
+        "reserved_account_id": account(AccountKind.RESERVED, week),
+    }
+
+
+def reservation_lookup_params(iso_week: str, key: str) -> dict[str, str]:
+    return {"ledger_week": iso_week, "ledger_key": key}
 
 
 async def ensure_account(

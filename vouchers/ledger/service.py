@@ -6,10 +6,13 @@ and every debit is one conditional UPDATE (``balance >= n``), so no balance goes
 below zero even when many requests race for the last unit."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, ScalarSelect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
 
 from market import idempotency
 from market.auth.permissions import Actor
@@ -83,50 +86,92 @@ async def _transfer(
     replay_checked: bool = False,
     accounts: dict[tuple[AccountKind, str], int] | None = None,
 ) -> Move:
-    """Moves units between two accounts of a grant, once per key. The key is
-    claimed first (its unique index makes a concurrent duplicate wait, then
-    fail); the debit is one conditional UPDATE. All of it sits in a SAVEPOINT,
-    so a refusal or a lost race undoes only this move. ``replay_checked``: the
-    caller has just looked the key up in this transaction and found nothing;
-    ``accounts``: ids of accounts the caller has already ensured."""
+    """Moves units between two accounts of a grant, once per key. The write is
+    whole or nothing by itself (``repository.write_transfer``: the debit is one
+    conditional UPDATE, the credit and the transfer's row follow it only when it
+    took the units; a key another transfer holds leaves nothing behind), so no
+    SAVEPOINT is needed when the accounts exist. Accounts created here are in a
+    SAVEPOINT, so a refusal leaves none behind. ``replay_checked``: the caller
+    has just looked the key up in this transaction and found nothing;
+    ``accounts``: ids of accounts the caller knows exist."""
     if not replay_checked:
         replay = await _replay(session, key)
         if replay is not None:
             return replay
     if order_ref is not None:
         order_ref = idempotency.fit(order_ref, idempotency.ORDER_REF_CHARS)
-    created_at = utcnow()
-    try:
-        async with session.begin_nested():
-            wanted = [target] if source is None else [source, target]
-            known = accounts or {}
-            ids = (
-                [known[w] for w in wanted]
-                if all(w in known for w in wanted)
-                else await repository.ensure_accounts(session, grant_id, wanted)
-            )
-            source_id, target_id = (None, ids[0]) if source is None else (ids[0], ids[1])
-            transfer_id = await repository.insert_transfer(
-                session,
-                {
-                    "idempotency_key": key,
-                    "grant_id": grant_id,
-                    "from_account_id": source_id,
-                    "to_account_id": target_id,
-                    "units": units,
-                    "reason": reason,
-                    "order_ref": order_ref,
-                    "delivery_on": delivery_on,
-                    "created_at": created_at,
-                    "actor_user_id": actor_user_id,
-                },
-            )
-            if not await repository.move_units(session, source_id, target_id, units):
-                raise short()
-    except IntegrityError:
+    wanted = [target] if source is None else [source, target]
+    known = accounts or {}
+    if all(w in known for w in wanted):
+        ids = [known[w] for w in wanted]
+        return await _write(
+            session,
+            ids,
+            source is None,
+            grant_id,
+            units,
+            key,
+            reason,
+            actor_user_id,
+            short,
+            order_ref,
+            delivery_on,
+        )
+    async with session.begin_nested():
+        ids = await repository.ensure_accounts(session, grant_id, wanted)
+        return await _write(
+            session,
+            ids,
+            source is None,
+            grant_id,
+            units,
+            key,
+            reason,
+            actor_user_id,
+            short,
+            order_ref,
+            delivery_on,
+        )
+
+
+async def _write(
+    session: AsyncSession,
+    ids: list[int],
+    issuing: bool,
+    grant_id: int,
+    units: int,
+    key: str,
+    reason: str,
+    actor_user_id: int | None,
+    short: Callable[[], AppError],
+    order_ref: str | None,
+    delivery_on: date | None,
+) -> Move:
+    source_id, target_id = (None, ids[0]) if issuing else (ids[0], ids[1])
+    moved, transfer_id = await repository.write_transfer(
+        session,
+        {
+            "idempotency_key": key,
+            "grant_id": grant_id,
+            "from_account_id": source_id,
+            "to_account_id": target_id,
+            "units": units,
+            "reason": reason,
+            "order_ref": order_ref,
+            "delivery_on": delivery_on,
+            "created_at": utcnow(),
+            "actor_user_id": actor_user_id,
+        },
+        source=source_id,
+        target=target_id,
+        units=units,
+    )
+    if not moved:
+        raise short()
+    if transfer_id is None:
         replay = await _replay(session, key)  # a concurrent request used the key first
         if replay is None:
-            raise
+            raise RuntimeError(f"ledger transfer key {key!r} is taken but not found")
         return replay
     return Move(
         transfer_id=transfer_id,
@@ -193,10 +238,15 @@ async def ensure_week_allotted(
     iso_week: str,
     actor_user_id: int | None = None,
     accounts: dict[tuple[AccountKind, str], int] | None = None,
+    grant: VoucherGrant | None = None,
+    replay_checked: bool = False,
 ) -> Move | None:
     """Makes the week's units available (once: key ``allot:<grant>:<week>``).
-    Nothing happens for a week outside the grant's validity."""
-    grant = await load_grant(session, grant_id)
+    Nothing happens for a week outside the grant's validity. ``grant``: the
+    grant as the caller has just read it; ``replay_checked``: the caller has
+    looked the key up in this transaction and found nothing."""
+    if grant is None:
+        grant = await load_grant(session, grant_id)
     units = grant_allotment(grant, iso_week)
     if units <= 0:
         return None
@@ -206,15 +256,46 @@ async def ensure_week_allotted(
         source=(AccountKind.GRANTED, NO_WEEK),
         target=(AccountKind.AVAILABLE, iso_week),
         units=units,
-        key=f"allot:{grant_id}:{iso_week}",
+        key=_allot_key(grant_id, iso_week),
         reason="allot",
         actor_user_id=actor_user_id,
         short=lambda: LedgerBroken(
             N_("The voucher has too few units left to allot week {week}."),
             week=week_number(iso_week),
         ),
+        replay_checked=replay_checked,
         accounts=accounts,
     )
+
+
+def _allot_key(grant_id: int, iso_week: str) -> str:
+    return f"allot:{grant_id}:{iso_week}"
+
+
+@dataclass(frozen=True)
+class LedgerLookups:
+    """What ``reservation_lookups`` found, read by the caller in its own statement
+    (in the same transaction, after the grant's row was locked)."""
+
+    replayed_transfer_id: int | None
+    allotted: int | None
+    granted_account_id: int | None
+    available_account_id: int | None
+    reserved_account_id: int | None
+
+
+def reservation_lookups(grant_id: ColumnElement[Any] | Mapped[Any]) -> dict[str, ScalarSelect[Any]]:
+    """The ledger's part of a caller's one read before ``reserve`` (the order
+    path): scalar subqueries on the grant's id column, named as the fields of
+    ``LedgerLookups``, with the parameters ``reservation_lookup_params`` gives.
+    Give ``reserve`` what they found as ``known``."""
+    return repository.reservation_lookups(grant_id)
+
+
+def reservation_lookup_params(*, delivery_on: date, idempotency_key: str) -> dict[str, str]:
+    """The parameters of ``reservation_lookups`` for a reservation of
+    ``delivery_on`` under ``idempotency_key``."""
+    return repository.reservation_lookup_params(iso_week_of(delivery_on), _key(idempotency_key))
 
 
 async def reserve(
@@ -228,30 +309,50 @@ async def reserve(
     citizen_id: int | None = None,
     order_ref: str | None = None,
     today: date | None = None,
+    grant_locked: VoucherGrant | None = None,
+    known: LedgerLookups | None = None,
 ) -> Move:
     """Reserves units of the week of ``delivery_on`` for an order. Give the grant,
     or the citizen (then the active grant covering that day is used). Scoping
-    (may this actor order for this citizen) is the caller's check."""
+    (may this actor order for this citizen) is the caller's check.
+    ``grant_locked``: the grant as the caller read it with its row locked (FOR
+    UPDATE) in this transaction, so it is not read again; ``known``: what
+    ``reservation_lookups`` found in that same read, so the ledger need not look."""
     key = _key(idempotency_key)
     week = iso_week_of(delivery_on)
-    # The replay check and, when the grant is known, whether the week is
-    # already allotted: one look-up.
-    allot_key = f"allot:{grant_id}:{week}" if grant_id is not None else None
-    done = await repository.get_transfers_by_keys(
-        session, [key] if allot_key is None else [key, allot_key]
-    )
-    if key in done:
-        return _move_of(done[key], replayed=True)
+    allot_checked = True  # whether ``allotted`` was looked up, not assumed
+    if grant_locked is not None:
+        grant_id = grant_locked.id
+    if known is not None and known.replayed_transfer_id is None:
+        allotted = known.allotted is not None
+        found = {
+            (AccountKind.GRANTED, NO_WEEK): known.granted_account_id,
+            (AccountKind.AVAILABLE, week): known.available_account_id,
+            (AccountKind.RESERVED, week): known.reserved_account_id,
+        }
+        accounts = {name: id_ for name, id_ in found.items() if id_ is not None}
+    else:
+        # The replay check and, when the grant is known, whether the week is
+        # already allotted: one look-up.
+        allot_key = _allot_key(grant_id, week) if grant_id is not None else None
+        done = await repository.get_transfers_by_keys(
+            session, [key] if allot_key is None else [key, allot_key]
+        )
+        if key in done:
+            return _move_of(done[key], replayed=True)
+        allotted = allot_key is not None and allot_key in done
+        accounts = {}
     _positive_units(units)
     if grant_id is None:
         if citizen_id is None:
             raise BadInput(N_("Say which voucher or which citizen to reserve for."))
-        found = await grants_repository.active_grant_on(session, citizen_id, delivery_on)
-        if found is None:
+        found_grant = await grants_repository.active_grant_on(session, citizen_id, delivery_on)
+        if found_grant is None:
             raise NoGrantForDate(delivery_on)
-        assert found.id is not None
-        grant_id = found.id
-    grant = await load_grant(session, grant_id, lock=True)
+        assert found_grant.id is not None
+        grant_id = found_grant.id
+        allot_checked = False
+    grant = grant_locked or await load_grant(session, grant_id, lock=True)
     assert grant.id is not None
     if grant.status != GrantStatus.ACTIVE:
         raise GrantNotUsable(grant.status.value)
@@ -263,7 +364,7 @@ async def reserve(
             day=delivery_on.isoformat(),
         )
 
-    async def reservation(accounts: dict[tuple[AccountKind, str], int] | None = None) -> Move:
+    async def reservation() -> Move:
         assert grant.id is not None
         return await _transfer(
             session,
@@ -281,26 +382,41 @@ async def reserve(
             accounts=accounts,
         )
 
-    if allot_key is not None and allot_key in done:
+    if allotted:
         # The week is allotted already (transfers are never undone once
-        # committed): the reservation's own savepoint is all a refusal undoes.
+        # committed): the reservation's own write is whole or nothing.
         return await reservation()
-    # One savepoint around the lazy allotment and the reservation: a refusal
-    # leaves the ledger exactly as it was.
-    async with session.begin_nested():
-        # The accounts both moves touch, in one go (undone with the savepoint).
-        wanted = [(AccountKind.GRANTED, NO_WEEK), (AccountKind.AVAILABLE, week)]
-        wanted.append((AccountKind.RESERVED, week))
-        ids = await repository.ensure_accounts(session, grant.id, wanted)
-        accounts = dict(zip(wanted, ids, strict=True))
+    wanted = [
+        (AccountKind.GRANTED, NO_WEEK),
+        (AccountKind.AVAILABLE, week),
+        (AccountKind.RESERVED, week),
+    ]
+
+    async def allot_then_reserve() -> Move:
+        # The accounts both moves touch, in one go.
+        assert grant.id is not None
+        ids = await repository.ensure_accounts(session, grant.id, wanted, known=accounts)
+        accounts.update(zip(wanted, ids, strict=True))
         await ensure_week_allotted(
             session,
             grant_id=grant.id,
             iso_week=week,
             actor_user_id=actor.user_id,
             accounts=accounts,
+            grant=grant,
+            replay_checked=allot_checked,
         )
-        return await reservation(accounts)
+        return await reservation()
+
+    if grant_allotment(grant, week) >= units:
+        # The fresh allotment covers the reservation, and this transaction
+        # holds the available account's row from the allotment on: the
+        # reservation cannot be refused after it, so no savepoint is needed.
+        return await allot_then_reserve()
+    # The reservation may be refused after the allotment: one savepoint around
+    # both, so a refusal leaves the ledger exactly as it was.
+    async with session.begin_nested():
+        return await allot_then_reserve()
 
 
 async def _out_of_reserved(

@@ -15,7 +15,7 @@ from market.auth.permissions import Actor
 from market.clock import local_instant
 from market.db import utcnow
 from market.errors import N_, InvalidInput
-from market.orders import repository
+from market.orders import repository as orders_repository
 from market.orders.catalogue.service import fits
 from market.orders.exceptions import (
     AlreadyRated,
@@ -35,9 +35,10 @@ from market.orders.moves.service import (
     format_local,
     notify_provider,
     order_for_citizen_side,
-    paused_on,
     today_of,
 )
+from market.orders.placement import repository
+from market.orders.placement.repository import OrderingRead
 from market.payments import service as payments
 from providers import service as providers
 from providers.offers.service import Offering
@@ -99,6 +100,7 @@ class _Placing:
     cutoff: datetime
     key: str
     now: datetime
+    read: OrderingRead
 
 
 async def place_under_key(
@@ -114,23 +116,64 @@ async def place_under_key(
 ) -> Order:
     """place_order under a stored key (a client's scoped key, or one the
     system derives, like a standing order's per day)."""
+    order, _ = await _place_once(
+        session,
+        actor=actor,
+        citizen_id=citizen_id,
+        offer_id=offer_id,
+        delivery_on=delivery_on,
+        key=key,
+        now=now,
+        standing_order_id=standing_order_id,
+    )
+    return order
+
+
+def _reserve_key(key: str) -> str:
+    return f"order:{key}:reserve"
+
+
+async def _place_once(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    citizen_id: int | None,
+    offer_id: int,
+    delivery_on: date,
+    key: str,
+    now: datetime | None,
+    standing_order_id: int | None,
+) -> tuple[Order, bool]:
+    """The order under ``key``, and whether this call placed it."""
     now = now or utcnow()
     # Requests racing with one key wait here for each other, so the later ones
-    # find the first order instead of failing on the unique key.
-    await repository.lock_idempotency_key(session, key)
-    existing = await repository.get_order_by_key(session, key)
-    citizen, acting = await vouchers.citizen_for_ordering(
-        session, actor=actor, citizen_id=citizen_id
+    # find the first order instead of failing on the unique key. The read
+    # below is a later statement, so it sees the first order once it committed.
+    await orders_repository.lock_idempotency_key(session, key)
+    read = await repository.read_for_ordering(
+        session,
+        actor=actor,
+        citizen_id=citizen_id,
+        delivery_on=delivery_on,
+        order_key=key,
+        reserve_key=_reserve_key(key),
     )
-    if existing is not None:
-        return _same_request(existing, citizen, offer_id, delivery_on)
-    offering, grant, cutoff = await _check_orderable(session, citizen, offer_id, delivery_on, now)
-    placing = _Placing(citizen, acting, offering, grant, delivery_on, cutoff, key, now)
+    citizen, acting = vouchers.citizen_for_ordering_read(
+        actor, citizen_id=citizen_id, citizen=read.citizen, proxy_linked=read.proxy_linked
+    )
+    if read.existing_order_id is not None:
+        existing = await orders_repository.get_order(session, read.existing_order_id)
+        assert existing is not None
+        return _same_request(existing, citizen, offer_id, delivery_on), False
+    offering, grant, cutoff = await _check_orderable(
+        session, citizen, read, offer_id, delivery_on, now
+    )
+    placing = _Placing(citizen, acting, offering, grant, delivery_on, cutoff, key, now, read)
     await _take_capacity(session, placing)
     await _reserve_units(session, placing)
     order = await _insert_order(session, placing, standing_order_id)
     await _after_placing(session, placing, order)
-    return order
+    return order, True
 
 
 def _same_request(existing: Order, citizen: Citizen, offer_id: int, delivery_on: date) -> Order:
@@ -146,7 +189,12 @@ def _same_request(existing: Order, citizen: Citizen, offer_id: int, delivery_on:
 
 
 async def _check_orderable(
-    session: AsyncSession, citizen: Citizen, offer_id: int, delivery_on: date, now: datetime
+    session: AsyncSession,
+    citizen: Citizen,
+    read: OrderingRead,
+    offer_id: int,
+    delivery_on: date,
+    now: datetime,
 ) -> tuple[Offering, VoucherGrant, datetime]:
     """The offering, the citizen's grant and the cut-off, or the first reason
     the citizen may not have this meal that day."""
@@ -163,11 +211,11 @@ async def _check_orderable(
     cutoff = cutoff_for(offering.profile, delivery_on)
     if cutoff <= now:
         raise PastCutoff(delivery_on, format_local(cutoff))
-    grant = await vouchers.active_grant_on(session, citizen_id=citizen.id, day=delivery_on)
+    grant = read.grant
     if grant is None:
         raise NoGrantForDate(delivery_on)
     fits(offering.offer, citizen, grant, delivery_on)
-    if await paused_on(session, citizen_id=citizen.id, day=delivery_on):
+    if read.paused:
         raise PausedThatDay(delivery_on)
     return offering, grant, cutoff
 
@@ -176,7 +224,7 @@ async def _take_capacity(session: AsyncSession, placing: _Placing) -> None:
     """The provider's daily capacity, then the offer's own (when it has one)."""
     approval, offer = placing.offering.approval, placing.offering.offer
     assert approval.id is not None and offer.id is not None
-    if not await repository.take_capacity(
+    if not await orders_repository.take_capacity(
         session,
         scope=f"approval:{approval.id}",
         day=placing.delivery_on,
@@ -184,7 +232,7 @@ async def _take_capacity(session: AsyncSession, placing: _Placing) -> None:
         units=UNITS,
     ):
         raise CapacityFull(placing.delivery_on)
-    if offer.daily_capacity is not None and not await repository.take_capacity(
+    if offer.daily_capacity is not None and not await orders_repository.take_capacity(
         session,
         scope=f"offer:{offer.id}",
         day=placing.delivery_on,
@@ -195,12 +243,15 @@ async def _take_capacity(session: AsyncSession, placing: _Placing) -> None:
 
 
 async def _reserve_units(session: AsyncSession, placing: _Placing) -> None:
+    # The grant was read with its row locked, with what the ledger needs to
+    # know, in the one read: the ledger reads neither again.
     await vouchers.reserve(
         session,
-        grant_id=placing.grant.id,
+        grant_locked=placing.grant,
+        known=placing.read.ledger,
         delivery_on=placing.delivery_on,
         units=UNITS,
-        idempotency_key=f"order:{placing.key}:reserve",
+        idempotency_key=_reserve_key(placing.key),
         actor=placing.acting,
         order_ref=f"order-key:{placing.key}",
         today=today_of(placing.now),
@@ -265,6 +316,7 @@ async def _after_placing(session: AsyncSession, placing: _Placing, order: Order)
         amount_ore=grant.copayment_ore * UNITS,
         delivery_on=placing.delivery_on,
         now=placing.now,
+        method=placing.read.payment_method,
     )
     await notify_provider(
         session, profile=placing.offering.profile, order=order, event="order.placed"
@@ -300,19 +352,16 @@ async def place_order_once(
     """place_order, also saying whether this call placed it (False: the key was
     used before and the first order is returned, nothing reserved twice). Requests
     racing with one key wait for each other, so the later ones find the first."""
-    key = scoped_key(actor, client_key(idempotency_key))
-    await repository.lock_idempotency_key(session, key)
-    before = await repository.get_order_by_key(session, key)
-    order = await place_under_key(
+    return await _place_once(
         session,
         actor=actor,
         citizen_id=citizen_id,
         offer_id=offer_id,
         delivery_on=delivery_on,
-        key=key,
+        key=scoped_key(actor, client_key(idempotency_key)),
         now=now,
+        standing_order_id=None,
     )
-    return order, before is None
 
 
 async def repeat_order(
@@ -330,7 +379,7 @@ async def repeat_order(
         raise InvalidInput(N_("Choose at least one day."))
     key = client_key(idempotency_key)
     order, _ = await order_for_citizen_side(session, actor, order_id)
-    await repository.lock_idempotency_key(session, scoped_key(actor, key))
+    await orders_repository.lock_idempotency_key(session, scoped_key(actor, key))
     return [
         await place_under_key(
             session,
@@ -365,9 +414,9 @@ async def rate_order(
     order, acting = await order_for_citizen_side(session, actor, order_id)
     if order.status != OrderStatus.DELIVERED:
         raise InvalidInput(N_("Only a delivered meal can be rated."))
-    if await repository.rating_of(session, order_id) is not None:
+    if await orders_repository.rating_of(session, order_id) is not None:
         raise AlreadyRated()
-    rating = await repository.add_rating(
+    rating = await orders_repository.add_rating(
         session,
         Rating(
             order_id=order_id,
