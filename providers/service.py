@@ -49,13 +49,17 @@ from providers.lifecycle import (
     STANDARD_TRANSITIONS,
     check_transition,
 )
+from providers.offers.repository import CatalogueQuery
 from providers.offers.service import (
+    ProviderOfferings,
+    delivering_cutoffs,
     offering,
     offerings_for,
     offers_and_providers,
     offers_of_own_provider,
     ordering_profile_of,
     own_ordering_profile,
+    ranked_offerings,
     rotate_webhook_secret,
     save_offer,
     save_ordering_profile,
@@ -96,6 +100,10 @@ __all__ = [
     "is_active",
     "offering",
     "offerings_for",
+    "CatalogueQuery",
+    "ProviderOfferings",
+    "delivering_cutoffs",
+    "ranked_offerings",
     "offers_and_providers",
     "offers_of_own_provider",
     "ordering_profile_of",

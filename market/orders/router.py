@@ -76,14 +76,42 @@ async def catalogue(
     actor: Orderer,
     day: Annotated[date, Query(description="The delivery day, YYYY-MM-DD.")],
     citizen_id: int | None = None,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=100,
+            description="At most this many providers (with all their meals), ranked as on "
+            "the citizen's page: recent providers, then the nearest, then by name. "
+            "Without it: every meal, by provider and meal name.",
+        ),
+    ] = None,
+    offset: Annotated[int, Query(ge=0, description="Providers to skip (with limit).")] = 0,
 ) -> CatalogueOut:
     """The meals the citizen may order for the day, with the price split."""
-    found = await service.catalogue(session, actor=actor, citizen_id=citizen_id, delivery_on=day)
-    assert found.citizen.id is not None
+    if limit is None:
+        everything = await service.catalogue(
+            session, actor=actor, citizen_id=citizen_id, delivery_on=day
+        )
+        citizen, grant, entries = everything.citizen, everything.grant, everything.entries
+        total = len({e.provider.id for e in entries})
+    else:
+        page = await service.catalogue_page(
+            session,
+            actor=actor,
+            citizen_id=citizen_id,
+            delivery_on=day,
+            per_page=limit,
+            offset=offset,
+        )
+        citizen, grant, entries = page.citizen, page.grant, page.entries
+        total = page.total_providers
+    assert citizen.id is not None
     return CatalogueOut(
-        citizen_id=found.citizen.id,
-        delivery_on=found.delivery_on,
-        has_voucher=found.grant is not None,
+        total_providers=total,
+        citizen_id=citizen.id,
+        delivery_on=day,
+        has_voucher=grant is not None,
         entries=[
             CatalogueEntryOut(
                 offer_id=e.offer.id or 0,
@@ -101,7 +129,7 @@ async def catalogue(
                 if e.offer.thumbnail_storage_name
                 else None,
             )
-            for e in found.entries
+            for e in entries
         ],
     )
 

@@ -29,6 +29,11 @@ class CatalogueOut(BaseModel):
     delivery_on: date
     has_voucher: bool = Field(description="False when no active voucher covers the day.")
     entries: list[CatalogueEntryOut]
+    total_providers: int = Field(
+        default=0,
+        description="How many providers have a meal for the citizen that day (with "
+        "limit/offset: in all, not only in this answer).",
+    )
 
 
 class OrderIn(BaseModel):

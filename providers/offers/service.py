@@ -103,6 +103,64 @@ async def offerings_for(
     return offerings
 
 
+@dataclass(frozen=True)
+class ProviderOfferings:
+    """One provider as the citizen's catalogue shows it: the approval it sells
+    under, its ordering profile, the contract price and its fitting offers."""
+
+    provider: Provider
+    approval: Approval
+    profile: OrderingProfile | None  # None: the default profile
+    unit_price_ore: int
+    offers: list[Offer]
+
+
+async def ranked_offerings(
+    session: AsyncSession,
+    query: repository.CatalogueQuery,
+    *,
+    favourites: list[int],
+    limit: int | None,
+    offset: int = 0,
+) -> tuple[list[ProviderOfferings], int]:
+    """A page of the providers with something for the citizen on the day (see
+    ``CatalogueQuery``), favourites first, then the nearest, then by name, each
+    with its fitting offers; and how many providers there are in all. Two
+    round trips, whatever the number of providers."""
+    page, total = await repository.catalogue_providers(
+        session, query, favourites=favourites, limit=limit, offset=offset
+    )
+    approval_ids = [p.approval.id for p in page if p.approval.id is not None]
+    offers: dict[int, list[Offer]] = {}
+    for offer in await repository.catalogue_offers(session, query, approval_ids):
+        offers.setdefault(offer.provider_id, []).append(offer)
+    return [
+        ProviderOfferings(
+            provider=p.provider,
+            approval=p.approval,
+            profile=p.profile,
+            unit_price_ore=p.unit_price_ore,
+            offers=[
+                o for o in offers.get(p.approval.provider_id, []) if o.service == p.approval.service
+            ],
+        )
+        for p in page
+    ], total
+
+
+async def delivering_cutoffs(
+    session: AsyncSession, query: repository.CatalogueQuery
+) -> list[OrderingProfile | None]:
+    """The distinct cut-offs (as profiles; None for the default profile) of the
+    providers delivering to the citizen with an active offer, whatever it fits."""
+    return [
+        OrderingProfile(provider_id=0, cutoff_days_before=days, cutoff_time=at)
+        if days is not None and at is not None
+        else None
+        for days, at in await repository.catalogue_cutoffs(session, query)
+    ]
+
+
 async def offering(
     session: AsyncSession, *, offer_id: int, municipality_id: int, on: date
 ) -> Offering | None:

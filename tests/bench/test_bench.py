@@ -46,16 +46,20 @@ def test_month_end_settles_exactly_the_billable_orders_it_loaded(
     assert "| settlement, first run |" in capsys.readouterr().out
 
 
-def test_catalogue_shows_every_provider_delivering_to_the_citizen(
+def test_catalogue_shows_a_page_of_the_providers_delivering_to_the_citizen(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    catalogue.run(backend(), [1, 3], requests=3, results_dir=tmp_path)
+    catalogue.run(backend(), [3, 12], requests=3, results_dir=tmp_path)
     result = _only_result(tmp_path, "catalogue")
     assert result["benchmark"] == "catalogue" and result["database"] == backend()
-    assert [run["providers"] for run in result["runs"]] == [1, 3]
+    assert [run["providers"] for run in result["runs"]] == [3, 12]
+    # a page has at most 8 kitchens; page 2 of 3 is the last page again, of 12 the last 4
+    assert [run["providers_shown"] for run in result["runs"]] == [3, 8]
+    assert [run["page2"]["providers_shown"] for run in result["runs"]] == [3, 4]
     for run in result["runs"]:
-        assert run["providers_shown"] == run["providers"]
-        assert run["requests"] == 3
-        assert 0 < run["p50_ms"] <= run["p95_ms"] <= run["max_ms"]
-        assert run["html_kb"] > 1
+        for page in (run, run["page2"]):
+            assert page["requests"] == 3
+            assert 0 < page["p50_ms"] <= page["p95_ms"] <= page["max_ms"]
+            assert page["html_kb"] > 1
+    assert len(result["load_average"]) == 3
     assert "| providers delivering |" in capsys.readouterr().out

@@ -5,6 +5,7 @@ citizen-facing pages of market.orders share."""
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Annotated, Any
 
 from babel.dates import format_date
@@ -25,7 +26,7 @@ from market.orders.models import OrderStatus
 from market.orders.moves import service as moves_service
 from market.orders.placement import service as placement_service
 from market.payments.exceptions import PaymentGatewayDown
-from market.templating import render
+from market.templating import kroner, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -132,6 +133,14 @@ async def order_start_for(
     return await _start(request, session, actor, citizen_id)
 
 
+def _page_number(text: str | None) -> int:
+    """The catalogue page from ?side=2; anything else is the first page."""
+    try:
+        return max(1, int(text or 1))
+    except ValueError:
+        return 1
+
+
 async def _catalogue(
     request: Request,
     session: Session,
@@ -139,21 +148,28 @@ async def _catalogue(
     citizen_id: int | None,
     day: date,
     *,
+    page: int = 1,
     key: str | None = None,
     error: AppError | None = None,
 ) -> Response:
-    catalogue = await catalogue_service.catalogue(
-        session, actor=actor, citizen_id=citizen_id, delivery_on=day
+    view = await catalogue_service.catalogue_page(
+        session, actor=actor, citizen_id=citizen_id, delivery_on=day, page=page
     )
+    # The words that are the same for every meal are translated once per page,
+    # not once per meal, and amounts and cut-offs (mostly the same for every
+    # provider) are formatted once each: template rendering, with Babel's
+    # formatting, was most of the page's time.
     context = _citizen_context(
         actor,
-        catalogue.citizen.id,
-        catalogue=catalogue,
+        view.citizen.id,
+        catalogue=view,
+        money=cache(kroner),
+        when_words=cache(when_words),
         idempotency_key=key or secrets.token_urlsafe(18),
-        diets=DIET_FORM_LABELS,
-        allergens=ALLERGEN_LABELS,
+        diet_words={k: gettext(v) for k, v in DIET_FORM_LABELS.items()},
+        allergen_words={k: gettext(v) for k, v in ALLERGEN_LABELS.items()},
         error=error.sentence() if error else None,
-        help_line=await _help(session, catalogue.citizen),
+        help_line=await _help(session, view.citizen),
     )
     return render(
         request,
@@ -176,15 +192,19 @@ def _path_day(text: str) -> date:
 
 @router.get("/order/{day}", response_class=HTMLResponse)
 async def order_day(request: Request, session: Session, actor: Orderer, day: str) -> Response:
-    """Step 2: the meals of that day, each with its price split and an Order button."""
-    return await _catalogue(request, session, actor, None, _path_day(day))
+    """Step 2: the meals of that day by provider, a few providers at a time (the
+    citizen's recent ones and the nearest first; ?side=2 shows the next ones),
+    each with its price split and an Order button."""
+    page = _page_number(request.query_params.get("side"))
+    return await _catalogue(request, session, actor, None, _path_day(day), page=page)
 
 
 @router.get("/citizens/{citizen_id}/order/{day}", response_class=HTMLResponse)
 async def order_day_for(
     request: Request, session: Session, actor: Orderer, citizen_id: int, day: str
 ) -> Response:
-    return await _catalogue(request, session, actor, citizen_id, _path_day(day))
+    page = _page_number(request.query_params.get("side"))
+    return await _catalogue(request, session, actor, citizen_id, _path_day(day), page=page)
 
 
 async def _place(
@@ -195,6 +215,7 @@ async def _place(
     day: date,
     offer_id: int,
     idempotency_key: str,
+    page: int = 1,
 ) -> Response:
     try:
         order, _ = await placement_service.place_order_once(
@@ -208,7 +229,7 @@ async def _place(
     except AppError as exc:
         # Nothing was stored (the request rolls back); the page says why.
         return await _catalogue(
-            request, session, actor, citizen_id, day, key=idempotency_key, error=exc
+            request, session, actor, citizen_id, day, page=page, key=idempotency_key, error=exc
         )
     return RedirectResponse(f"/orders/{order.id}?placed=1", status_code=303)
 
@@ -221,9 +242,19 @@ async def place_order(
     day: str,
     offer_id: Annotated[int, Form()],
     idempotency_key: Annotated[str, Form()] = "",
+    side: Annotated[str, Form()] = "",
 ) -> Response:
     """Step 3: the order is placed and the confirmation shown (303 to /orders/{id})."""
-    return await _place(request, session, actor, None, _path_day(day), offer_id, idempotency_key)
+    return await _place(
+        request,
+        session,
+        actor,
+        None,
+        _path_day(day),
+        offer_id,
+        idempotency_key,
+        _page_number(side),
+    )
 
 
 @router.post("/citizens/{citizen_id}/order/{day}", response_class=HTMLResponse)
@@ -235,9 +266,17 @@ async def place_order_for(
     day: str,
     offer_id: Annotated[int, Form()],
     idempotency_key: Annotated[str, Form()] = "",
+    side: Annotated[str, Form()] = "",
 ) -> Response:
     return await _place(
-        request, session, actor, citizen_id, _path_day(day), offer_id, idempotency_key
+        request,
+        session,
+        actor,
+        citizen_id,
+        _path_day(day),
+        offer_id,
+        idempotency_key,
+        _page_number(side),
     )
 
 

@@ -15,12 +15,12 @@ from market.config import Settings
 from market.db import utcnow
 from market.errors import N_, InvalidInput
 from market.orders import repository
+from market.orders.catalogue import service as catalogue
 from market.orders.models import Order, OrderStatus, Rating
 from market.orders.moves.service import (
     CANCELLABLE,
     HOLDS_UNITS,
     ORDER_DAYS_AHEAD,
-    cutoff_for,
     order_for_citizen_side,
     today_of,
 )
@@ -105,17 +105,9 @@ async def ordering_start(
     # Only tomorrow's (and perhaps the day after's) cut-off can have passed.
     closed: dict[date, datetime] = {}
     for day in days[:2]:
-        cutoffs = [
-            cutoff_for(o.profile, day)
-            for o in await providers.offerings_for(
-                session,
-                municipality_id=citizen.municipality_id,
-                postal_code=citizen.postal_code,
-                on=day,
-            )
-        ]
-        if cutoffs and all(c <= now for c in cutoffs):
-            closed[day] = max(cutoffs)
+        closed_at = await catalogue.day_closed_at(session, citizen=citizen, day=day, now=now)
+        if closed_at is not None:
+            closed[day] = closed_at
     return OrderingStart(
         citizen=citizen,
         choices=choices,
