@@ -54,5 +54,6 @@ requirements:
 
 # Refresh the message catalogues after changing texts; then translate in the .po files.
 i18n: install-dev
+	mkdir -p var
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -o var/messages.pot --no-location --sort-output .
 	$(BIN)/pybabel update -i var/messages.pot -d market/locale -D messages --no-fuzzy-matching --ignore-obsolete
