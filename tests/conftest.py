@@ -23,7 +23,7 @@ from market.app import create_app
 from market.auth.security import use_password_hasher
 from market.config import Settings
 from market.db import create_engine
-from market.migrations import upgrade
+from market.migrations import upgrade, upgrade_async
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PG_ADMIN_URL = os.environ.get(
@@ -60,6 +60,27 @@ async def _pg_admin(sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def committed_database(directory: Path, name: str) -> AsyncIterator[str]:
+    """A freshly migrated database of the test's own, for races and killed
+    workers that need committed data and separate connections (never the
+    rolled-back session): a SQLite file in ``directory`` or a throwaway
+    PostgreSQL database ``market_<name>_<random>``, dropped afterwards."""
+    pg_name = None
+    if backend() == "postgresql":
+        pg_name = f"market_{name}_{uuid.uuid4().hex[:12]}"
+        await _pg_admin(f'CREATE DATABASE "{pg_name}"')
+        url = make_url(PG_ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
+    else:
+        url = f"sqlite+aiosqlite:///{directory / f'{name}.db'}"
+    try:
+        await upgrade_async(url)
+        yield url
+    finally:
+        if pg_name:
+            await _pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
 
 
 def _make_database(tmp_dir: Path) -> tuple[str, str | None]:

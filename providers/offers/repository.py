@@ -39,19 +39,7 @@ async def offering_row(
     or replaced), its provider, ordering profile, the price of the terms in force
     on ``on`` (the latest start on or before it) and the approval's postal codes:
     one round trip. None when there is no such offer, approval or provider."""
-    terms = (
-        select(col(ContractTermsVersion.unit_price_ore))
-        .where(
-            col(ContractTermsVersion.approval_id) == col(Approval.id),
-            col(ContractTermsVersion.valid_from) <= on,
-        )
-        .order_by(
-            col(ContractTermsVersion.valid_from).desc(), col(ContractTermsVersion.version).desc()
-        )
-        .limit(1)
-        .correlate(Approval)
-        .scalar_subquery()
-    )
+    terms = _price_in_force(on)
     codes = (
         select(func.aggregate_strings(col(ApprovalPostalCode.postal_code), ","))
         .where(col(ApprovalPostalCode.approval_id) == col(Approval.id))

@@ -8,6 +8,7 @@ below zero even when many requests race for the last unit."""
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect
@@ -102,36 +103,23 @@ async def _transfer(
         order_ref = idempotency.fit(order_ref, idempotency.ORDER_REF_CHARS)
     wanted = [target] if source is None else [source, target]
     known = accounts or {}
+    write = partial(
+        _write,
+        session,
+        issuing=source is None,
+        grant_id=grant_id,
+        units=units,
+        key=key,
+        reason=reason,
+        actor_user_id=actor_user_id,
+        short=short,
+        order_ref=order_ref,
+        delivery_on=delivery_on,
+    )
     if all(w in known for w in wanted):
-        ids = [known[w] for w in wanted]
-        return await _write(
-            session,
-            ids,
-            source is None,
-            grant_id,
-            units,
-            key,
-            reason,
-            actor_user_id,
-            short,
-            order_ref,
-            delivery_on,
-        )
+        return await write([known[w] for w in wanted])
     async with session.begin_nested():
-        ids = await repository.ensure_accounts(session, grant_id, wanted)
-        return await _write(
-            session,
-            ids,
-            source is None,
-            grant_id,
-            units,
-            key,
-            reason,
-            actor_user_id,
-            short,
-            order_ref,
-            delivery_on,
-        )
+        return await write(await repository.ensure_accounts(session, grant_id, wanted))
 
 
 async def _write(

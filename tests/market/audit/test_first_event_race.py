@@ -7,34 +7,22 @@ Needs committed data and separate connections, so it runs on its own freshly
 migrated database, never the rolled-back test session."""
 
 import asyncio
-import uuid
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from market.audit import service as audit
 from market.config import Settings
 from market.db import create_engine, create_sessionmaker
-from market.migrations import upgrade_async
 from market.municipalities.models import Municipality
-from tests.conftest import PG_ADMIN_URL, TEST_SECRET, _pg_admin, backend
+from tests.conftest import TEST_SECRET, committed_database
 
 REQUESTS = 12
 
 
 @pytest.fixture
 async def fresh_settings(tmp_path_factory: pytest.TempPathFactory):
-    pg_name = None
-    if backend() == "postgresql":
-        pg_name = f"market_audit_race_{uuid.uuid4().hex[:12]}"
-        await _pg_admin(f'CREATE DATABASE "{pg_name}"')
-        url = make_url(PG_ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('audit-race') / 'race.db'}"
-    await upgrade_async(url)
-    yield Settings(environment="test", database_url=url, secret_key=TEST_SECRET)
-    if pg_name:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+    async with committed_database(tmp_path_factory.mktemp("audit-race"), "audit_race") as url:
+        yield Settings(environment="test", database_url=url, secret_key=TEST_SECRET)
 
 
 async def test_the_first_events_of_a_new_chain_recorded_at_once_all_land_in_order(

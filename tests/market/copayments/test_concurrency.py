@@ -5,13 +5,11 @@ The race needs committed data and separate connections, so it runs on its own
 freshly migrated database, never the rolled-back test session."""
 
 import asyncio
-import uuid
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from market.auth import service as auth_service
@@ -22,10 +20,9 @@ from market.copayments import service
 from market.copayments.models import CopaymentStatement, CopaymentStatementLine
 from market.db import create_engine, create_sessionmaker
 from market.errors import AppError
-from market.migrations import upgrade_async
 from market.orders.models import OrderStatus
 from providers import service as providers
-from tests.conftest import PG_ADMIN_URL, TEST_SECRET, _pg_admin, backend
+from tests.conftest import TEST_SECRET, committed_database
 from tests.factories import World, make_municipality, make_provider, make_user
 from tests.market.copayments.conftest import insert_order, last_month
 from tests.market.orders.conftest import Diner, Kitchen
@@ -40,22 +37,13 @@ ISSUERS = 6
 
 @pytest.fixture(scope="module")
 async def race_settings(tmp_path_factory: pytest.TempPathFactory):
-    pg_name = None
-    if backend() == "postgresql":
-        pg_name = f"market_copay_race_{uuid.uuid4().hex[:12]}"
-        await _pg_admin(f'CREATE DATABASE "{pg_name}"')
-        url = make_url(PG_ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('copay-race') / 'race.db'}"
-    await upgrade_async(url)
-    yield Settings(
-        environment="test",
-        database_url=url,
-        secret_key=TEST_SECRET,
-        upload_dir=tmp_path_factory.mktemp("copay-race-uploads"),
-    )
-    if pg_name:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+    async with committed_database(tmp_path_factory.mktemp("copay-race"), "copay_race") as url:
+        yield Settings(
+            environment="test",
+            database_url=url,
+            secret_key=TEST_SECRET,
+            upload_dir=tmp_path_factory.mktemp("copay-race-uploads"),
+        )
 
 
 @pytest.fixture(scope="module")

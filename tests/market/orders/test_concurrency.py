@@ -14,7 +14,6 @@ from datetime import date, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from market.auth import service as auth_service
@@ -23,11 +22,10 @@ from market.auth.permissions import Actor
 from market.config import Settings
 from market.db import create_engine, create_sessionmaker
 from market.errors import AppError
-from market.migrations import upgrade_async
 from market.orders import repository, service
 from market.orders.models import Order
 from providers import service as providers
-from tests.conftest import PG_ADMIN_URL, TEST_SECRET, _pg_admin, backend
+from tests.conftest import TEST_SECRET, backend, committed_database
 from tests.factories import World, make_municipality, make_provider, make_user
 from tests.providers.conftest import approved, publish_standard
 from vouchers import repository as voucher_repository
@@ -43,22 +41,13 @@ RESULTS: list[str] = []
 
 @pytest.fixture(scope="module")
 async def race_settings(tmp_path_factory: pytest.TempPathFactory):
-    pg_name = None
-    if backend() == "postgresql":
-        pg_name = f"market_orders_race_{uuid.uuid4().hex[:12]}"
-        await _pg_admin(f'CREATE DATABASE "{pg_name}"')
-        url = make_url(PG_ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('orders-race') / 'race.db'}"
-    await upgrade_async(url)
-    yield Settings(
-        environment="test",
-        database_url=url,
-        secret_key=TEST_SECRET,
-        upload_dir=tmp_path_factory.mktemp("race-uploads"),
-    )
-    if pg_name:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+    async with committed_database(tmp_path_factory.mktemp("orders-race"), "orders_race") as url:
+        yield Settings(
+            environment="test",
+            database_url=url,
+            secret_key=TEST_SECRET,
+            upload_dir=tmp_path_factory.mktemp("race-uploads"),
+        )
 
 
 @dataclass

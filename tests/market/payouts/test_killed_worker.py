@@ -8,24 +8,21 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from datetime import date
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from market.auth import service as auth_service
 from market.auth.models import Role
 from market.config import Settings
 from market.db import create_engine, create_sessionmaker
-from market.migrations import upgrade_async
 from market.municipalities import service as municipalities
 from market.payouts import service
 from market.payouts.models import Payout, PayoutStatus
-from tests.conftest import PG_ADMIN_URL, TEST_SECRET, _pg_admin, backend
+from tests.conftest import TEST_SECRET, committed_database
 from tests.factories import make_provider
 from tests.market.payouts.conftest import approval_for, approved_statement, set_stripe
 
@@ -34,17 +31,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 async def fresh_url(tmp_path):
-    pg_name = None
-    if backend() == "postgresql":
-        pg_name = f"market_kill_{uuid.uuid4().hex[:12]}"
-        await _pg_admin(f'CREATE DATABASE "{pg_name}"')
-        url = make_url(PG_ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'kill.db'}"
-    await upgrade_async(url)
-    yield url
-    if pg_name:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+    async with committed_database(tmp_path, "kill") as url:
+        yield url
 
 
 async def _seed(url: str, account: str = "acct_1KilledWorker") -> int:

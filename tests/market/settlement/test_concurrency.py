@@ -9,14 +9,12 @@ PostgreSQL database) instead of the rolled-back test session."""
 
 import asyncio
 import json
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from market.audit.models import AuditEvent
@@ -25,7 +23,6 @@ from market.clock import first_of_month
 from market.config import Settings
 from market.db import create_engine, create_sessionmaker
 from market.errors import AppError
-from market.migrations import upgrade_async
 from market.settlement import service
 from market.settlement.models import (
     Adjustment,
@@ -34,7 +31,7 @@ from market.settlement.models import (
     StatementLineOrder,
     StatementStatus,
 )
-from tests.conftest import PG_ADMIN_URL, TEST_SECRET, _pg_admin, backend
+from tests.conftest import TEST_SECRET, committed_database
 from tests.market.settlement.conftest import PREVIOUS, insert_month
 
 ROUNDS = 4
@@ -43,23 +40,14 @@ RUNNERS = 4
 
 @pytest.fixture
 async def settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Settings]:
-    pg_name = None
-    if backend() == "postgresql":
-        pg_name = f"market_settle_race_{uuid.uuid4().hex[:12]}"
-        await _pg_admin(f'CREATE DATABASE "{pg_name}"')
-        url = make_url(PG_ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('settle-race') / 'race.db'}"
-    await upgrade_async(url)
-    yield Settings(
-        environment="test",
-        database_url=url,
-        secret_key=TEST_SECRET,
-        upload_dir=tmp_path_factory.mktemp("settle-race-uploads"),
-        default_language="en",
-    )
-    if pg_name:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+    async with committed_database(tmp_path_factory.mktemp("settle-race"), "settle_race") as url:
+        yield Settings(
+            environment="test",
+            database_url=url,
+            secret_key=TEST_SECRET,
+            upload_dir=tmp_path_factory.mktemp("settle-race-uploads"),
+            default_language="en",
+        )
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
@@ -24,9 +23,8 @@ from market.auth.permissions import Actor
 from market.config import Settings
 from market.db import create_engine, create_sessionmaker
 from market.errors import AppError
-from market.migrations import upgrade_async
 from market.municipalities import service as municipalities
-from tests.conftest import PG_ADMIN_URL, TEST_SECRET, _pg_admin, backend
+from tests.conftest import TEST_SECRET, backend, committed_database
 from tests.vouchers.conftest import next_monday
 from vouchers import repository, service
 from vouchers.exceptions import NoUnitsLeft
@@ -40,17 +38,8 @@ RESULTS: list[str] = []
 
 @pytest.fixture(scope="module")
 async def race_settings(tmp_path_factory: pytest.TempPathFactory):
-    pg_name = None
-    if backend() == "postgresql":
-        pg_name = f"market_race_{uuid.uuid4().hex[:12]}"
-        await _pg_admin(f'CREATE DATABASE "{pg_name}"')
-        url = make_url(PG_ADMIN_URL).set(database=pg_name).render_as_string(hide_password=False)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('race') / 'race.db'}"
-    await upgrade_async(url)
-    yield Settings(environment="test", database_url=url, secret_key=TEST_SECRET)
-    if pg_name:
-        await _pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+    async with committed_database(tmp_path_factory.mktemp("race"), "race") as url:
+        yield Settings(environment="test", database_url=url, secret_key=TEST_SECRET)
 
 
 @dataclass
