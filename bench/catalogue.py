@@ -27,6 +27,7 @@ from bench.common import (
     SECRET,
     Database,
     markdown_table,
+    move_sequences_past_loaded_rows,
     pg_connect,
     throwaway_database,
     write_results,
@@ -75,12 +76,7 @@ async def _seed_postgresql(url: str, statements: list[str]) -> None:
     try:
         for sql in statements:
             await conn.execute(sql)
-        for table in ("municipality", "app_user", "citizen", "voucher_grant", "quality_standard",
-                      "provider", "provider_application", "approval", "offer"):  # fmt: skip
-            await conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT max(id) FROM {table}))"
-            )
+        await move_sequences_past_loaded_rows(conn)
         await conn.execute("ANALYZE")
     finally:
         await conn.close()

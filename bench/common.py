@@ -40,12 +40,7 @@ class Database:
 
 
 async def _pg_admin(sql: str) -> None:
-    import asyncpg
-
-    url = make_url(PG_ADMIN_URL)
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, database=url.database
-    )
+    conn = await pg_connect(PG_ADMIN_URL)
     try:
         await conn.execute(sql)
     finally:
@@ -82,6 +77,20 @@ async def pg_connect(url: str) -> Any:
     return await asyncpg.connect(
         host=parsed.host, port=parsed.port or 5432, user=parsed.username, database=parsed.database
     )
+
+
+# The tables the benchmarks bulk-load with explicit ids.
+BULK_LOADED = ("municipality", "app_user", "citizen", "voucher_grant", "quality_standard",
+               "provider", "provider_application", "approval", "offer")  # fmt: skip
+
+
+async def move_sequences_past_loaded_rows(conn: Any, tables: Sequence[str] = BULK_LOADED) -> None:
+    """Rows bulk-loaded with explicit ids leave their id sequences behind; the
+    app's own inserts after the load must not collide with them."""
+    for table in tables:
+        await conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+        )
 
 
 def peak_rss_mb() -> float:

@@ -23,6 +23,7 @@ from bench.common import (
     Database,
     Timer,
     markdown_table,
+    move_sequences_past_loaded_rows,
     peak_rss_mb,
     pg_connect,
     throwaway_database,
@@ -250,12 +251,7 @@ async def seed_postgresql(url: str, load: Load) -> None:
         await conn.execute(load.base_sql())
         for chunk in _chunks(load.orders_of(_pg_stamp)):
             await conn.copy_records_to_table("service_order", records=chunk, columns=ORDER_COLUMNS)
-        for table in ("municipality", "app_user", "citizen", "voucher_grant", "quality_standard",
-                      "provider", "provider_application", "approval", "offer"):  # fmt: skip
-            await conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"(SELECT max(id) FROM {table}))"
-            )
+        await move_sequences_past_loaded_rows(conn)
         await conn.execute("ANALYZE")
     finally:
         await conn.close()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from bench.common import pg_connect
+from bench.common import move_sequences_past_loaded_rows, pg_connect
 from bench.month_end import PROVIDER_ROWS
 from vouchers.ledger.weeks import total_units
 
@@ -268,11 +268,7 @@ async def seed(
                     "expires_at",
                 ],  # fmt: skip
             )
-            for table in SEQUENCED:
-                await conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                    f"(SELECT max(id) FROM {table}))"
-                )
+            await move_sequences_past_loaded_rows(conn, SEQUENCED)
         await conn.execute("ANALYZE")
     finally:
         await conn.close()

@@ -31,8 +31,11 @@ FIRST_OF_WEEK_CEILING = {"sqlite": 14, "postgresql": 11}
 LATER_CEILING = {"sqlite": 10, "postgresql": 8}
 
 
-async def _place(session, kitchen, diner, day, key):
-    return await service.place_order(
+async def _place(session, kitchen, diner, day, key, *, once=False):
+    """place_order, or with ``once`` place_order_once (POST /api/v1/orders and
+    the order form), which also says whether it placed the order."""
+    place = service.place_order_once if once else service.place_order
+    return await place(
         session,
         actor=diner.me,
         citizen_id=None,
@@ -41,6 +44,14 @@ async def _place(session, kitchen, diner, day, key):
         idempotency_key=key,
         now=noon_before(day),
     )
+
+
+def _two_days_of_one_week():
+    first_day, day = days_ahead(3), days_ahead(4)
+    if first_day.isocalendar()[:2] != day.isocalendar()[:2]:
+        first_day, day = days_ahead(4), days_ahead(5)
+    assert first_day.isocalendar()[:2] == day.isocalendar()[:2]
+    return first_day, day
 
 
 def _within(statements: Statements, ceiling: int) -> None:
@@ -62,10 +73,7 @@ async def test_the_first_order_of_a_week_stays_within_its_statement_count(
 
 
 async def test_a_later_order_stays_within_its_statement_count(session, engine, kitchen, diner):
-    first_day, day = days_ahead(3), days_ahead(4)
-    if first_day.isocalendar()[:2] != day.isocalendar()[:2]:
-        first_day, day = days_ahead(4), days_ahead(5)
-    assert first_day.isocalendar()[:2] == day.isocalendar()[:2]
+    first_day, day = _two_days_of_one_week()
     await _place(session, kitchen, diner, first_day, "earlier")
     session.expunge_all()
     with counting_statements(engine) as statements:
@@ -74,39 +82,25 @@ async def test_a_later_order_stays_within_its_statement_count(session, engine, k
     _within(statements, LATER_CEILING[engine.dialect.name])
 
 
-async def _place_once(session, kitchen, diner, day, key):
-    return await service.place_order_once(
-        session,
-        actor=diner.me,
-        citizen_id=None,
-        offer_id=kitchen.offer.id,
-        delivery_on=day,
-        idempotency_key=key,
-        now=noon_before(day),
-    )
-
-
 async def test_the_api_path_sends_no_more_than_place_order(session, engine, kitchen, diner):
     """place_order_once (POST /api/v1/orders and the order form) also says whether
     it placed the order: from the same one look-up, not a second lock and read."""
-    first_day, day = days_ahead(3), days_ahead(4)
-    if first_day.isocalendar()[:2] != day.isocalendar()[:2]:
-        first_day, day = days_ahead(4), days_ahead(5)
-    await _place_once(session, kitchen, diner, first_day, "earlier")
+    first_day, day = _two_days_of_one_week()
+    await _place(session, kitchen, diner, first_day, "earlier", once=True)
     session.expunge_all()
     with counting_statements(engine) as statements:
-        order, placed = await _place_once(session, kitchen, diner, day, "later")
+        order, placed = await _place(session, kitchen, diner, day, "later", once=True)
     assert placed and order.id is not None
     _within(statements, LATER_CEILING[engine.dialect.name])
 
 
 async def test_a_replayed_key_reads_and_writes_nothing(session, engine, kitchen, diner):
     day = days_ahead(3)
-    first, placed = await _place_once(session, kitchen, diner, day, "twice")
+    first, placed = await _place(session, kitchen, diner, day, "twice", once=True)
     assert placed
     session.expunge_all()
     with counting_statements(engine) as statements:
-        again, placed = await _place_once(session, kitchen, diner, day, "twice")
+        again, placed = await _place(session, kitchen, diner, day, "twice", once=True)
     assert not placed and again.id == first.id
     writes = [
         sql
