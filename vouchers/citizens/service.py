@@ -306,18 +306,23 @@ async def citizen_for_ordering(
     session: AsyncSession, *, actor: Actor, citizen_id: int | None
 ) -> tuple[Citizen, Actor]:
     """The citizen an order is for and the actor to record. A citizen may leave
-    citizen_id out (they order for themself); everyone else names the citizen."""
+    citizen_id out (they order for themself); everyone else names the citizen.
+    Reads what ``citizen_for_ordering_read`` (the rule) needs."""
+    citizen: Citizen | None = None
+    linked = False
     if citizen_id is None:
-        if actor.role != Role.CITIZEN:
-            raise BadInput(N_("Say which citizen the order is for."))
-        citizen = await repository.get_citizen_by_user(session, actor.user_id)
-        if citizen is None:
-            raise CitizenNotFound()
-        return citizen, actor
-    acting = await acting_for_citizen(session, actor=actor, citizen_id=citizen_id)
-    citizen = await repository.get_citizen(session, citizen_id)
-    assert citizen is not None
-    return citizen, acting
+        if actor.role == Role.CITIZEN:
+            citizen = await repository.get_citizen_by_user(session, actor.user_id)
+    else:
+        citizen = await repository.get_citizen(session, citizen_id)
+        linked = (
+            citizen is not None
+            and actor.role == Role.PROXY
+            and await repository.active_link(session, citizen_id, actor.user_id) is not None
+        )
+    return citizen_for_ordering_read(
+        actor, citizen_id=citizen_id, citizen=citizen, proxy_linked=linked
+    )
 
 
 def citizen_for_ordering_read(
